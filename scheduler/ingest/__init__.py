@@ -1,0 +1,22 @@
+"""Ingest: load an article (file, URL, stdin) and extract quotes and milestones.
+
+Public API: `load_article(source)` and `extract(text)`.
+"""
+
+from scheduler.ingest.extract import extract
+from scheduler.ingest.loading import load_article
+from scheduler.ingest.types import (
+    Extraction,
+    ExtractedMilestone,
+    ExtractedQuote,
+    LoadedArticle,
+)
+
+__all__ = [
+    "ExtractedMilestone",
+    "ExtractedQuote",
+    "Extraction",
+    "LoadedArticle",
+    "extract",
+    "load_article",
+]
