@@ -6,9 +6,9 @@ Public API: `load_article(source)` and `extract(text)`.
 from scheduler.ingest.extract import extract
 from scheduler.ingest.loading import load_article
 from scheduler.ingest.types import (
-    Extraction,
     ExtractedMilestone,
     ExtractedQuote,
+    Extraction,
     LoadedArticle,
 )
 

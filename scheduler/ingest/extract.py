@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from scheduler.ingest.types import Extraction, ExtractedMilestone, ExtractedQuote
+from scheduler.ingest.types import ExtractedMilestone, ExtractedQuote, Extraction
 
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,}?)[\"”]")
 _AFTER = re.compile(

@@ -1,0 +1,248 @@
+"""The publisher contract every platform adapter implements.
+
+An adapter turns one post into HTTP requests for one platform. It declares how
+the platform counts length, builds the exact request (the same code serves the
+dry run and the real send), sends it with a shared httpx client, and classifies
+failures as retryable, permanent or unknown. Adapters are found through the
+`scheduler.publishers` entry-point group (see `registry.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from scheduler.errors import PermanentError, RetryableError, UnknownOutcomeError
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One length rule applied to a text: `count` of `unit` against `limit`."""
+
+    unit: str
+    count: int
+    limit: int
+
+    @property
+    def ok(self) -> bool:
+        return self.count <= self.limit
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What an adapter knows of its channel. `secret` is resolved from the
+    environment at send time and is never stored or printed."""
+
+    name: str
+    platform: str
+    options: Mapping[str, Any]
+    secret: str | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """A post as handed to an adapter."""
+
+    post_id: int
+    idempotency_key: str
+    text: str
+    due_at: dt.datetime
+    attempt: int = 1
+    parts: tuple[str, ...] = ()
+    link: str | None = None
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The text of each part: a thread has several, a plain post one."""
+        return self.parts or (self.text,)
+
+
+@dataclass
+class PreparedRequest:
+    """An HTTP request exactly as it will be sent; `secrets` are the values to hide."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    content: bytes | None = None
+    secrets: tuple[str, ...] = ()
+
+    def body_bytes(self) -> bytes | None:
+        if self.content is not None:
+            return self.content
+        if self.json is not None:
+            return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode()
+        return None
+
+    def to_httpx(self) -> httpx.Request:
+        headers = dict(self.headers)
+        body = self.body_bytes()
+        if self.json is not None and self.content is None:
+            headers.setdefault("Content-Type", "application/json")
+        return httpx.Request(self.method, self.url, headers=headers, content=body)
+
+    def redacted(self) -> dict[str, Any]:
+        """The request as a plain dict with every secret replaced by `***`."""
+        body = self.body_bytes()
+        shown: dict[str, Any] = {
+            "method": self.method,
+            "url": self._hide(self.url),
+            "headers": {k: self._hide(v) for k, v in self.headers.items()},
+        }
+        if self.json is not None and self.content is None:
+            shown["headers"].setdefault("Content-Type", "application/json")
+            shown["json"] = json.loads(self._hide(json.dumps(self.json, ensure_ascii=False)))
+        elif body is not None:
+            shown["body"] = self._hide(body.decode("utf-8", errors="replace"))
+        return shown
+
+    def _hide(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                value = value.replace(secret, REDACTED)
+        return value
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the platform answered to a successful publish."""
+
+    remote_id: str | None = None
+    remote_url: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Publisher:
+    """Base class for adapters. Subclasses set `platform`, `Options`, and implement
+    `measure`, `build_requests` and `parse_response`; multi-step platforms
+    override `publish` too."""
+
+    platform: ClassVar[str] = ""
+    #: True when the platform itself dedupes a resend carrying the same key, so a
+    #: retry after an ambiguous failure is safe.
+    idempotent: ClassVar[bool] = False
+    #: The environment variable holding the credential is required to send.
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+        self.options = self.Options.model_validate(dict(channel.options))
+
+    # -- text ---------------------------------------------------------------
+    def measure(self, text: str) -> list[Measure]:
+        raise NotImplementedError
+
+    def fits(self, text: str) -> bool:
+        return all(m.ok for m in self.measure(text))
+
+    # -- requests -------------------------------------------------------------
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        """The requests a publish makes, in order, exactly as sent."""
+        raise NotImplementedError
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        raise NotImplementedError
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        """Send the post. The default sends the single request from `build_requests`."""
+        (request,) = self.build_requests(post)
+        response = await send_classified(client, request, idempotent=self.idempotent)
+        return self.parse_response(response)
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        """Check the credentials and return what identifies the account."""
+        raise PermanentError(f"{self.platform} has no credential check")
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        """After an unknown outcome: the post's remote result if it landed, None if
+        it did not. Raise PermanentError when the platform cannot tell."""
+        raise PermanentError(f"{self.platform} cannot look up whether a post landed")
+
+
+async def send_classified(
+    client: httpx.AsyncClient, request: PreparedRequest, *, idempotent: bool
+) -> httpx.Response:
+    """Send one request and turn every failure into a typed publish error."""
+    try:
+        response = await client.send(request.to_httpx())
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        # Nothing reached the server: always safe to try again.
+        raise RetryableError(f"cannot connect to {_host(request.url)}: {_why(exc)}") from None
+    except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        # The request may have been processed; only an idempotent platform makes
+        # a resend safe.
+        message = f"no answer from {_host(request.url)}: {_why(exc)}"
+        if idempotent:
+            raise RetryableError(message) from None
+        raise UnknownOutcomeError(message) from None
+    except httpx.HTTPError as exc:
+        raise RetryableError(f"request to {_host(request.url)} failed: {_why(exc)}") from None
+    raise_for_status(response)
+    return response
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    """Classify an HTTP error status the way most platforms mean it."""
+    status = response.status_code
+    if status < 300:
+        return
+    message = f"HTTP {status}: {error_message(response)}"
+    if status == 429 or status >= 500:
+        raise RetryableError(message, status_code=status, retry_after=retry_after(response))
+    raise PermanentError(message, status_code=status)
+
+
+def error_message(response: httpx.Response, limit: int = 300) -> str:
+    """The platform's own words for an error, on one line."""
+    text = response.text.strip()
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("error_description", "message", "detail", "error", "title", "description"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                text = value
+                break
+    text = " ".join(text.split()) or response.reason_phrase or "no message"
+    return text[:limit]
+
+
+def retry_after(response: httpx.Response, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a standard Retry-After header (seconds or HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
