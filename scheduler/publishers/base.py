@@ -102,9 +102,15 @@ class PreparedRequest:
         }
         if self.json is not None and self.content is None:
             shown["headers"].setdefault("Content-Type", "application/json")
-            shown["json"] = json.loads(self._hide(json.dumps(self.json, ensure_ascii=False)))
-        elif body is not None:
-            shown["body"] = self._hide(body.decode("utf-8", errors="replace"))
+        if body is not None:
+            text = self._hide(body.decode("utf-8", errors="replace"))
+            try:
+                # JSON bodies are shown parsed for reading; `body_size` is the
+                # exact byte count that goes out.
+                shown["json"] = json.loads(text)
+            except ValueError:
+                shown["body"] = text
+            shown["body_size"] = len(body)
         return shown
 
     def _hide(self, value: str) -> str:

@@ -1,0 +1,137 @@
+"""Channels: where posts go. A channel names its platform adapter, the adapter's
+non-secret options, the environment variable holding its credential, its time
+zone and its posting slots."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from scheduler.errors import ConfigError, NotFoundError, PermanentError
+from scheduler.models import Channel
+from scheduler.planning import parse_slots
+from scheduler.publishers import ChannelInfo, Publisher, publisher_class
+from scheduler.publishers.base import REDACTED
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
+        ) from None
+    return name
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"option {pair!r} must look like key=value")
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def validate_options(platform: str, options: dict[str, Any]) -> dict[str, Any]:
+    cls = publisher_class(platform)
+    try:
+        model = cls.Options.model_validate(options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "options"
+        raise ConfigError(f"{platform} option {field}: {err['msg']}") from None
+    return model.model_dump(mode="json", exclude_defaults=False)
+
+
+def add_channel(
+    session: Session,
+    name: str,
+    platform: str,
+    *,
+    options: dict[str, Any],
+    secret_env: str | None,
+    timezone: str,
+    slots: str,
+) -> Channel:
+    if not _NAME.match(name):
+        raise ConfigError(f"bad channel name {name!r}: letters, digits, '_', '.', '-'")
+    if session.exec(select(Channel).where(Channel.name == name)).first():
+        raise ConfigError(f"channel {name!r} already exists")
+    if secret_env is not None and not _ENV.match(secret_env):
+        raise ConfigError(
+            f"--secret-env takes the NAME of an environment variable, not {secret_env[:3]}…"
+        )
+    cls = publisher_class(platform)
+    if cls.needs_secret and not secret_env:
+        raise ConfigError(f"{platform} needs --secret-env NAME (the variable holding the token)")
+    channel = Channel(
+        name=name,
+        platform=platform,
+        options=validate_options(platform, options),
+        secret_env=secret_env,
+        timezone=check_timezone(timezone),
+        slots=slots,
+    )
+    parse_slots(slots, channel.timezone)
+    session.add(channel)
+    session.flush()
+    return channel
+
+
+def get_channel(session: Session, name: str) -> Channel:
+    channel = session.exec(select(Channel).where(Channel.name == name)).first()
+    if channel is None:
+        known = ", ".join(session.exec(select(Channel.name).order_by(Channel.name)).all())
+        raise NotFoundError(f"no channel named {name!r} (known: {known or 'none yet'})")
+    return channel
+
+
+def list_channels(session: Session) -> list[Channel]:
+    return list(session.exec(select(Channel).order_by(Channel.name)))
+
+
+def channel_info(channel: Channel, *, reveal: bool) -> ChannelInfo:
+    """What the adapter sees. With reveal=False (previews, dry runs) the secret is
+    a placeholder, so nothing secret can reach a screen or a log."""
+    secret = None
+    if channel.secret_env:
+        secret = os.environ.get(channel.secret_env) if reveal else REDACTED
+    return ChannelInfo(
+        name=channel.name,
+        platform=channel.platform,
+        options=dict(channel.options or {}),
+        secret=secret,
+        timezone=channel.timezone,
+    )
+
+
+def publisher_for(channel: Channel, *, reveal: bool) -> Publisher:
+    cls = publisher_class(channel.platform)
+    info = channel_info(channel, reveal=reveal)
+    if reveal and cls.needs_secret and not info.secret:
+        raise PermanentError(
+            f"channel {channel.name}: environment variable {channel.secret_env} is not set"
+        )
+    return cls(info)
+
+
+def as_dict(channel: Channel) -> dict[str, Any]:
+    return {
+        "name": channel.name,
+        "platform": channel.platform,
+        "options": channel.options,
+        "secret_env": channel.secret_env,
+        "timezone": channel.timezone,
+        "slots": channel.slots,
+        "paused": channel.paused,
+    }

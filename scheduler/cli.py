@@ -1,0 +1,827 @@
+"""The `scheduler` command line. Thin: parse, call the modules that do the work,
+print. Heavy modules are imported inside commands so `--help` stays fast.
+
+Contract: listing commands take `--json` and then print only JSON; exit 0 on
+success, non-zero with one line on stderr otherwise; never a traceback for bad
+input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from scheduler import __version__
+from scheduler.errors import SchedulerError
+from scheduler.output import console, error, print_json, styled_status
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from scheduler.config import Settings
+
+app = typer.Typer(
+    name="scheduler",
+    help="Turn news articles into social media posts and publish each one exactly once, on time.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+quotes_app = typer.Typer(help="Quotes extracted from articles.", no_args_is_help=True)
+milestones_app = typer.Typer(help="Dated milestones extracted from articles.", no_args_is_help=True)
+channels_app = typer.Typer(
+    help="Where posts go: add, list, test, pause, resume.", no_args_is_help=True
+)
+queue_app = typer.Typer(
+    help="The queue of posts: list, add, show, move, cancel, retry.", no_args_is_help=True
+)
+app.add_typer(quotes_app, name="quotes")
+app.add_typer(milestones_app, name="milestones")
+app.add_typer(channels_app, name="channels")
+app.add_typer(queue_app, name="queue")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON.")]
+
+
+@dataclass
+class State:
+    db: str | None = None
+    templates: list[Path] = field(default_factory=list)
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from scheduler.config import load_settings
+
+            self._settings = load_settings(db=self.db)
+        return self._settings
+
+    def engine(self, *, require_schema: bool = True) -> Engine:
+        if self._engine is None:
+            from scheduler import store
+
+            self._engine = store.make_engine(self.settings.db)
+            if require_schema:
+                store.require_schema(self._engine)
+        return self._engine
+
+    def template_env(self) -> Any:
+        from scheduler.compose import make_environment
+
+        return make_environment([*self.templates, *self.settings.templates])
+
+
+def _state(ctx: typer.Context) -> State:
+    return ctx.ensure_object(State)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"scheduler {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Database URL (default: SCHEDULER_DB or sqlite:///scheduler.db)."
+        ),
+    ] = None,
+    templates: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--templates",
+            metavar="DIR",
+            help="A folder of your own post templates (searched first).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    ctx.obj = State(db=db, templates=list(templates or []))
+
+
+# -- database -----------------------------------------------------------------
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or migrate the database."""
+    from scheduler import migrations, store
+
+    engine = _state(ctx).engine(require_schema=False)
+    before, after = migrations.upgrade(engine)
+    what = "created" if before is None else ("already current" if before == after else "migrated")
+    console.print(f"database {store.describe(engine)} {what} (revision {after})")
+
+
+# -- ingest -------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, http(s) URLs, or - for stdin.")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Extract quotes and milestones from articles and store them."""
+    from scheduler import store
+    from scheduler.articles import store_article
+    from scheduler.ingest import extract, load_article
+
+    engine = _state(ctx).engine()
+    paths = _expand_sources(sources)
+    results = []
+    for source in paths:
+        loaded = load_article(source)
+        extraction = extract(loaded.text)
+        with store.session_scope(engine) as session:
+            stored = store_article(session, loaded, extraction)
+        results.append(
+            {
+                "article_id": stored.article.id,
+                "source": loaded.source,
+                "title": stored.article.title,
+                "created": stored.created,
+                "quotes": stored.quotes,
+                "milestones": stored.milestones,
+            }
+        )
+        if not json_out:
+            note = "" if stored.created else " [yellow](already stored; nothing added)[/]"
+            console.print(
+                f"article {stored.article.id}: {stored.quotes} quotes, "
+                f"{stored.milestones} milestones from {loaded.source}{note}"
+            )
+    if json_out:
+        print_json(results if len(results) != 1 else results[0])
+
+
+def _expand_sources(sources: list[str]) -> list[str]:
+    out: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if source != "-" and path.is_dir():
+            found = sorted(
+                str(p)
+                for p in path.iterdir()
+                if p.suffix.lower() in {".txt", ".html", ".htm", ".md"}
+            )
+            if not found:
+                raise SchedulerError(f"no .txt, .html or .md articles in {source}")
+            out.extend(found)
+        else:
+            out.append(source)
+    return out
+
+
+@quotes_app.command("list")
+def quotes_list(
+    ctx: typer.Context,
+    article: Annotated[int | None, typer.Option(help="Only this article's quotes.")] = None,
+    speaker: Annotated[str | None, typer.Option(help="Only quotes by this speaker.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Quotes with their speaker and where they stand in the article."""
+    from sqlmodel import Session, select
+
+    from scheduler.models import Quote
+
+    with Session(_state(ctx).engine()) as session:
+        stmt = select(Quote).order_by(Quote.article_id, Quote.start)
+        if article is not None:
+            stmt = stmt.where(Quote.article_id == article)
+        if speaker:
+            stmt = stmt.where(Quote.speaker == speaker)
+        rows = [
+            {
+                "id": q.id,
+                "article_id": q.article_id,
+                "speaker": q.speaker,
+                "cue": q.cue,
+                "start": q.start,
+                "end": q.end,
+                "text": q.text,
+            }
+            for q in session.exec(stmt)
+        ]
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("id", "article", "speaker", "chars", "quote")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["article_id"]),
+            r["speaker"] or "[dim]?[/]",
+            f"{r['start']}-{r['end']}",
+            r["text"],
+        )
+    console.print(table if rows else "no quotes yet; try `scheduler ingest ARTICLE`")
+
+
+@milestones_app.command("list")
+def milestones_list(
+    ctx: typer.Context,
+    article: Annotated[int | None, typer.Option(help="Only this article's milestones.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dated milestones with their precision, tense and person."""
+    from sqlmodel import Session, select
+
+    from scheduler.models import Milestone
+
+    with Session(_state(ctx).engine()) as session:
+        stmt = select(Milestone).order_by(Milestone.article_id, Milestone.start)
+        if article is not None:
+            stmt = stmt.where(Milestone.article_id == article)
+        rows = [
+            {
+                "id": m.id,
+                "article_id": m.article_id,
+                "date": m.date.isoformat(),
+                "precision": m.precision,
+                "tense": m.tense,
+                "person": m.person,
+                "start": m.start,
+                "end": m.end,
+                "text": m.text,
+            }
+            for m in session.exec(stmt)
+        ]
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("id", "article", "date", "precision", "tense", "person", "sentence")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["article_id"]),
+            r["date"],
+            r["precision"],
+            r["tense"],
+            r["person"] or "",
+            r["text"],
+        )
+    console.print(table if rows else "no milestones yet")
+
+
+# -- channels -------------------------------------------------------------------
+
+
+@channels_app.command("add")
+def channels_add(
+    ctx: typer.Context,
+    name: str,
+    platform: Annotated[
+        str, typer.Option(help="Adapter: webhook, outbox, or an installed plugin.")
+    ],
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Adapter option key=value (repeat).")
+    ] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(help="NAME of the environment variable holding the credential."),
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone for slots and display.")] = "UTC",
+    slots: Annotated[str, typer.Option(help="Posting slots, e.g. 'mon-fri 09:00,13:00'.")] = (
+        "mon-sun 09:00"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a channel. Credentials stay in the environment; only the variable's name is stored."""
+    from scheduler import channels, store
+
+    with store.session_scope(_state(ctx).engine()) as session:
+        channel = channels.add_channel(
+            session,
+            name,
+            platform,
+            options=channels.parse_options(option or []),
+            secret_env=secret_env,
+            timezone=timezone,
+            slots=slots,
+        )
+        data = channels.as_dict(channel)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"channel {name} added ({platform}, {timezone}, slots {slots})")
+
+
+@channels_app.command("list")
+def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """The channels, with their platform, zone, slots and state."""
+    from sqlmodel import Session
+
+    from scheduler import channels
+
+    with Session(_state(ctx).engine()) as session:
+        rows = [channels.as_dict(c) for c in channels.list_channels(session)]
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "platform", "timezone", "slots", "secret from", "state")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["platform"],
+            r["timezone"],
+            r["slots"],
+            r["secret_env"] or "",
+            "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
+        )
+    console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
+
+
+def _set_paused(ctx: typer.Context, name: str, paused: bool) -> None:
+    from scheduler import channels, store
+
+    with store.session_scope(_state(ctx).engine()) as session:
+        channel = channels.get_channel(session, name)
+        channel.paused = paused
+        session.add(channel)
+    console.print(f"channel {name} {'paused' if paused else 'resumed'}")
+
+
+@channels_app.command("pause")
+def channels_pause(ctx: typer.Context, name: str) -> None:
+    """Stop sending on a channel; its posts stay queued."""
+    _set_paused(ctx, name, True)
+
+
+@channels_app.command("resume")
+def channels_resume(ctx: typer.Context, name: str) -> None:
+    """Send on a paused channel again."""
+    _set_paused(ctx, name, False)
+
+
+@channels_app.command("test")
+def channels_test(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
+    """Check a channel's credentials and show the account."""
+    from sqlmodel import Session
+
+    from scheduler import channels
+    from scheduler.dispatch import make_client
+
+    with Session(_state(ctx).engine()) as session:
+        channel = channels.get_channel(session, name)
+        publisher = channels.publisher_for(channel, reveal=True)
+
+    async def check() -> dict[str, Any]:
+        async with make_client() as client:
+            return await publisher.check(client)
+
+    info = asyncio.run(check())
+    if json_out:
+        print_json({"channel": name, "ok": True, "account": info})
+    else:
+        details = ", ".join(f"{k}={v}" for k, v in info.items())
+        console.print(f"[green]ok[/] channel {name}: {details}")
+
+
+# -- planning -------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    article: Annotated[str, typer.Argument(help="Article id, or 'latest'.")],
+    channel: Annotated[str, typer.Option("--channel", "-c", help="Channel to plan for.")],
+    kinds: Annotated[str, typer.Option(help="What to post: quote, milestone, link (commas).")] = (
+        "quote,milestone"
+    ),
+    template: Annotated[
+        list[str] | None,
+        typer.Option("--template", "-t", help="kind=template, e.g. quote=quote_short (repeat)."),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="Plan from this time (default: now).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many posts.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Turn an article's quotes and milestones into queued posts over the channel's slots."""
+    from sqlmodel import Session, select
+
+    from scheduler import channels, store
+    from scheduler.errors import PlanningError
+    from scheduler.models import Article
+    from scheduler.planning import plan_article
+    from scheduler.posts import post_dict
+    from scheduler.when import parse_when
+
+    state = _state(ctx)
+    engine = state.engine()
+    wanted = [k.strip() for k in kinds.split(",") if k.strip()]
+    bad = [k for k in wanted if k not in ("quote", "milestone", "link")]
+    if bad or not wanted:
+        raise PlanningError(f"unknown kind {', '.join(bad) or kinds!r}: use quote, milestone, link")
+    names = {}
+    for item in template or []:
+        kind, sep, name = item.partition("=")
+        if not sep or kind not in ("quote", "milestone", "link"):
+            raise PlanningError(f"--template takes kind=name, not {item!r}")
+        names[kind] = name
+    env = state.template_env()
+    with store.session_scope(engine) as session:
+        chan = channels.get_channel(session, channel)
+        if article == "latest":
+            article_id = session.exec(select(Article.id).order_by(Article.id.desc())).first()
+            if article_id is None:
+                raise PlanningError("no articles yet; run `scheduler ingest` first")
+        else:
+            try:
+                article_id = int(article)
+            except ValueError:
+                raise PlanningError(f"article must be an id or 'latest', not {article!r}") from None
+        when = parse_when(start, chan.timezone) if start else None
+        publisher = channels.publisher_for(chan, reveal=False)
+        result = plan_article(
+            session,
+            env,
+            article_id,
+            chan,
+            kinds=wanted,
+            templates=names,
+            start=when,
+            limit=limit,
+            fits=publisher.fits,
+        )
+        rows = [post_dict(p, chan) for p in result.created]
+    with Session(engine):
+        pass
+    if json_out:
+        print_json(
+            {
+                "created": rows,
+                "skipped": result.skipped,
+                "over_limit": [rows[i]["id"] for i in result.over_limit],
+            }
+        )
+        return
+    for r in rows:
+        console.print(f"post {r['id']} {r['due_local']}  {r['text'].splitlines()[0][:70]}")
+    console.print(
+        f"{len(rows)} posts queued on {channel}"
+        + (f", {result.skipped} already planned" if result.skipped else "")
+    )
+    for i in result.over_limit:
+        console.print(
+            f"[yellow]warning:[/] post {rows[i]['id']} is over {chan.platform}'s limit; see `scheduler preview {rows[i]['id']}`"
+        )
+
+
+# -- queue ----------------------------------------------------------------------
+
+
+@queue_app.command("list")
+def queue_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    after: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Rows per page.")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Posts in send order, a page at a time (keyset paging: fast at any depth)."""
+    from sqlmodel import Session
+
+    from scheduler import channels, store
+    from scheduler.errors import PlanningError
+    from scheduler.models import Channel, PostStatus
+    from scheduler.posts import post_dict
+
+    if status is not None and status not in PostStatus.__members__:
+        raise PlanningError(
+            f"unknown status {status!r} (one of {', '.join(PostStatus.__members__)})"
+        )
+    cursor = _parse_cursor(after) if after else None
+    with Session(_state(ctx).engine()) as session:
+        channel_id = channels.get_channel(session, channel).id if channel else None
+        posts = store.page_posts(
+            session, status=status, channel_id=channel_id, after=cursor, limit=limit
+        )
+        by_id = {c.id: c for c in session.exec(__import__("sqlmodel").select(Channel))}
+        rows = [post_dict(p, by_id[p.channel_id]) for p in posts]
+    next_cursor = f"{posts[-1].due_at.isoformat()}/{posts[-1].id}" if len(posts) == limit else None
+    if json_out:
+        print_json({"posts": rows, "next": next_cursor})
+        return
+    from rich.table import Table
+
+    table = Table("id", "channel", "status", "due (channel time)", "tries", "text / last error")
+    for r in rows:
+        detail = r["text"].splitlines()[0][:60]
+        if r["last_error"]:
+            detail += f"\n[red]{r['last_error'][:80]}[/]"
+        table.add_row(
+            str(r["id"]),
+            r["channel"],
+            styled_status(r["status"]),
+            r["due_local"],
+            str(r["attempts"]),
+            detail,
+        )
+    console.print(table if rows else "the queue is empty")
+    if next_cursor:
+        console.print(f"more: scheduler queue list --after {next_cursor}")
+
+
+def _parse_cursor(value: str) -> tuple[Any, int]:
+    import datetime as dt
+
+    from scheduler.errors import PlanningError
+
+    when, _, ident = value.rpartition("/")
+    try:
+        return dt.datetime.fromisoformat(when), int(ident)
+    except ValueError:
+        raise PlanningError(f"bad cursor {value!r}; use the one `queue list` printed") from None
+
+
+@queue_app.command("add")
+def queue_add(
+    ctx: typer.Context,
+    channel: str,
+    text: Annotated[str, typer.Argument(help="The post text, or - to read it from stdin.")],
+    at: Annotated[str, typer.Option(help="When: ISO 8601 (channel's zone if none), 'now', '+2h'.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue a post written by hand."""
+    from scheduler import channels, store
+    from scheduler.posts import add_post, post_dict
+    from scheduler.when import parse_when
+
+    if text == "-":
+        text = sys.stdin.read()
+    with store.session_scope(_state(ctx).engine()) as session:
+        chan = channels.get_channel(session, channel)
+        post = add_post(session, chan, text, parse_when(at, chan.timezone))
+        data = post_dict(post, chan)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"post {data['id']} queued on {channel} for {data['due_local']}")
+
+
+@queue_app.command("show")
+def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> None:
+    """One post with its attempts and where its words came from."""
+    from sqlmodel import Session
+
+    from scheduler.models import Channel
+    from scheduler.posts import attempts_of, get_post, post_dict
+    from scheduler.preview import provenance
+
+    with Session(_state(ctx).engine()) as session:
+        post = get_post(session, post_id)
+        chan = session.get(Channel, post.channel_id)
+        assert chan is not None
+        data = post_dict(post, chan)
+        data["source_detail"] = provenance(session, post)
+        data["attempts_detail"] = [
+            {
+                "started_at": a.started_at.isoformat(),
+                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                "outcome": a.outcome,
+                "status_code": a.status_code,
+                "error": a.error,
+                "owner": a.owner,
+            }
+            for a in attempts_of(session, post_id)
+        ]
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]post {data['id']}[/] on {data['channel']}: {styled_status(data['status'])}, due {data['due_local']}"
+    )
+    console.print(data["text"], markup=False)
+    if data["source_detail"]:
+        src = data["source_detail"]
+        console.print(
+            f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {src['sentence']}[/]",
+            markup=True,
+        )
+    if data["last_error"]:
+        console.print(f"[red]last error:[/] {data['last_error']}")
+    for a in data["attempts_detail"]:
+        console.print(
+            f"  attempt {a['started_at']} -> {a['outcome'] or 'in flight'} {a['error'] or ''}"
+        )
+
+
+@queue_app.command("move")
+def queue_move(
+    ctx: typer.Context,
+    post_id: int,
+    at: Annotated[str, typer.Option(help="New time: ISO 8601, 'now', '+2h'.")],
+) -> None:
+    """Give a queued post a new time."""
+    from scheduler import store
+    from scheduler.models import Channel
+    from scheduler.posts import get_post, move_post
+    from scheduler.when import parse_when, show
+
+    with store.session_scope(_state(ctx).engine()) as session:
+        post = get_post(session, post_id)
+        chan = session.get(Channel, post.channel_id)
+        assert chan is not None
+        post = move_post(session, post, parse_when(at, chan.timezone))
+        console.print(f"post {post_id} moved to {show(post.due_at, chan.timezone)}")
+
+
+@queue_app.command("cancel")
+def queue_cancel(ctx: typer.Context, post_ids: list[int]) -> None:
+    """Cancel queued posts (they are kept, marked cancelled)."""
+    from scheduler import store
+    from scheduler.posts import cancel_post, get_post
+
+    with store.session_scope(_state(ctx).engine()) as session:
+        for post_id in post_ids:
+            cancel_post(session, get_post(session, post_id))
+    console.print(f"cancelled {', '.join(map(str, post_ids))}")
+
+
+@queue_app.command("retry")
+def queue_retry(ctx: typer.Context, post_ids: list[int]) -> None:
+    """Queue failed, cancelled, missed or unknown posts again."""
+    from scheduler import store
+    from scheduler.posts import get_post, retry_post
+
+    with store.session_scope(_state(ctx).engine()) as session:
+        for post_id in post_ids:
+            retry_post(session, get_post(session, post_id))
+    console.print(f"queued again: {', '.join(map(str, post_ids))}")
+
+
+# -- preview, daemon, simulate, demo ---------------------------------------------------
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    post_ids: Annotated[
+        list[int] | None, typer.Argument(help="Posts to preview (default: queued).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many when no ids are given.")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dry run: each post's text, its counted length, and the exact request."""
+    from sqlmodel import Session
+
+    from scheduler.preview import preview_posts
+    from scheduler.render import print_previews
+
+    with Session(_state(ctx).engine()) as session:
+        items = preview_posts(session, post_ids or [], limit=limit)
+    if post_ids:
+        missing = set(post_ids) - {i.id for i in items}
+        if missing:
+            raise SchedulerError(f"no post with id {', '.join(map(str, sorted(missing)))}")
+    if json_out:
+        print_json([i.as_dict() for i in items])
+    else:
+        print_previews(items)
+
+
+@app.command()
+def daemon(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build every request, send nothing.")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Publish what is due now, then exit.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Publish posts as they fall due (stop with Ctrl-C or SIGTERM)."""
+    import logging
+
+    from scheduler.daemon import Daemon
+    from scheduler.render import print_event
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    state = _state(ctx)
+    events: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if not json_out:
+            print_event(event)
+
+    runner = Daemon(state.engine(), state.settings, dry_run=dry_run, on_event=on_event)
+    if once:
+        asyncio.run(runner.run_once())
+        if json_out:
+            from scheduler.render import event_dict
+
+            print_json([event_dict(e) for e in events])
+        elif not events:
+            console.print("nothing due")
+        return
+    console.print(f"daemon running{' (dry run)' if dry_run else ''}; Ctrl-C to stop", style="dim")
+    asyncio.run(runner.run_forever())
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    until: Annotated[str, typer.Option(help="Simulate up to this time: ISO 8601 or '+7d'.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The timeline the daemon would follow from now, on a virtual clock; nothing is sent."""
+    from scheduler.render import event_dict, print_event
+    from scheduler.simulation import simulate as run_simulation
+    from scheduler.when import parse_when
+
+    state = _state(ctx)
+    events = run_simulation(state.engine(), state.settings, parse_when(until))
+    if json_out:
+        print_json([event_dict(e) for e in events])
+        return
+    for event in events:
+        print_event(event, show_request=False)
+    console.print(f"{len(events)} posts would go out")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    keep: Annotated[bool, typer.Option(help="Keep the demo database afterwards.")] = True,
+) -> None:
+    """The whole path on a bundled sample article, offline: ingest, plan, preview, dry-run daemon."""
+    from scheduler.demo import run_demo
+
+    run_demo(_state(ctx), keep=keep)
+
+
+# -- entry point ------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every expected failure ends as one line on stderr."""
+    code = 0
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="scheduler")
+        if isinstance(result, int):
+            code = result
+    except SchedulerError as exc:
+        error(str(exc))
+        code = exc.exit_code
+    except typer.TyperException as exc:  # Typer's (vendored click) usage errors
+        code = _usage(exc)
+    except (typer.Abort, KeyboardInterrupt):
+        error("interrupted")
+        code = 130
+    except Exception as exc:
+        code = _unexpected(exc)
+    sys.exit(code)
+
+
+def _usage(exc: typer.TyperException) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())
+        return 0
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    error(f"{exc.format_message()}{hint}")
+    return int(getattr(exc, "exit_code", 2))
+
+
+def _unexpected(exc: Exception) -> int:
+    """Database failures a user can cause (locked, unreachable) are one line too;
+    anything else is a bug and keeps its traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        if "locked" in message:
+            message += " (another process holds the database; try again)"
+        error(f"database error: {message}")
+        return 1
+    raise exc

@@ -1,0 +1,53 @@
+"""Settings: environment variables `SCHEDULER_*`, then `scheduler.toml` in the
+working directory, then defaults. The database defaults to a SQLite file here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DB = "sqlite:///scheduler.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEDULER_", toml_file="scheduler.toml", extra="ignore"
+    )
+
+    db: str = DEFAULT_DB
+    #: Extra folders searched for post templates before the bundled ones.
+    templates: list[Path] = []
+    #: How long a daemon owns a post it claimed before another may take it back.
+    lease_seconds: float = 120.0
+    #: How often a daemon looks for posts added by other processes.
+    sweep_seconds: float = 30.0
+    #: Sends attempted before a post that keeps failing is marked failed.
+    max_attempts: int = 5
+    #: First retry delay; doubles each attempt, with jitter.
+    retry_base_seconds: float = 30.0
+    #: Seconds a late post may still go out when a daemon comes back.
+    grace_seconds: float = 3600.0
+    #: Concurrent sends per channel.
+    channel_concurrency: int = 4
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: object) -> Settings:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

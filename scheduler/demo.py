@@ -1,0 +1,121 @@
+"""`scheduler demo`: the whole path on a bundled sample, offline, in seconds.
+
+It ingests a sample article (a fictional cyclist, written for this project),
+adds two channels, plans posts over their slots, previews two of them, then runs
+the dispatcher in dry-run mode on a virtual clock that jumps from one due time
+to the next, so two weeks of posting plays out at once. Nothing leaves the
+machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from scheduler import channels, migrations, store
+from scheduler.articles import store_article
+from scheduler.dispatch import Dispatcher
+from scheduler.ingest import extract, load_article
+from scheduler.output import console
+from scheduler.planning import plan_article
+from scheduler.preview import preview_posts
+from scheduler.render import print_event, print_previews
+from scheduler.simulation import due_times
+
+SAMPLE = Path(__file__).parent / "samples" / "ice_and_iron.txt"
+DEMO_DB = "scheduler-demo.db"
+TIMEZONE = "America/Winnipeg"
+
+
+def run_demo(state: Any, *, keep: bool = True) -> None:
+    started = time.perf_counter()
+    url = state.db or f"sqlite:///{DEMO_DB}"
+    if state.db is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+    engine = store.make_engine(url)
+    migrations.upgrade(engine)
+    console.rule("1. ingest")
+    loaded = load_article(str(SAMPLE))
+    extraction = extract(loaded.text)
+    with store.session_scope(engine) as session:
+        stored = store_article(session, loaded, extraction)
+        article_id = stored.article.id
+    console.print(f"{SAMPLE.name}: {stored.quotes} quotes, {stored.milestones} milestones")
+    for q in extraction.quotes:
+        console.print(f"  [cyan]{q.speaker or '?'}[/]: “{q.text[:70]}…”", highlight=False)
+    for m in extraction.milestones:
+        console.print(
+            f"  [magenta]{m.date.isoformat()} ({m.precision}, {m.tense})[/] {m.text[:60]}…"
+        )
+
+    console.rule("2. channels and plan")
+    start = dt.datetime.now(dt.UTC)
+    with store.session_scope(engine) as session:
+        made = []
+        for name, platform, options, secret, slots in (
+            (
+                "team-hook",
+                "webhook",
+                {"url": "http://127.0.0.1:8787/hooks/posts"},
+                "SCHEDULER_DEMO_HOOK_SECRET",
+                "mon-fri 09:00,13:00",
+            ),
+            ("outbox", "outbox", {"path": "scheduler-demo-outbox.jsonl"}, None, "mon-sun 18:30"),
+        ):
+            existing = [c for c in channels.list_channels(session) if c.name == name]
+            chan = (
+                existing[0]
+                if existing
+                else channels.add_channel(
+                    session,
+                    name,
+                    platform,
+                    options=options,
+                    secret_env=secret,
+                    timezone=TIMEZONE,
+                    slots=slots,
+                )
+            )
+            made.append(chan)
+        env = state.template_env()
+        for chan in made:
+            assert article_id is not None
+            result = plan_article(
+                session, env, article_id, chan, kinds=("quote", "milestone"), start=start
+            )
+            console.print(
+                f"{chan.name} ({chan.platform}, {chan.slots} {TIMEZONE}): "
+                f"{len(result.created)} posts queued"
+            )
+
+    console.rule("3. preview (what would be sent)")
+    with store.session_scope(engine) as session:
+        print_previews(preview_posts(session, limit=2))
+
+    console.rule("4. daemon, dry run, fast clock")
+    until = start + dt.timedelta(days=14)
+    dispatcher = Dispatcher(engine, state.settings, dry_run=True)
+
+    async def play() -> int:
+        count = 0
+        for moment in due_times(engine, start, until):
+            for event in await dispatcher.run_due(now=moment):
+                print_event(event)
+                count += 1
+        return count
+
+    shown = asyncio.run(play())
+    took = time.perf_counter() - started
+    console.rule("done")
+    console.print(
+        f"{shown} posts over two weeks would go out; nothing was sent. ({took:.1f}s)\n"
+        f"Explore: scheduler --db {url} queue list   |   scheduler --db {url} preview 1"
+    )
+    if not keep and state.db is None:
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(DEMO_DB + suffix).unlink(missing_ok=True)

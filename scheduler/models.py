@@ -1,0 +1,192 @@
+r"""The tables, and the post state machine.
+
+    draft -> queued -> sending -> sent
+                 ^        |  \-> failed     (permanent error, or retries used up)
+                 |        |  \-> unknown    (the platform may have it; never resent blindly)
+                 +--------+                 (retryable error, or an expired lease)
+    queued -> cancelled | missed (past due beyond the channel's grace period)
+    failed | cancelled | missed -> queued   (`queue retry`)
+    unknown -> sent | queued                (`queue reconcile` decides)
+
+Times are stored in UTC; `UTCDateTime` hands back aware datetimes on every dialect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite has no time zone type."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class PostStatus(enum.StrEnum):
+    draft = "draft"
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+    unknown = "unknown"
+    missed = "missed"
+
+
+#: Which status may follow which; anything else is a bug or a race lost.
+TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
+    PostStatus.draft: frozenset({PostStatus.queued, PostStatus.cancelled}),
+    PostStatus.queued: frozenset(
+        {PostStatus.sending, PostStatus.cancelled, PostStatus.missed, PostStatus.draft}
+    ),
+    PostStatus.sending: frozenset(
+        {PostStatus.sent, PostStatus.failed, PostStatus.unknown, PostStatus.queued}
+    ),
+    PostStatus.sent: frozenset(),
+    PostStatus.failed: frozenset({PostStatus.queued}),
+    PostStatus.cancelled: frozenset({PostStatus.queued}),
+    PostStatus.missed: frozenset({PostStatus.queued, PostStatus.cancelled}),
+    PostStatus.unknown: frozenset({PostStatus.sent, PostStatus.queued, PostStatus.failed}),
+}
+
+#: Statuses a user may still edit or move.
+PENDING = frozenset({PostStatus.draft, PostStatus.queued})
+
+
+def can_move(old: PostStatus | str, new: PostStatus | str) -> bool:
+    return PostStatus(new) in TRANSITIONS[PostStatus(old)]
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "articles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: sha256 of the cleaned text: the same article ingested twice is one row.
+    content_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    source: str
+    url: str | None = None
+    title: str | None = None
+    text: str = Field(sa_type=sa.Text)
+    published: dt.date | None = None
+    ingested_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Quote(SQLModel, table=True):
+    __tablename__ = "quotes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", index=True)
+    text: str = Field(sa_type=sa.Text)
+    speaker: str | None = None
+    cue: str | None = None
+    #: Offsets of the quoted words in `Article.text`.
+    start: int
+    end: int
+    #: Free label for evergreen recycling ("motivation", "season"...).
+    category: str | None = Field(default=None, index=True)
+
+
+class Milestone(SQLModel, table=True):
+    __tablename__ = "milestones"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", index=True)
+    text: str = Field(sa_type=sa.Text)
+    start: int
+    end: int
+    date: dt.date
+    precision: str = Field(max_length=8)
+    tense: str = Field(max_length=8)
+    person: str | None = None
+
+
+class Channel(SQLModel, table=True):
+    __tablename__ = "channels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    platform: str
+    #: Non-secret adapter options (URL, handle, instance...).
+    options: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    #: Name of the environment variable that holds the credential; never the value.
+    secret_env: str | None = None
+    timezone: str = "UTC"
+    #: Posting slots, e.g. "mon-fri 09:00,13:00; sat 10:00".
+    slots: str = "mon-sun 09:00"
+    paused: bool = False
+    grace_seconds: float | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Post(SQLModel, table=True):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # The claim query: due queued posts in time order.
+        sa.Index("ix_posts_status_due", "status", "due_at", "id"),
+        # Queue listings per channel, and in time order overall.
+        sa.Index("ix_posts_channel_due", "channel_id", "due_at", "id"),
+        sa.Index("ix_posts_due", "due_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="channels.id")
+    status: str = Field(default=PostStatus.queued.value, max_length=12)
+    text: str = Field(sa_type=sa.Text)
+    template: str | None = None
+    source_kind: str | None = Field(default=None, max_length=12)
+    source_id: int | None = None
+    article_id: int | None = Field(default=None, foreign_key="articles.id")
+    link: str | None = None
+    due_at: dt.datetime = Field(sa_type=UTCDateTime)
+    #: Stable across every retry; adapters derive the platform's dedupe key from it.
+    idempotency_key: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    lease_owner: str | None = None
+    lease_expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    remote_id: str | None = None
+    remote_url: str | None = None
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attempt(SQLModel, table=True):
+    """One try at sending a post, written before the request leaves."""
+
+    __tablename__ = "attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id", index=True)
+    owner: str
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: sent | retry | failed | unknown; NULL while in flight (or lost in a crash).
+    outcome: str | None = Field(default=None, max_length=12)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    remote_id: str | None = None

@@ -1,0 +1,250 @@
+"""Turning stored quotes and milestones into queued posts over a channel's
+posting slots.
+
+Slots are written like `mon-fri 09:00,13:00; sat 10:30` in the channel's time
+zone. Each becomes an APScheduler CronTrigger, so DST and calendar edges are
+APScheduler's (tested) arithmetic, not ours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import sqlalchemy as sa
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlmodel import Session, select
+
+from scheduler.compose import render
+from scheduler.errors import NotFoundError, PlanningError
+from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
+
+_DAYS = r"(?:mon|tue|wed|thu|fri|sat|sun)"
+_DAY_SPEC = re.compile(rf"^{_DAYS}(?:-{_DAYS})?(?:,{_DAYS}(?:-{_DAYS})?)*$")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+SLOT_EXAMPLE = "mon-fri 09:00,13:00; sat 10:30"
+
+
+def parse_slots(spec: str, timezone: str) -> OrTrigger:
+    """`mon-fri 09:00,13:00; sat 10:30` -> one trigger firing at every slot."""
+    tz = ZoneInfo(timezone)
+    triggers = []
+    for group in filter(None, (g.strip() for g in spec.lower().split(";"))):
+        parts = group.split()
+        if len(parts) == 1:
+            days, times = "mon-sun", parts[0]
+        elif len(parts) == 2:
+            days, times = parts
+        else:
+            raise PlanningError(f"bad slots {spec!r}: expected something like {SLOT_EXAMPLE!r}")
+        if days in ("daily", "every", "*"):
+            days = "mon-sun"
+        if not _DAY_SPEC.match(days):
+            raise PlanningError(f"bad days {days!r} in slots: use mon..sun, ranges and commas")
+        for t in times.split(","):
+            m = _TIME.match(t)
+            if not m:
+                raise PlanningError(f"bad time {t!r} in slots: use HH:MM, 24-hour")
+            triggers.append(
+                CronTrigger(
+                    day_of_week=days, hour=int(m.group(1)), minute=int(m.group(2)), timezone=tz
+                )
+            )
+    if not triggers:
+        raise PlanningError(f"no slots given: expected something like {SLOT_EXAMPLE!r}")
+    return OrTrigger(triggers)
+
+
+def iter_slots(trigger: Any, start: dt.datetime) -> Iterator[dt.datetime]:
+    """Slot times at or after `start`, in UTC, in order."""
+    previous = None
+    now = start
+    while True:
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None:
+            return
+        yield fire.astimezone(dt.UTC)
+        previous = fire
+        now = fire + dt.timedelta(seconds=1)
+
+
+def free_slots(
+    session: Session, channel: Channel, start: dt.datetime, count: int
+) -> list[dt.datetime]:
+    """The next `count` slots of the channel that no pending post occupies."""
+    trigger = parse_slots(channel.slots, channel.timezone)
+    taken = {
+        t.astimezone(dt.UTC)
+        for t in session.exec(
+            select(Post.due_at).where(
+                Post.channel_id == channel.id,
+                Post.status.in_([PostStatus.queued.value, PostStatus.draft.value]),
+                Post.due_at >= start,
+            )
+        )
+    }
+    found: list[dt.datetime] = []
+    for when in iter_slots(trigger, start):
+        if when not in taken:
+            found.append(when)
+            if len(found) == count:
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # quote | milestone | link
+    id: int
+    template: str
+    context: dict[str, Any]
+
+
+@dataclass
+class PlanResult:
+    created: list[Post] = field(default_factory=list)
+    skipped: int = 0
+    over_limit: list[int] = field(default_factory=list)
+
+
+def article_context(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title or "",
+        "url": article.url,
+        "source": article.source,
+        "published": article.published,
+    }
+
+
+def sources_for(
+    session: Session, article: Article, kinds: Sequence[str], templates: dict[str, str]
+) -> list[Source]:
+    sources: list[Source] = []
+    base = {"article": article_context(article)}
+    if "quote" in kinds:
+        for q in session.exec(
+            select(Quote).where(Quote.article_id == article.id).order_by(Quote.start)
+        ):
+            if not q.speaker:
+                continue  # a quote nobody can be credited for is not posted
+            ctx = dict(base, quote={"text": q.text, "speaker": q.speaker, "cue": q.cue, "id": q.id})
+            sources.append(Source("quote", q.id or 0, templates["quote"], ctx))
+    if "milestone" in kinds:
+        for m in session.exec(
+            select(Milestone).where(Milestone.article_id == article.id).order_by(Milestone.start)
+        ):
+            ctx = dict(
+                base,
+                milestone={
+                    "text": m.text,
+                    "date": m.date,
+                    "precision": m.precision,
+                    "tense": m.tense,
+                    "person": m.person,
+                    "id": m.id,
+                },
+            )
+            sources.append(Source("milestone", m.id or 0, templates["milestone"], ctx))
+    if "link" in kinds:
+        sources.append(Source("link", article.id or 0, templates["link"], dict(base)))
+    return sources
+
+
+def already_planned(session: Session, channel: Channel, source: Source) -> bool:
+    return (
+        session.exec(
+            select(Post.id).where(
+                Post.channel_id == channel.id,
+                Post.source_kind == source.kind,
+                Post.source_id == source.id,
+                Post.template == source.template,
+                Post.status != PostStatus.cancelled.value,
+            )
+        ).first()
+        is not None
+    )
+
+
+def plan_article(
+    session: Session,
+    env: jinja2.Environment,
+    article_id: int,
+    channel: Channel,
+    *,
+    kinds: Sequence[str] = ("quote", "milestone"),
+    templates: dict[str, str] | None = None,
+    start: dt.datetime | None = None,
+    limit: int | None = None,
+    fits: Any = None,
+) -> PlanResult:
+    """Render each source through its template and queue it in the next free slot.
+    Sources already planned for this channel are skipped, so planning twice is safe.
+    Everything renders before anything is written: one broken template, no posts."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFoundError(f"no article with id {article_id}")
+    names = {"quote": "quote", "milestone": "milestone", "link": "link"} | (templates or {})
+    result = PlanResult()
+    todo: list[tuple[Source, str]] = []
+    for source in sources_for(session, article, kinds, names):
+        if already_planned(session, channel, source):
+            result.skipped += 1
+            continue
+        context = dict(source.context, channel={"name": channel.name, "platform": channel.platform})
+        todo.append((source, render(env, source.template, context)))
+        if limit is not None and len(todo) >= limit:
+            break
+    start = start or utcnow()
+    slots = free_slots(session, channel, start, len(todo))
+    if len(slots) < len(todo):
+        raise PlanningError(f"channel {channel.name} has fewer free slots than posts to plan")
+    for (source, text), when in zip(todo, slots, strict=True):
+        post = new_post(
+            channel, text, when, template=source.template, kind=source.kind, source_id=source.id
+        )
+        post.article_id = article.id
+        post.link = article.url
+        session.add(post)
+        result.created.append(post)
+        if fits is not None and not fits(text):
+            result.over_limit.append(len(result.created) - 1)
+    session.flush()
+    return result
+
+
+def new_post(
+    channel: Channel,
+    text: str,
+    due_at: dt.datetime,
+    *,
+    template: str | None = None,
+    kind: str | None = None,
+    source_id: int | None = None,
+) -> Post:
+    assert channel.id is not None
+    return Post(
+        channel_id=channel.id,
+        status=PostStatus.queued.value,
+        text=text,
+        template=template,
+        source_kind=kind,
+        source_id=source_id,
+        due_at=due_at,
+        idempotency_key=uuid.uuid4().hex,
+    )
+
+
+def pending_count(session: Session, channel: Channel) -> int:
+    return session.execute(
+        sa.select(sa.func.count())
+        .select_from(Post)
+        .where(Post.channel_id == channel.id, Post.status == PostStatus.queued.value)
+    ).scalar_one()

@@ -1,0 +1,107 @@
+"""Queue operations on single posts: add, show, move, cancel, retry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from scheduler.errors import NotFoundError, PlanningError
+from scheduler.models import PENDING, Attempt, Channel, Post, PostStatus, can_move, utcnow
+from scheduler.planning import new_post
+from scheduler.when import show
+
+
+def get_post(session: Session, post_id: int) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFoundError(f"no post with id {post_id}")
+    return post
+
+
+def add_post(session: Session, channel: Channel, text: str, due_at: dt.datetime) -> Post:
+    text = text.strip()
+    if not text:
+        raise PlanningError("a post needs some text")
+    post = new_post(channel, text, due_at, kind="manual")
+    session.add(post)
+    session.flush()
+    return post
+
+
+def move_post(session: Session, post: Post, due_at: dt.datetime) -> Post:
+    if PostStatus(post.status) not in PENDING:
+        raise PlanningError(f"post {post.id} is {post.status}; only queued or draft posts move")
+    return _update(session, post, PENDING, due_at=due_at, next_attempt_at=None)
+
+
+def cancel_post(session: Session, post: Post) -> Post:
+    if not can_move(post.status, PostStatus.cancelled):
+        raise PlanningError(f"post {post.id} is {post.status} and cannot be cancelled")
+    return _update(session, post, {PostStatus(post.status)}, status=PostStatus.cancelled.value)
+
+
+def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> Post:
+    status = PostStatus(post.status)
+    if status not in (
+        PostStatus.failed,
+        PostStatus.cancelled,
+        PostStatus.missed,
+        PostStatus.unknown,
+    ):
+        raise PlanningError(
+            f"post {post.id} is {post.status}; only failed, cancelled, missed or unknown "
+            "posts can be retried"
+        )
+    now = now or utcnow()
+    return _update(
+        session,
+        post,
+        {status},
+        status=PostStatus.queued.value,
+        due_at=max(post.due_at, now),
+        next_attempt_at=None,
+        last_error=None,
+    )
+
+
+def _update(session: Session, post: Post, allowed: Any, **values: Any) -> Post:
+    """Conditional on the status we checked, so a daemon claiming the post at the
+    same moment wins cleanly instead of being overwritten."""
+    values["updated_at"] = utcnow()
+    result = session.execute(
+        sa.update(Post)
+        .where(Post.id == post.id, Post.status.in_([PostStatus(s).value for s in allowed]))
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise PlanningError(f"post {post.id} changed meanwhile; look again with `queue show`")
+    session.flush()
+    session.refresh(post)
+    return post
+
+
+def attempts_of(session: Session, post_id: int) -> list[Attempt]:
+    return list(
+        session.exec(select(Attempt).where(Attempt.post_id == post_id).order_by(Attempt.id))
+    )
+
+
+def post_dict(post: Post, channel: Channel) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "channel": channel.name,
+        "status": post.status,
+        "due_at": post.due_at.isoformat(),
+        "due_local": show(post.due_at, channel.timezone),
+        "text": post.text,
+        "template": post.template,
+        "source": f"{post.source_kind}:{post.source_id}" if post.source_kind else None,
+        "attempts": post.attempts,
+        "last_error": post.last_error,
+        "remote_id": post.remote_id,
+        "remote_url": post.remote_url,
+        "idempotency_key": post.idempotency_key,
+    }
