@@ -22,7 +22,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, select
 
-from scheduler.compose import render
+from scheduler.compose import load, render
 from scheduler.errors import NotFoundError, PlanningError
 from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 
@@ -79,6 +79,8 @@ def free_slots(
     session: Session, channel: Channel, start: dt.datetime, count: int
 ) -> list[dt.datetime]:
     """The next `count` slots of the channel that no pending post occupies."""
+    if count <= 0:
+        return []
     trigger = parse_slots(channel.slots, channel.timezone)
     taken = {
         t.astimezone(dt.UTC)
@@ -91,7 +93,10 @@ def free_slots(
         )
     }
     found: list[dt.datetime] = []
+    horizon = start + dt.timedelta(days=366 * 5)
     for when in iter_slots(trigger, start):
+        if when > horizon:  # bounded, whatever the slots and the queue hold
+            break
         if when not in taken:
             found.append(when)
             if len(found) == count:
@@ -192,6 +197,8 @@ def plan_article(
     if article is None:
         raise NotFoundError(f"no article with id {article_id}")
     names = {"quote": "quote", "milestone": "milestone", "link": "link"} | (templates or {})
+    for kind in kinds:
+        load(env, names[kind])
     result = PlanResult()
     todo: list[tuple[Source, str]] = []
     for source in sources_for(session, article, kinds, names):

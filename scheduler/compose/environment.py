@@ -43,12 +43,11 @@ def list_templates(env: jinja2.Environment) -> list[str]:
     return sorted({t.removesuffix(".j2") for t in env.list_templates(extensions=["j2"])})
 
 
-def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
-    """Render a template to post text, turning any template failure into one line."""
+def load(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """Find and compile a template, so a missing or broken one fails before any work."""
     filename = template_file(name)
     try:
-        template = env.get_template(filename)
-        text = template.render(**context)
+        return env.get_template(filename)
     except jinja2.TemplateNotFound:
         known = ", ".join(list_templates(env)) or "none"
         raise TemplateError(f"no template named {name!r} (available: {known})") from None
@@ -57,6 +56,14 @@ def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> st
         raise TemplateError(
             f"template {Path(where).name} line {exc.lineno}: {exc.message}"
         ) from None
+
+
+def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    """Render a template to post text, turning any template failure into one line."""
+    filename = template_file(name)
+    template = load(env, name)
+    try:
+        text = template.render(**context)
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"template {filename}: not allowed: {exc}") from None
     except jinja2.UndefinedError as exc:

@@ -13,7 +13,7 @@ from scheduler.ingest.types import ExtractedMilestone, ExtractedQuote, Extractio
 
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,}?)[\"”]")
 _AFTER = re.compile(
-    r"^\s*,?\s*(?:(?P<pro>she|he|they)|(?P<name>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)*))\s+"
+    r"\s*,?\s*(?:(?P<pro>she|he|they)|(?P<name>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)*))\s+"
     r"(?P<verb>said|says|explained|added|told|exclaimed|noted|recalled|revealed)"
 )
 _YEAR = re.compile(r"\b(19\d{2}|20\d{2})\b")

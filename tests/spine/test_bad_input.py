@@ -1,0 +1,131 @@
+"""Bad input gets one clear line on stderr, a non-zero exit, and changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+ARTICLE = 'Ines Okafor Wins Again\n\n"I train for the hard days," Okafor said.\nIn 2020, Okafor won gold.\n'
+
+
+def _db_digest(db_url: str) -> str:
+    import sqlite3
+
+    path = db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = []
+        for table in ("articles", "quotes", "milestones", "channels", "posts", "attempts"):
+            rows.append(repr(conn.execute(f"select * from {table} order by id").fetchall()))
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _assert_one_line_error(result, *words: str) -> None:
+    assert result.code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def seeded(ready_cli, tmp_path: Path):
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    assert ready_cli("ingest", "a.txt").code == 0
+    assert ready_cli("channels", "add", "box", "--platform", "outbox").code == 0
+    assert ready_cli("queue", "add", "box", "kept", "--at", "+1d").code == 0
+    return ready_cli
+
+
+CASES = [
+    (("queue", "add", "nope", "hi", "--at", "now"), ["no channel named 'nope'"]),
+    (("queue", "add", "box", "hi", "--at", "next tuesday-ish"), ["bad date"]),
+    (("queue", "add", "box", "hi", "--at", "2026-13-45T09:00"), ["bad date"]),
+    (("queue", "add", "box", "   ", "--at", "now"), ["needs some text"]),
+    (("queue", "move", "999", "--at", "now"), ["no post with id 999"]),
+    (("queue", "cancel", "999"), ["no post with id 999"]),
+    (("plan", "1", "--channel", "nope"), ["no channel named"]),
+    (("plan", "42", "--channel", "box"), ["no article with id 42"]),
+    (("plan", "1", "--channel", "box", "--kinds", "gossip"), ["unknown kind"]),
+    (("plan", "1", "--channel", "box", "--template", "quote=missing"), ["no template named"]),
+    (("channels", "add", "x", "--platform", "myspace"), ["unknown platform"]),
+    (("channels", "add", "box", "--platform", "outbox"), ["already exists"]),
+    (("channels", "add", "y", "--platform", "outbox", "--timezone", "Mars/Olympus"), ["time zone"]),
+    (("channels", "add", "y", "--platform", "outbox", "--slots", "someday 25:00"), ["bad"]),
+    (("channels", "add", "y", "--platform", "webhook", "-o", "url=ftp://x"), ["url"]),
+    (("channels", "add", "y", "--platform", "webhook", "-o", "nourl"), ["key=value"]),
+    (("channels", "test", "nope"), ["no channel named"]),
+    (("ingest", "missing.txt"), ["no such file"]),
+    (("queue", "list", "--status", "lost"), ["unknown status"]),
+    (("queue", "list", "--after", "yesterday"), ["bad cursor"]),
+    (("preview", "999"), ["no post with id 999"]),
+    (("simulate", "--until", "soon"), ["bad date"]),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(seeded, db_url, args, words):
+    before = _db_digest(db_url)
+    result = seeded(*args)
+    _assert_one_line_error(result, *words)
+    assert _db_digest(db_url) == before
+
+
+def test_empty_and_binary_articles(seeded, db_url, tmp_path):
+    before = _db_digest(db_url)
+    (tmp_path / "empty.txt").write_text("   \n\n", encoding="utf-8")
+    (tmp_path / "blob.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    _assert_one_line_error(seeded("ingest", "empty.txt"), "empty")
+    _assert_one_line_error(seeded("ingest", "blob.txt"))
+    _assert_one_line_error(seeded("ingest", "-", input=b""), "empty")
+    assert _db_digest(db_url) == before
+
+
+def test_broken_template_names_file_and_line(seeded, db_url, tmp_path):
+    folder = tmp_path / "mytemplates"
+    folder.mkdir()
+    (folder / "quote.j2").write_text("{{ quote.text }}\n{{ quote.speakr }}\n", encoding="utf-8")
+    (folder / "milestone.j2").write_text("{% if %}\n", encoding="utf-8")
+    (folder / "link.j2").write_text("{{ ''.__class__.__mro__ }}\n", encoding="utf-8")
+    before = _db_digest(db_url)
+    undefined = seeded(
+        "--templates", str(folder), "plan", "1", "--channel", "box", "--kinds", "quote"
+    )
+    _assert_one_line_error(undefined, "quote.j2", "line 2", "speakr")
+    syntax = seeded(
+        "--templates", str(folder), "plan", "1", "--channel", "box", "--kinds", "milestone"
+    )
+    _assert_one_line_error(syntax, "milestone.j2", "line 1")
+    hostile = seeded("--templates", str(folder), "plan", "1", "--channel", "box", "--kinds", "link")
+    _assert_one_line_error(hostile, "link.j2")
+    assert _db_digest(db_url) == before
+
+
+def test_uninitialised_database_is_named_and_not_created(cli, tmp_path):
+    result = cli("queue", "list")
+    _assert_one_line_error(result, "scheduler init")
+    assert not (tmp_path / "test.db").exists()
+
+
+def test_unknown_command_and_option(cli):
+    _assert_one_line_error(cli("queue", "explode"))
+    _assert_one_line_error(cli("queue", "list", "--colour"))
+
+
+def test_secret_value_instead_of_variable_name_is_refused(ready_cli):
+    result = ready_cli(
+        "channels",
+        "add",
+        "w",
+        "--platform",
+        "webhook",
+        "-o",
+        "url=http://127.0.0.1:1/x",
+        "--secret-env",
+        "whsec_abc/def+ghi==",
+    )
+    _assert_one_line_error(result, "NAME of an environment variable")
+    assert "abc/def" not in result.stderr

@@ -1,0 +1,49 @@
+"""The long-running daemon as a real process: it wakes for a post added by
+another process, publishes it, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.spine.sink import Sink
+
+
+def _wait(predicate, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_daemon_publishes_then_stops_on_sigterm(ready_cli, db_url, tmp_path):
+    with Sink() as sink:
+        ready_cli("channels", "add", "hook", "--platform", "webhook", "-o", f"url={sink.url}/x")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+        env.update({"SCHEDULER_DB": db_url, "SCHEDULER_SWEEP_SECONDS": "0.5", "NO_COLOR": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "daemon"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            added = ready_cli("queue", "add", "hook", "from another process", "--at", "+1s")
+            assert added.code == 0, added.stderr
+            assert _wait(lambda: len(sink.received) == 1), "daemon did not publish"
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err.decode()
+        assert b"Traceback" not in err
+        assert sink.received[0].json()["text"] == "from another process"
+        status = ready_cli("queue", "list", "--json").json()["posts"][0]["status"]
+        assert status == "sent"
