@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,13 +35,34 @@ def _assert_one_line_error(result, *words: str) -> None:
         assert word in lines[0], lines[0]
 
 
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory) -> Path:
+    """One seeded database for the module; each test works on its own copy."""
+    folder = tmp_path_factory.mktemp("seed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env["SCHEDULER_DB"] = f"sqlite:///{folder / 'seed.db'}"
+    (folder / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    for args in (
+        ["init"],
+        ["ingest", "a.txt"],
+        ["channels", "add", "box", "--platform", "outbox"],
+        ["queue", "add", "box", "kept", "--at", "+1d"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "scheduler", *args],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return folder / "seed.db"
+
+
 @pytest.fixture
-def seeded(ready_cli, tmp_path: Path):
-    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
-    assert ready_cli("ingest", "a.txt").code == 0
-    assert ready_cli("channels", "add", "box", "--platform", "outbox").code == 0
-    assert ready_cli("queue", "add", "box", "kept", "--at", "+1d").code == 0
-    return ready_cli
+def seeded(cli, db_url, seeded_db, tmp_path: Path):
+    shutil.copy(seeded_db, db_url.removeprefix("sqlite:///"))
+    shutil.copy(seeded_db.parent / "a.txt", tmp_path / "a.txt")
+    return cli
 
 
 CASES = [
