@@ -1,6 +1,7 @@
 // Starts an in-memory PLC directory and the reference Bluesky PDS on 127.0.0.1,
 // for the adapter tests. Ports come from PLC_PORT and PDS_PORT; data lives in
-// PDS_DATA_DIRECTORY (a temporary directory the test fixture owns). Prints one
+// PDS_DATA_DIRECTORY (a temporary directory the test fixture owns). A test may set
+// PDS_JWT_SECRET to mint tokens the PDS accepts (an expired one, say). Prints one
 // JSON line {"plc": url, "pds": url} once both servers answer.
 'use strict'
 
@@ -35,7 +36,7 @@ async function main() {
     PDS_DEV_MODE: 'true',
     PDS_DID_PLC_URL: `http://127.0.0.1:${plcPort}`,
     PDS_BLOBSTORE_DISK_LOCATION: `${dataDir}/blobs`,
-    PDS_JWT_SECRET: crypto.randomBytes(16).toString('hex'),
+    PDS_JWT_SECRET: process.env.PDS_JWT_SECRET || crypto.randomBytes(16).toString('hex'),
     PDS_ADMIN_PASSWORD: crypto.randomBytes(16).toString('hex'),
     PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: rotationHex,
     PDS_INVITE_REQUIRED: 'false',

@@ -1,0 +1,390 @@
+"""Bluesky (AT Protocol) adapter: app-password sessions, facets, threads, and
+deterministic record keys so a resend can never create a second post.
+
+Channel setup:
+- options: `service` (the PDS or entryway URL, default https://bsky.social),
+  `handle` (the account's handle or DID), `langs`, `thread`.
+- secret: the account's **app password**. Alternatively, when `handle` is not
+  set, the secret may be `identifier:app-password` (split at the last colon, so
+  a DID identifier works).
+
+Length: 300 graphemes and 3000 UTF-8 bytes, both enforced. Links, #tags and
+@mentions become facets at UTF-8 byte offsets; a mention whose handle does not
+resolve (com.atproto.identity.resolveHandle) stays plain text.
+
+Exactly once: each part's record key is a TID derived from the post's due time
+and idempotency key (the part number in the clock-id bits), so every attempt of
+the same post writes to the same keys. Before creating a part the adapter reads
+it back with getRecord; after an error or timeout it reads again. A part already
+there is reused, never rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, ClassVar
+
+import httpx
+import regex
+from pydantic import BaseModel, ConfigDict, Field
+
+from scheduler.compose.length import graphemes, url_spans, utf8_bytes
+from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+)
+from scheduler.publishers.bluesky_session import SESSIONS, ExpiredTokenError, Session, classify
+from scheduler.publishers.sending import json_body, send
+
+POST = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_BYTES = 3000
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+# A handle is a domain name: dot-separated labels, the last one starting with a letter.
+_MENTION = regex.compile(
+    r"(?<=^|[\s(\[])@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)",
+    regex.IGNORECASE,
+)
+# A tag: after a space or the start, letters/digits/_ but not only digits.
+_TAG = regex.compile(r"(?<=^|\s)#([\p{L}\p{M}\p{N}_]*[\p{L}\p{M}_][\p{L}\p{M}\p{N}_]*)")
+
+
+def tid(micros: int, clock_id: int) -> str:
+    """A TID: 53 bits of microseconds since 1970 then 10 bits of clock id, as 13
+    characters of sortable base32 (top bit always 0)."""
+    if not 0 <= micros < 2**53 or not 0 <= clock_id < 2**10:
+        raise ValueError("TID out of range")
+    value = (micros << 10) | clock_id
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
+def record_key(post: OutgoingPost, part: int) -> str:
+    """The stable record key of part `part` (0-based) of `post`: its due second,
+    a sub-second offset from the idempotency key, the part in the clock id."""
+    seconds = int(post.due_at.timestamp())
+    digest = hashlib.sha256(post.idempotency_key.encode()).digest()
+    offset = int.from_bytes(digest[:4], "big") % 1_000_000
+    return tid(seconds * 1_000_000 + offset, part)
+
+
+def byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def mention_handles(text: str) -> list[str]:
+    return [m.group(1).lower() for m in _MENTION.finditer(text)]
+
+
+def facets(text: str, dids: dict[str, str]) -> list[dict[str, Any]]:
+    """Link, tag and mention facets at UTF-8 byte offsets. `dids` maps resolved
+    handles to DIDs; other mentions are left as plain text. Facets never overlap:
+    links win, then mentions, then tags."""
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for start, end in url_spans(text):
+        found.append((start, end, {"$type": f"{FACET}#link", "uri": text[start:end]}))
+    for match in _MENTION.finditer(text):
+        did = dids.get(match.group(1).lower())
+        if did:
+            found.append((match.start(), match.end(), {"$type": f"{FACET}#mention", "did": did}))
+    for match in _TAG.finditer(text):
+        tag = match.group(1)
+        if graphemes(tag) <= 64 and utf8_bytes(tag) <= 640:
+            found.append((match.start(), match.end(), {"$type": f"{FACET}#tag", "tag": tag}))
+    kept: list[tuple[int, int, dict[str, Any]]] = []
+    for start, end, feature in found:
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, feature))
+    kept.sort(key=lambda item: item[0])
+    return [
+        {
+            "index": {"byteStart": byte_offset(text, s), "byteEnd": byte_offset(text, e)},
+            "features": [feature],
+        }
+        for s, e, feature in kept
+    ]
+
+
+FACET = "app.bsky.richtext.facet"
+
+
+class BlueskyPublisher(Publisher):
+    platform: ClassVar[str] = "bluesky"
+    # A resend reuses the same record key and is preceded by getRecord, so it can
+    # never create a second post.
+    idempotent: ClassVar[bool] = True
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        service: str = "https://bsky.social"
+        handle: str | None = None
+        langs: list[str] = Field(default_factory=list, max_length=3)
+        thread: bool = False
+
+    def __init__(self, channel) -> None:
+        super().__init__(channel)
+        self._service = self.options.service.rstrip("/")
+        #: handle -> DID for mentions resolved so far (None: does not resolve).
+        self._dids: dict[str, str | None] = {}
+
+    # -- credentials ----------------------------------------------------------------
+    def _credentials(self) -> tuple[str, str]:
+        secret = self.channel.secret
+        if not secret:
+            raise PermanentError("Bluesky channel has no app password (secret not set)")
+        if self.options.handle:
+            return self.options.handle, secret
+        identifier, sep, password = secret.rpartition(":")
+        if not sep or not identifier:
+            raise PermanentError(
+                "Bluesky channel needs the `handle` option, or a secret `handle:app-password`"
+            )
+        return identifier, password
+
+    def _identifier(self) -> str:
+        if self.options.handle:
+            return self.options.handle
+        try:
+            return self._credentials()[0]
+        except PermanentError:
+            return "<handle>"
+
+    async def session(self, client: httpx.AsyncClient) -> Session:
+        identifier, password = self._credentials()
+        return await SESSIONS.get(client, self._service, identifier, password)
+
+    # -- text ---------------------------------------------------------------------
+    def measure(self, text: str) -> list[Measure]:
+        return [
+            Measure("graphemes", graphemes(text), MAX_GRAPHEMES),
+            Measure("UTF-8 bytes", utf8_bytes(text), MAX_BYTES),
+        ]
+
+    def record(
+        self, text: str, created_at: dt.datetime, reply: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        known = {h: d for h, d in self._dids.items() if d}
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": text,
+            "createdAt": created_at.astimezone(dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        rich = facets(text, known)
+        if rich:
+            record["facets"] = rich
+        if self.options.langs:
+            record["langs"] = list(self.options.langs)
+        if reply:
+            record["reply"] = reply
+        return record
+
+    # -- requests -------------------------------------------------------------------
+    def _auth(self) -> tuple[dict[str, str], tuple[str, ...], str]:
+        identifier = self._identifier()
+        session = SESSIONS.cached(self._service, identifier)
+        if session is None:
+            return {"Authorization": "Bearer <access token>"}, (), identifier
+        return {"Authorization": f"Bearer {session.access_jwt}"}, (session.access_jwt,), session.did
+
+    def create_request(self, rkey: str, record: dict[str, Any]) -> PreparedRequest:
+        headers, secrets, repo = self._auth()
+        return PreparedRequest(
+            "POST",
+            f"{self._service}/xrpc/com.atproto.repo.createRecord",
+            headers=headers,
+            json={"repo": repo, "collection": POST, "rkey": rkey, "record": record},
+            secrets=secrets,
+        )
+
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        """The createRecord calls of a post. Reply refs of later parts name their
+        parents' record keys exactly; their CIDs are only known once sent."""
+        _, _, repo = self._auth()
+        now = dt.datetime.now(dt.UTC)
+        requests = []
+        root: dict[str, str] | None = None
+        parent: dict[str, str] | None = None
+        for index, text in enumerate(post.texts):
+            rkey = record_key(post, index)
+            reply = {"root": root, "parent": parent} if root and parent else None
+            requests.append(self.create_request(rkey, self.record(text, now, reply)))
+            ref = {"uri": f"at://{repo}/{POST}/{rkey}", "cid": f"<cid of part {index + 1}>"}
+            root = root or ref
+            parent = ref
+        return requests
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        data = json_body(response)
+        return SendResult(remote_id=data.get("uri"), remote_url=self.web_url(data.get("uri")))
+
+    def web_url(self, uri: str | None) -> str | None:
+        if not uri or not uri.startswith("at://"):
+            return None
+        repo, _, rkey = uri.removeprefix("at://").partition(f"/{POST}/")
+        return f"https://bsky.app/profile/{repo}/post/{rkey}"
+
+    # -- network ------------------------------------------------------------------
+    async def _call(
+        self, client: httpx.AsyncClient, build, *, idempotent: bool = True
+    ) -> httpx.Response:
+        """Send `build(session)` with the cached session; on ExpiredToken refresh
+        it (or log in again if the refresh token is gone too) and send once more."""
+        session = await self.session(client)
+        try:
+            return await send(client, build(session), idempotent=idempotent, classify=classify)
+        except ExpiredTokenError:
+            identifier, password = self._credentials()
+            session = await SESSIONS.refresh(client, self._service, identifier, password, session)
+        try:
+            return await send(client, build(session), idempotent=idempotent, classify=classify)
+        except ExpiredTokenError as exc:
+            raise PermanentError(f"Bluesky token rejected after refresh: {exc}") from None
+
+    async def resolve_mentions(self, client: httpx.AsyncClient, texts) -> None:
+        """Resolve every @handle in `texts` to a DID (cached); failures stay plain."""
+        for text in texts:
+            for handle in mention_handles(text):
+                if handle in self._dids:
+                    continue
+                request = PreparedRequest(
+                    "GET",
+                    f"{self._service}/xrpc/com.atproto.identity.resolveHandle?"
+                    + str(httpx.QueryParams({"handle": handle})),
+                )
+                try:
+                    response = await send(client, request, idempotent=True, classify=classify)
+                    did = json_body(response).get("did")
+                except PermanentError:
+                    did = None  # unknown handle: leave the text plain
+                self._dids[handle] = did if isinstance(did, str) else None
+
+    async def prepare(self, client: httpx.AsyncClient, post: OutgoingPost | None = None) -> None:
+        """Network reads a preview may make so `build_requests` shows exactly what
+        will be sent: the session (for the repo DID) and mention DIDs."""
+        await self.session(client)
+        if post is not None:
+            await self.resolve_mentions(client, post.texts)
+
+    async def get_record(self, client: httpx.AsyncClient, rkey: str) -> dict[str, Any] | None:
+        """The record at `rkey` in our repo ({uri, cid, value}), or None."""
+
+        def build(session: Session) -> PreparedRequest:
+            params = httpx.QueryParams({"repo": session.did, "collection": POST, "rkey": rkey})
+            return PreparedRequest(
+                "GET",
+                f"{self._service}/xrpc/com.atproto.repo.getRecord?{params}",
+                headers={"Authorization": f"Bearer {session.access_jwt}"},
+                secrets=(session.access_jwt,),
+            )
+
+        try:
+            response = await self._call(client, build)
+        except PermanentError as exc:
+            if exc.status_code in (400, 404) and "RecordNotFound" in str(exc):
+                return None
+            raise
+        return json_body(response)
+
+    async def _create_part(
+        self,
+        client: httpx.AsyncClient,
+        rkey: str,
+        text: str,
+        reply: dict[str, Any] | None,
+    ) -> dict[str, str]:
+        existing = await self.get_record(client, rkey)
+        if existing is not None:
+            return self._landed(existing, text, rkey)
+        record = self.record(text, dt.datetime.now(dt.UTC), reply)
+
+        def build(session: Session) -> PreparedRequest:
+            return self.create_request(rkey, record)
+
+        try:
+            response = await self._call(client, build)
+        except (RetryableError, UnknownOutcomeError) as exc:
+            # A timeout, a 5xx, or the 500 a duplicate record key gets: look.
+            try:
+                existing = await self.get_record(client, rkey)
+            except PublishError:
+                existing = None
+            if existing is not None:
+                return self._landed(existing, text, rkey)
+            if isinstance(exc, UnknownOutcomeError):
+                # Not there (yet); a resend reuses the key, so retrying is safe.
+                raise RetryableError(str(exc), status_code=exc.status_code) from None
+            raise
+        data = json_body(response)
+        return {"uri": str(data["uri"]), "cid": str(data["cid"])}
+
+    def _landed(self, existing: dict[str, Any], text: str, rkey: str) -> dict[str, str]:
+        value = existing.get("value") or {}
+        if value.get("text") != text:
+            raise PermanentError(
+                f"record key {rkey} already holds a different post; not overwriting it"
+            )
+        return {"uri": str(existing["uri"]), "cid": str(existing["cid"])}
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        for text in post.texts:
+            bad = [m for m in self.measure(text) if not m.ok]
+            if bad:
+                m = bad[0]
+                raise PermanentError(f"too long for Bluesky: {m.count} {m.unit} > {m.limit}")
+        await self.session(client)
+        await self.resolve_mentions(client, post.texts)
+        refs: list[dict[str, str]] = []
+        for index, text in enumerate(post.texts):
+            reply = {"root": refs[0], "parent": refs[-1]} if refs else None
+            refs.append(await self._create_part(client, record_key(post, index), text, reply))
+        return self._result(refs)
+
+    def _result(self, refs: list[dict[str, str]]) -> SendResult:
+        return SendResult(
+            remote_id=refs[0]["uri"],
+            remote_url=self.web_url(refs[0]["uri"]),
+            detail={
+                "uris": [r["uri"] for r in refs],
+                "cids": [r["cid"] for r in refs],
+                "urls": [self.web_url(r["uri"]) for r in refs],
+            },
+        )
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        def build(session: Session) -> PreparedRequest:
+            return PreparedRequest(
+                "GET",
+                f"{self._service}/xrpc/com.atproto.server.getSession",
+                headers={"Authorization": f"Bearer {session.access_jwt}"},
+                secrets=(session.access_jwt,),
+            )
+
+        data = json_body(await self._call(client, build))
+        return {
+            "service": self._service,
+            "handle": data.get("handle"),
+            "did": data.get("did"),
+            "active": data.get("active", True),
+        }
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        """Landed only when every part is there. When some are missing this says
+        None: a resend re-reads each key first, so it completes the thread without
+        repeating the parts already posted."""
+        refs = []
+        for index, text in enumerate(post.texts):
+            rkey = record_key(post, index)
+            existing = await self.get_record(client, rkey)
+            if existing is None:
+                return None
+            refs.append(self._landed(existing, text, rkey))
+        return self._result(refs)
