@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import secrets
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -28,6 +28,8 @@ import pytest
 from scheduler.publishers.base import ChannelInfo, OutgoingPost
 
 PDS_DIR = Path(__file__).parent / "pds"
+# Posts in the tests fall due when the test session starts (whole seconds).
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def run(coro):
@@ -55,7 +57,7 @@ def outgoing(
         post_id=post_id,
         idempotency_key=key,
         text=text,
-        due_at=due_at or dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC),
+        due_at=due_at or NOW,
         attempt=attempt,
         parts=tuple(parts),
     )
