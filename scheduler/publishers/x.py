@@ -1,0 +1,257 @@
+"""X (Twitter) API v2 adapter: POST /2/tweets, threads as replies.
+
+Channel setup:
+- options: `api` (default https://api.x.com), `max_length` (280; longer for
+  accounts X allows more), `thread`, `reply_settings`.
+- secret, one of:
+  - OAuth 1.0a user context (recommended for a scheduler: these keys do not
+    expire): JSON `{"consumer_key": "...", "consumer_secret": "...",
+    "access_token": "...", "access_token_secret": "..."}`;
+  - an OAuth 2.0 user access token (with tweet.write, tweet.read, users.read) as
+    the bare string. Such tokens last 2 hours and this adapter does not refresh
+    them, so they suit tests and short runs only.
+
+Length is X's weighted count (twitter-text v3 via `twitter-text-parser`).
+
+X has no idempotency key. A timeout after the request left is an unknown
+outcome, never resent blindly; `reconcile` (and a duplicate-content 403 on a
+resend) looks for the text among the account's own recent posts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import Any, ClassVar, Literal
+
+import httpx
+import regex
+from pydantic import BaseModel, ConfigDict
+
+from scheduler.compose.length import replace_urls, x_weighted_length
+from scheduler.errors import PermanentError
+from scheduler.publishers import oauth1
+from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
+from scheduler.publishers.sending import by_status, json_body, send
+
+_SPACE = regex.compile(r"\s+")
+OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+def classify(response: httpx.Response) -> None:
+    if response.status_code < 300:
+        return
+    body = json_body(response)
+    message = body.get("detail") or body.get("title")
+    errors = body.get("errors")
+    if not message and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        message = errors[0].get("message") or errors[0].get("detail")
+    headers = response.headers
+    wait = None
+    if response.status_code == 429:
+        # When the 24-hour allowance is spent, its reset is the one that matters.
+        daily = [
+            headers.get(f"x-{who}-limit-24hour-reset")
+            for who in ("user", "app")
+            if headers.get(f"x-{who}-limit-24hour-remaining") == "0"
+        ]
+        wait = first(
+            *(until_epoch(v) for v in daily),
+            until_epoch(headers.get("x-rate-limit-reset")),
+            header_retry_after(response),
+        )
+    raise by_status(response, str(message) if message else None, wait=wait)
+
+
+def is_duplicate(error: Exception) -> bool:
+    return getattr(error, "status_code", None) == 403 and "duplicate" in str(error).lower()
+
+
+def comparable(text: str) -> str:
+    """What survives X's rendering: URLs become t.co links, & comes back as &amp;."""
+    return _SPACE.sub(" ", replace_urls(html.unescape(text), "<url>")).strip()
+
+
+class XPublisher(Publisher):
+    platform: ClassVar[str] = "x"
+    idempotent: ClassVar[bool] = False
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        api: str = "https://api.x.com"
+        max_length: int = 280
+        thread: bool = False
+        reply_settings: Literal["following", "mentionedUsers", "subscribers", "verified"] | None = (
+            None
+        )
+
+    def __init__(self, channel) -> None:
+        super().__init__(channel)
+        self._api = self.options.api.rstrip("/")
+        self._me: dict[str, Any] | None = None
+
+    # -- text ---------------------------------------------------------------------
+    def measure(self, text: str) -> list[Measure]:
+        return [Measure("weighted characters", x_weighted_length(text), self.options.max_length)]
+
+    # -- auth -----------------------------------------------------------------------
+    def _oauth1_keys(self) -> dict[str, str] | None:
+        secret = (self.channel.secret or "").strip()
+        if not secret.startswith("{"):
+            return None
+        try:
+            keys = json.loads(secret)
+            return {
+                name: str(keys[name])
+                for name in (
+                    "consumer_key",
+                    "consumer_secret",
+                    "access_token",
+                    "access_token_secret",
+                )
+            }
+        except (ValueError, KeyError, TypeError):
+            raise PermanentError(
+                "X secret looks like JSON but is not the four OAuth 1.0a keys "
+                "(consumer_key, consumer_secret, access_token, access_token_secret)"
+            ) from None
+
+    def _request(self, method: str, url: str, body: Any = None) -> PreparedRequest:
+        keys = self._oauth1_keys()
+        if keys:
+            header = oauth1.authorization(
+                method,
+                url,
+                consumer_key=keys["consumer_key"],
+                consumer_secret=keys["consumer_secret"],
+                token=keys["access_token"],
+                token_secret=keys["access_token_secret"],
+            )
+            secrets = (header, *keys.values())
+        else:
+            token = self.channel.secret or ""
+            header = f"Bearer {token}"
+            secrets = (token,) if token else ()
+        return PreparedRequest(method, url, {"Authorization": header}, json=body, secrets=secrets)
+
+    # -- requests -------------------------------------------------------------------
+    def tweet_request(self, text: str, reply_to: str | None) -> PreparedRequest:
+        body: dict[str, Any] = {"text": text}
+        if reply_to:
+            body["reply"] = {"in_reply_to_tweet_id": reply_to}
+        if self.options.reply_settings:
+            body["reply_settings"] = self.options.reply_settings
+        return self._request("POST", f"{self._api}/2/tweets", body)
+
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        return [
+            self.tweet_request(text, f"<id of part {i}>" if i else None)
+            for i, text in enumerate(post.texts)
+        ]
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        data = json_body(response).get("data") or {}
+        post_id = str(data["id"]) if data.get("id") is not None else None
+        return SendResult(remote_id=post_id, remote_url=self.web_url(post_id))
+
+    @staticmethod
+    def web_url(post_id: str | None) -> str | None:
+        return f"https://x.com/i/web/status/{post_id}" if post_id else None
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        if not self.channel.secret:
+            raise PermanentError("X channel has no credentials (secret not set)")
+        for text in post.texts:
+            (m,) = self.measure(text)
+            if not m.ok:
+                raise PermanentError(f"too long for X: {m.count} {m.unit} > {m.limit}")
+        ids: list[str] = []
+        for index, text in enumerate(post.texts):
+            request = self.tweet_request(text, ids[-1] if ids else None)
+            try:
+                response = await send(client, request, idempotent=False, classify=classify)
+                result = self.parse_response(response)
+            except PermanentError as exc:
+                if not is_duplicate(exc):
+                    raise
+                # X refused identical text: an earlier attempt probably landed.
+                found = await self._find(client, text, post.due_at, ids[-1] if ids else None)
+                if found is None:
+                    raise
+                result = SendResult(remote_id=found, remote_url=self.web_url(found))
+            if result.remote_id is None:
+                raise PermanentError(f"X answered part {index + 1} without a post id")
+            ids.append(result.remote_id)
+        return SendResult(
+            remote_id=ids[0],
+            remote_url=self.web_url(ids[0]),
+            detail={"ids": ids, "urls": [self.web_url(i) for i in ids]},
+        )
+
+    async def _get(self, client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+        query = f"?{httpx.QueryParams(params)}" if params else ""
+        request = self._request("GET", f"{self._api}{path}{query}")
+        response = await send(client, request, idempotent=True, classify=classify)
+        return json_body(response)
+
+    async def me(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        if self._me is None:
+            self._me = (await self._get(client, "/2/users/me")).get("data") or {}
+        return self._me
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        me = await self.me(client)
+        return {"id": me.get("id"), "username": me.get("username"), "name": me.get("name")}
+
+    async def _recent(self, client: httpx.AsyncClient, since: dt.datetime) -> list[dict[str, Any]]:
+        me = await self.me(client)
+        data = await self._get(
+            client,
+            f"/2/users/{me['id']}/tweets",
+            max_results=20,
+            start_time=since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **{"tweet.fields": "created_at,referenced_tweets"},
+        )
+        return list(data.get("data") or [])
+
+    async def _find(
+        self, client: httpx.AsyncClient, text: str, due_at: dt.datetime, reply_to: str | None
+    ) -> str | None:
+        for tweet in await self._recent(client, due_at - dt.timedelta(minutes=10)):
+            if comparable(tweet.get("text", "")) == comparable(text) and _replies_to(
+                tweet, reply_to
+            ):
+                return str(tweet["id"])
+        return None
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        """Match the post's parts among the account's posts since shortly before
+        it was due (an owned read), each part replying to the one before."""
+        ids: list[str] = []
+        for text in post.texts:
+            found = await self._find(client, text, post.due_at, ids[-1] if ids else None)
+            if found is None:
+                break
+            ids.append(found)
+        if not ids:
+            return None
+        if len(ids) < len(post.texts):
+            raise PermanentError(
+                f"only {len(ids)} of {len(post.texts)} thread parts are on X; "
+                "check the thread before retrying"
+            )
+        return SendResult(
+            remote_id=ids[0],
+            remote_url=self.web_url(ids[0]),
+            detail={"ids": ids, "urls": [self.web_url(i) for i in ids]},
+        )
+
+
+def _replies_to(tweet: dict[str, Any], parent: str | None) -> bool:
+    refs = [r for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"]
+    if parent is None:
+        return not refs
+    return any(str(r.get("id")) == parent for r in refs)
