@@ -1,0 +1,175 @@
+"""Telegram Bot API adapter: sendMessage to a channel, group or chat.
+
+Channel setup:
+- options: `chat_id` (an integer id or `@channelusername`; the bot must be an
+  admin of a channel), `parse_mode` (`HTML` by default, `MarkdownV2`, or none),
+  `disable_link_preview`, `disable_notification`, `message_thread_id` (a forum
+  topic), `thread`, `api` (default https://api.telegram.org; a local Bot API
+  server also works).
+- secret: the bot token from @BotFather. It goes in the URL path, so every
+  request lists it for redaction.
+
+Posts are plain text: with a parse mode the text is escaped for it, so what the
+reader sees is exactly the text, and its length is counted in code points as
+Telegram counts it after parsing (4096).
+
+Telegram has no idempotency and no way for a bot to list what it sent, so a lost
+answer is an unknown outcome and `reconcile` cannot settle it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from scheduler.compose.length import code_points
+from scheduler.errors import PermanentError, RetryableError
+from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.ratelimit import first, header_retry_after, seconds
+from scheduler.publishers.sending import json_body, send
+
+MAX_TEXT = 4096
+_MARKDOWN_V2_SPECIAL = set("_*[]()~`>#+-=|{}.!\\")
+
+
+def escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_markdown_v2(text: str) -> str:
+    return "".join("\\" + ch if ch in _MARKDOWN_V2_SPECIAL else ch for ch in text)
+
+
+def classify(response: httpx.Response) -> None:
+    body = json_body(response)
+    if response.status_code < 300 and body.get("ok", True):
+        return
+    code = body.get("error_code") or response.status_code
+    description = body.get("description") or response.reason_phrase or "no description"
+    parameters = body.get("parameters") or {}
+    message = f"Telegram {code}: {description}"
+    if parameters.get("migrate_to_chat_id"):
+        raise PermanentError(
+            f"{message} (the group is now supergroup {parameters['migrate_to_chat_id']}: "
+            "set the channel's chat_id to it)",
+            status_code=response.status_code,
+        )
+    if code == 429 or response.status_code == 429 or response.status_code >= 500:
+        wait = first(seconds(parameters.get("retry_after")), header_retry_after(response))
+        raise RetryableError(message, status_code=response.status_code, retry_after=wait)
+    raise PermanentError(message, status_code=response.status_code)
+
+
+class TelegramPublisher(Publisher):
+    platform: ClassVar[str] = "telegram"
+    idempotent: ClassVar[bool] = False
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        chat_id: int | str
+        parse_mode: Literal["HTML", "MarkdownV2"] | None = "HTML"
+        disable_link_preview: bool = False
+        disable_notification: bool = False
+        message_thread_id: int | None = None
+        thread: bool = False
+        api: str = "https://api.telegram.org"
+
+    def measure(self, text: str) -> list[Measure]:
+        return [Measure("code points", code_points(text), MAX_TEXT)]
+
+    def formatted(self, text: str) -> str:
+        """The text escaped for the parse mode, so it displays exactly as written."""
+        if self.options.parse_mode == "HTML":
+            return escape_html(text)
+        if self.options.parse_mode == "MarkdownV2":
+            return escape_markdown_v2(text)
+        return text
+
+    def _url(self, method: str) -> tuple[str, tuple[str, ...]]:
+        token = self.channel.secret or "<bot token>"
+        secrets = (self.channel.secret,) if self.channel.secret else ()
+        return f"{self.options.api.rstrip('/')}/bot{token}/{method}", secrets
+
+    def message_request(self, text: str, reply_to: int | str | None) -> PreparedRequest:
+        body: dict[str, Any] = {"chat_id": self.options.chat_id, "text": self.formatted(text)}
+        if self.options.parse_mode:
+            body["parse_mode"] = self.options.parse_mode
+        if self.options.disable_link_preview:
+            body["link_preview_options"] = {"is_disabled": True}
+        if self.options.disable_notification:
+            body["disable_notification"] = True
+        if self.options.message_thread_id is not None:
+            body["message_thread_id"] = self.options.message_thread_id
+        if reply_to is not None:
+            body["reply_parameters"] = {"message_id": reply_to}
+        url, secrets = self._url("sendMessage")
+        return PreparedRequest("POST", url, json=body, secrets=secrets)
+
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        return [
+            self.message_request(text, f"<message_id of part {i}>" if i else None)
+            for i, text in enumerate(post.texts)
+        ]
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        message = json_body(response).get("result") or {}
+        message_id = message.get("message_id")
+        chat = message.get("chat") or {}
+        url = None
+        if chat.get("username") and message_id is not None:
+            url = f"https://t.me/{chat['username']}/{message_id}"
+        return SendResult(
+            remote_id=str(message_id) if message_id is not None else None,
+            remote_url=url,
+            detail={"chat_id": chat.get("id")},
+        )
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        if not self.channel.secret:
+            raise PermanentError("Telegram channel has no bot token (secret not set)")
+        for text in post.texts:
+            (m,) = self.measure(text)
+            if not m.ok:
+                raise PermanentError(f"too long for Telegram: {m.count} {m.unit} > {m.limit}")
+        results: list[SendResult] = []
+        for text in post.texts:
+            reply_to = int(results[-1].remote_id) if results else None
+            request = self.message_request(text, reply_to)
+            response = await send(client, request, idempotent=False, classify=classify)
+            results.append(self.parse_response(response))
+        return SendResult(
+            remote_id=results[0].remote_id,
+            remote_url=results[0].remote_url,
+            detail={
+                "message_ids": [r.remote_id for r in results],
+                "urls": [r.remote_url for r in results],
+            },
+        )
+
+    async def _call(self, client: httpx.AsyncClient, method: str, **body: Any) -> Any:
+        url, secrets = self._url(method)
+        request = PreparedRequest("POST", url, json=body, secrets=secrets)
+        response = await send(client, request, idempotent=True, classify=classify)
+        return json_body(response).get("result") or {}
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        if not self.channel.secret:
+            raise PermanentError("Telegram channel has no bot token (secret not set)")
+        bot = await self._call(client, "getMe")
+        chat = await self._call(client, "getChat", chat_id=self.options.chat_id)
+        return {
+            "bot": bot.get("username"),
+            "bot_id": bot.get("id"),
+            "chat_id": chat.get("id"),
+            "chat": chat.get("title") or chat.get("username") or chat.get("first_name"),
+            "chat_type": chat.get("type"),
+        }
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        raise PermanentError(
+            "Telegram bots cannot list the messages they sent; look in the chat, then "
+            "mark the post sent or retry it"
+        )
