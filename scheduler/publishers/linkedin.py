@@ -1,0 +1,249 @@
+"""LinkedIn adapter: the Posts API (POST /rest/posts), follow-ups as comments.
+
+Channel setup:
+- options: `author` (`urn:li:person:...` or `urn:li:organization:...`),
+  `version` (the `LinkedIn-Version` header, YYYYMM; LinkedIn retires versions
+  after about a year, so keep it current), `visibility`, `thread`, `api`.
+- secret: an OAuth 2.0 member access token (60 days) with `w_member_social`
+  (or `w_organization_social` for a page).
+
+The commentary uses LinkedIn's "little" text format: every reserved character
+(`\\ | { } @ [ ] ( ) < > # * _ ~`) is backslash-escaped so it shows as written,
+except the `#` of a hashtag and anything inside a URL, which LinkedIn must still
+see to link them. Unescaped, LinkedIn may silently cut a post at the first
+reserved character. Length is counted on the text as the reader sees it (3000;
+comments 1250).
+
+LinkedIn has no thread: with `thread` on, later parts are comments on the post.
+It has no idempotency either, but it refuses a duplicate with a 422 naming the
+existing post, which this adapter takes as success; after a lost answer
+`reconcile` looks among the author's recent posts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import httpx
+import regex
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from scheduler.compose.length import code_points, url_spans
+from scheduler.errors import PermanentError, RetryableError
+from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.ratelimit import first, header_retry_after, until_next_utc_day
+from scheduler.publishers.sending import by_status, json_body, send
+
+MAX_COMMENTARY = 3000
+MAX_COMMENT = 1250
+DEFAULT_VERSION = "202610"
+_RESERVED = set("\\|{}@[]()<>#*_~")
+_HASHTAG = regex.compile(r"(?<=^|\s)#(?=[\p{L}\p{N}_]*[\p{L}_])")
+_URN = regex.compile(r"urn:li:(?:share|ugcPost|activity):\d+")
+_SPACE = regex.compile(r"\s+")
+
+
+def escape(text: str) -> str:
+    """Escape little-format reserved characters, keeping URLs and hashtags live."""
+    keep = set()
+    for start, end in url_spans(text):
+        keep.update(range(start, end))
+    keep.update(m.start() for m in _HASHTAG.finditer(text))
+    return "".join(
+        "\\" + ch if ch in _RESERVED and i not in keep else ch for i, ch in enumerate(text)
+    )
+
+
+def unescape(text: str) -> str:
+    return regex.sub(r"\\(.)", r"\1", text)
+
+
+class DuplicatePost(Exception):
+    def __init__(self, urn: str) -> None:
+        super().__init__(urn)
+        self.urn = urn
+
+
+def classify(response: httpx.Response) -> None:
+    if response.status_code < 300:
+        return
+    body = json_body(response)
+    message = body.get("message")
+    if response.status_code == 422 and "DUPLICATE_POST" in response.text:
+        urn = _URN.search(message or response.text)
+        if urn:
+            raise DuplicatePost(urn.group(0))
+    if response.status_code == 401:
+        raise PermanentError(
+            f"HTTP 401: {message or 'unauthorised'}; the 60-day token must be re-authorised",
+            status_code=401,
+        )
+    if response.status_code == 429:
+        # No headers: LinkedIn's daily quotas reset at midnight UTC.
+        wait = first(header_retry_after(response), until_next_utc_day())
+        raise RetryableError(
+            f"HTTP 429: {message or 'daily limit reached'}", status_code=429, retry_after=wait
+        )
+    raise by_status(response, message)
+
+
+class LinkedInPublisher(Publisher):
+    platform: ClassVar[str] = "linkedin"
+    idempotent: ClassVar[bool] = False
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        author: str
+        version: str = DEFAULT_VERSION
+        visibility: Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"] = "PUBLIC"
+        thread: bool = False
+        api: str = "https://api.linkedin.com"
+
+        @field_validator("author")
+        @classmethod
+        def _urn(cls, value: str) -> str:
+            if not value.startswith(("urn:li:person:", "urn:li:organization:")):
+                raise ValueError("must be urn:li:person:... or urn:li:organization:...")
+            return value
+
+        @field_validator("version")
+        @classmethod
+        def _yyyymm(cls, value: str) -> str:
+            if not regex.fullmatch(r"20\d{2}(0[1-9]|1[0-2])(\.\d{2})?", value):
+                raise ValueError("must be a LinkedIn API version such as 202610")
+            return value
+
+    def measure(self, text: str) -> list[Measure]:
+        return [Measure("characters", code_points(text), MAX_COMMENTARY)]
+
+    def _headers(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        token = self.channel.secret or "<access token>"
+        return (
+            {
+                "Authorization": f"Bearer {token}",
+                "LinkedIn-Version": self.options.version,
+                "X-Restli-Protocol-Version": "2.0.0",
+            },
+            (self.channel.secret,) if self.channel.secret else (),
+        )
+
+    def post_request(self, text: str) -> PreparedRequest:
+        headers, secrets = self._headers()
+        body = {
+            "author": self.options.author,
+            "commentary": escape(text),
+            "visibility": self.options.visibility,
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        return PreparedRequest(
+            "POST", f"{self.options.api}/rest/posts", headers, json=body, secrets=secrets
+        )
+
+    def comment_request(self, post_urn: str, text: str) -> PreparedRequest:
+        headers, secrets = self._headers()
+        body = {"actor": self.options.author, "object": post_urn, "message": {"text": escape(text)}}
+        url = f"{self.options.api}/rest/socialActions/{quote(post_urn, safe='')}/comments"
+        return PreparedRequest("POST", url, headers, json=body, secrets=secrets)
+
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        first_part, *rest = post.texts
+        return [self.post_request(first_part)] + [
+            self.comment_request("<urn of the post>", text) for text in rest
+        ]
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        urn = response.headers.get("x-restli-id") or json_body(response).get("id")
+        return SendResult(remote_id=urn, remote_url=self.web_url(urn))
+
+    @staticmethod
+    def web_url(urn: str | None) -> str | None:
+        return f"https://www.linkedin.com/feed/update/{urn}/" if urn else None
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        if not self.channel.secret:
+            raise PermanentError("LinkedIn channel has no access token (secret not set)")
+        first_part, *rest = post.texts
+        (m,) = self.measure(first_part)
+        if not m.ok:
+            raise PermanentError(f"too long for LinkedIn: {m.count} {m.unit} > {m.limit}")
+        for text in rest:
+            if code_points(text) > MAX_COMMENT:
+                raise PermanentError(
+                    f"a follow-up comment is too long for LinkedIn: "
+                    f"{code_points(text)} characters > {MAX_COMMENT}"
+                )
+        try:
+            response = await send(
+                client, self.post_request(first_part), idempotent=False, classify=classify
+            )
+            result = self.parse_response(response)
+            duplicate = False
+        except DuplicatePost as dup:
+            result = SendResult(remote_id=dup.urn, remote_url=self.web_url(dup.urn))
+            duplicate = True
+        if not result.remote_id:
+            raise PermanentError("LinkedIn accepted the post but returned no x-restli-id")
+        comments = []
+        for text in rest:
+            try:
+                response = await send(
+                    client,
+                    self.comment_request(result.remote_id, text),
+                    idempotent=False,
+                    classify=classify,
+                )
+            except DuplicatePost as dup:
+                comments.append(dup.urn)
+                continue
+            data = json_body(response)
+            comments.append(response.headers.get("x-restli-id") or data.get("id"))
+        return SendResult(
+            remote_id=result.remote_id,
+            remote_url=result.remote_url,
+            detail={"comments": comments, "duplicate": duplicate},
+        )
+
+    async def _get(self, client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+        headers, secrets = self._headers()
+        request = PreparedRequest("GET", url, headers, secrets=secrets)
+        try:
+            response = await send(client, request, idempotent=True, classify=classify)
+        except DuplicatePost:  # pragma: no cover - only answers to a POST
+            raise PermanentError("unexpected duplicate answer to a read") from None
+        return json_body(response)
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        info = await self._get(client, f"{self.options.api}/v2/userinfo")
+        return {
+            "member": f"urn:li:person:{info['sub']}" if info.get("sub") else None,
+            "name": info.get("name"),
+            "email": info.get("email"),
+            "author": self.options.author,
+        }
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        """Look for the commentary among the author's latest posts (the Posts API
+        author finder; it needs read permission on the author's posts)."""
+        params = httpx.QueryParams(
+            {"author": self.options.author, "q": "author", "count": 20, "sortBy": "LAST_MODIFIED"}
+        )
+        data = await self._get(client, f"{self.options.api}/rest/posts?{params}")
+        want = _SPACE.sub(" ", post.texts[0]).strip()
+        since = post.due_at - dt.timedelta(minutes=10)
+        for element in data.get("elements") or []:
+            text = _SPACE.sub(" ", unescape(element.get("commentary") or "")).strip()
+            created = element.get("createdAt") or element.get("publishedAt") or 0
+            when = dt.datetime.fromtimestamp(created / 1000, dt.UTC)
+            if text == want and when >= since:
+                urn = element.get("id")
+                return SendResult(remote_id=urn, remote_url=self.web_url(urn))
+        return None

@@ -1,0 +1,308 @@
+"""Threads (Meta) adapter: a media container, then threads_publish.
+
+Channel setup:
+- options: `user_id` (the Threads user id, default `me`), `api` (default
+  https://graph.threads.net/v1.0), `reply_control`, `thread`, and how to wait for
+  a container: `poll_interval` / `poll_timeout` seconds.
+- secret: a long-lived Threads user access token (60 days; refresh it with
+  th_refresh_token before it expires) with threads_basic and
+  threads_content_publish (threads_manage_replies for threads).
+
+Length: 500 characters where an emoji costs its UTF-8 byte length, and at most
+5 distinct links.
+
+Threads has no idempotency key. Creating a container publishes nothing, so that
+step is safe to repeat; only threads_publish is not. When its answer is lost, the
+container's status says whether it went out (PUBLISHED) or may be published
+again (FINISHED). After a crash `reconcile` looks among the account's recent
+posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+import httpx
+import regex
+from pydantic import BaseModel, ConfigDict
+
+from scheduler.compose.length import threads_length, unique_urls
+from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
+from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.ratelimit import header_retry_after
+from scheduler.publishers.sending import by_status, json_body, send
+
+MAX_CHARS = 500
+MAX_LINKS = 5
+_SPACE = regex.compile(r"\s+")
+# Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
+_TEMPORARY = {1, 2}
+_THROTTLED = {4, 17, 32, 341, 613}
+_TOKEN = 190
+_POLICY_BLOCK = 368
+
+
+def classify(response: httpx.Response) -> None:
+    if response.status_code < 300:
+        return
+    error = json_body(response).get("error") or {}
+    code = error.get("code")
+    message = error.get("error_user_msg") or error.get("message")
+    if code is not None and message:
+        message = f"{message} (code {code})"
+    status = response.status_code
+    if code in _TEMPORARY or code in _THROTTLED:
+        raise RetryableError(
+            f"HTTP {status}: {message}",
+            status_code=status,
+            retry_after=header_retry_after(response),
+        )
+    if code == _POLICY_BLOCK:
+        raise RetryableError(f"HTTP {status}: {message}", status_code=status, retry_after=3600)
+    if code == _TOKEN:
+        raise PermanentError(
+            f"HTTP {status}: {message}; refresh or re-authorise the token", status_code=status
+        )
+    raise by_status(response, message, wait=header_retry_after(response))
+
+
+class ThreadsPublisher(Publisher):
+    platform: ClassVar[str] = "threads"
+    idempotent: ClassVar[bool] = False
+    needs_secret: ClassVar[bool] = True
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        user_id: str = "me"
+        api: str = "https://graph.threads.net/v1.0"
+        reply_control: (
+            Literal[
+                "everyone",
+                "accounts_you_follow",
+                "mentioned_only",
+                "parent_post_author_only",
+                "followers_only",
+            ]
+            | None
+        ) = None
+        thread: bool = False
+        poll_interval: float = 5.0
+        poll_timeout: float = 300.0
+
+    def __init__(self, channel) -> None:
+        super().__init__(channel)
+        self._api = self.options.api.rstrip("/")
+
+    def measure(self, text: str) -> list[Measure]:
+        return [
+            Measure("characters (emoji as UTF-8 bytes)", threads_length(text), MAX_CHARS),
+            Measure("distinct links", unique_urls(text), MAX_LINKS),
+        ]
+
+    # -- requests -------------------------------------------------------------------
+    def _form(self, method: str, path: str, params: dict[str, Any]) -> PreparedRequest:
+        token = self.channel.secret or "<access token>"
+        fields = {k: str(v) for k, v in params.items() if v is not None}
+        fields["access_token"] = token
+        secrets = (self.channel.secret,) if self.channel.secret else ()
+        return PreparedRequest(
+            method,
+            f"{self._api}{path}",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            content=str(httpx.QueryParams(fields)).encode(),
+            secrets=secrets,
+        )
+
+    def _get_request(self, path: str, **params: Any) -> PreparedRequest:
+        token = self.channel.secret or "<access token>"
+        query = httpx.QueryParams({**params, "access_token": token})
+        secrets = (self.channel.secret,) if self.channel.secret else ()
+        return PreparedRequest("GET", f"{self._api}{path}?{query}", secrets=secrets)
+
+    def container_request(self, text: str, reply_to: str | None) -> PreparedRequest:
+        params = {
+            "media_type": "TEXT",
+            "text": text,
+            "reply_to_id": reply_to,
+            "reply_control": self.options.reply_control,
+        }
+        return self._form("POST", f"/{self.options.user_id}/threads", params)
+
+    def publish_request(self, container_id: str) -> PreparedRequest:
+        return self._form(
+            "POST", f"/{self.options.user_id}/threads_publish", {"creation_id": container_id}
+        )
+
+    def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
+        requests = []
+        for i, text in enumerate(post.texts):
+            requests.append(self.container_request(text, f"<id of part {i}>" if i else None))
+            requests.append(self.publish_request(f"<container of part {i + 1}>"))
+        return requests
+
+    def parse_response(self, response: httpx.Response) -> SendResult:
+        data = json_body(response)
+        return SendResult(remote_id=str(data["id"]) if data.get("id") else None)
+
+    # -- network ------------------------------------------------------------------
+    async def _send(self, client, request: PreparedRequest, *, idempotent: bool) -> dict:
+        response = await send(client, request, idempotent=idempotent, classify=classify)
+        return json_body(response)
+
+    async def _status(self, client: httpx.AsyncClient, container_id: str) -> dict[str, Any]:
+        return await self._send(
+            client,
+            self._get_request(f"/{container_id}", fields="status,error_message"),
+            idempotent=True,
+        )
+
+    async def _wait_ready(self, client: httpx.AsyncClient, container_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.poll_timeout
+        while True:
+            data = await self._status(client, container_id)
+            status = data.get("status")
+            if status == "FINISHED":
+                return
+            if status in ("ERROR", "EXPIRED"):
+                why = data.get("error_message") or status
+                raise PermanentError(f"Threads container {container_id} failed: {why}")
+            if status == "PUBLISHED":
+                raise PermanentError(f"Threads container {container_id} is already published")
+            if loop.time() >= deadline:
+                raise RetryableError(f"Threads container {container_id} still {status}")
+            await asyncio.sleep(self.options.poll_interval)
+
+    async def _publish_part(
+        self, client: httpx.AsyncClient, text: str, reply_to: str | None, due_at: dt.datetime
+    ) -> str:
+        # Publishing nothing, a container may be created again safely.
+        created = await self._send(client, self.container_request(text, reply_to), idempotent=True)
+        container_id = str(created["id"])
+        await self._wait_ready(client, container_id)
+        try:
+            published = await self._send(
+                client, self.publish_request(container_id), idempotent=False
+            )
+        except (UnknownOutcomeError, RetryableError) as exc:
+            try:
+                status = (await self._status(client, container_id)).get("status")
+            except PublishError:
+                raise exc from None
+            if status == "FINISHED":
+                # It did not go out; publishing the same container again is safe.
+                published = await self._send(
+                    client, self.publish_request(container_id), idempotent=False
+                )
+            elif status == "PUBLISHED":
+                found = await self._find(client, text, due_at)
+                if found is None:
+                    raise UnknownOutcomeError(
+                        f"Threads container {container_id} was published but its post was not found"
+                    ) from None
+                return found["id"]
+            else:
+                raise
+        return str(published["id"])
+
+    async def _permalink(self, client: httpx.AsyncClient, media_id: str) -> str | None:
+        try:
+            data = await self._send(
+                client, self._get_request(f"/{media_id}", fields="permalink"), idempotent=True
+            )
+        except PublishError:
+            return None  # the post is out; a missing link is not worth failing for
+        return data.get("permalink")
+
+    async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
+        if not self.channel.secret:
+            raise PermanentError("Threads channel has no access token (secret not set)")
+        for text in post.texts:
+            for m in self.measure(text):
+                if not m.ok:
+                    raise PermanentError(f"too long for Threads: {m.count} {m.unit} > {m.limit}")
+        ids: list[str] = []
+        for text in post.texts:
+            ids.append(
+                await self._publish_part(client, text, ids[-1] if ids else None, post.due_at)
+            )
+        url = await self._permalink(client, ids[0])
+        return SendResult(remote_id=ids[0], remote_url=url, detail={"ids": ids})
+
+    async def _recent(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        data = await self._send(
+            client,
+            self._get_request(
+                f"/{self.options.user_id}/threads",
+                fields="id,text,permalink,timestamp",
+                limit=25,
+            ),
+            idempotent=True,
+        )
+        return list(data.get("data") or [])
+
+    async def _find(
+        self, client: httpx.AsyncClient, text: str, due_at: dt.datetime
+    ) -> dict[str, Any] | None:
+        since = due_at - dt.timedelta(minutes=10)
+        want = _SPACE.sub(" ", text).strip()
+        for item in await self._recent(client):
+            if _SPACE.sub(" ", item.get("text") or "").strip() == want and _at(item) >= since:
+                return {"id": str(item["id"]), "permalink": item.get("permalink")}
+        return None
+
+    async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        me = await self._send(
+            client,
+            self._get_request(f"/{self.options.user_id}", fields="id,username,name"),
+            idempotent=True,
+        )
+        info: dict[str, Any] = {
+            "id": me.get("id"),
+            "username": me.get("username"),
+            "name": me.get("name"),
+        }
+        try:
+            quota = await self._send(
+                client,
+                self._get_request(
+                    f"/{self.options.user_id}/threads_publishing_limit",
+                    fields="quota_usage,config",
+                ),
+                idempotent=True,
+            )
+            (usage,) = quota.get("data") or [{}]
+            info["posts_last_24h"] = usage.get("quota_usage")
+            info["quota"] = (usage.get("config") or {}).get("quota_total")
+        except (PublishError, ValueError):
+            pass
+        return info
+
+    async def reconcile(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult | None:
+        """The first part among the account's recent posts (matched by text, no
+        earlier than 10 minutes before it was due). Replies are not listed there,
+        so for a thread only the first part can be confirmed."""
+        found = await self._find(client, post.texts[0], post.due_at)
+        if found is None:
+            return None
+        if len(post.texts) > 1:
+            raise PermanentError(
+                f"the first part of this thread is on Threads ({found['permalink'] or found['id']})"
+                "; check the replies before retrying"
+            )
+        return SendResult(remote_id=found["id"], remote_url=found["permalink"])
+
+
+def _at(item: dict[str, Any]) -> dt.datetime:
+    raw = str(item.get("timestamp") or "")
+    try:
+        # Graph API timestamps look like 2026-11-25T15:00:00+0000.
+        moment = dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        try:
+            moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
