@@ -14,7 +14,9 @@ http(s) URL as the instance's `characters_reserved_per_url`, `@user@domain` as
 Exactly once: every part carries an Idempotency-Key derived from the post's key
 (part 1 the key itself, later parts `key/2`, `key/3`...). Mastodon returns the
 original status for a key it saw within the hour, so retries are safe and a
-half-sent thread continues under the right parent.
+half-sent thread continues under the right parent. The server forgets keys after
+an hour, so a retry more than 50 minutes after the due time first looks for the
+post among the account's recent statuses.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from scheduler.publishers.sending import by_status, json_body, send
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_LENGTH = 23
+# Mastodon keeps an Idempotency-Key for an hour; a retry later than this after
+# the due time looks for the post first instead of trusting the key.
+KEY_TRUST = dt.timedelta(minutes=50)
 
 
 def classify(response: httpx.Response) -> None:
@@ -160,6 +165,10 @@ class MastodonPublisher(Publisher):
             if not m.ok:
                 too_long = f"{m.count} {m.unit} > {m.limit}"
                 raise PermanentError(f"too long for {self.instance}: {too_long}")
+        if post.attempt > 1 and dt.datetime.now(dt.UTC) - post.due_at > KEY_TRUST:
+            landed = await self.reconcile(client, post)
+            if landed is not None:
+                return landed
         results: list[SendResult] = []
         for index in range(len(post.texts)):
             parent = results[-1].remote_id if results else None

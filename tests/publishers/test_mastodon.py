@@ -210,3 +210,32 @@ def _fault(mock, effect: dict) -> None:
         "count": 1,
     }
     httpx.post(mock.base_url + "/api/v1/_mock/faults", json=rule).raise_for_status()
+
+
+def test_late_retry_looks_before_posting_because_keys_expire(stub):
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    landed = {
+        "id": "55",
+        "content": '<p>Late <a href="https://example.com/a"><span class="invisible">https://'
+        '</span><span class="">example.com/a</span></a> &amp; on time</p>',
+        "created_at": (due + dt.timedelta(seconds=5)).isoformat(),
+        "in_reply_to_id": None,
+        "url": "https://example.social/@club/55",
+    }
+
+    def answer(seen):
+        if seen.path.endswith("/verify_credentials"):
+            return Reply(200, {"id": "9", "acct": "club"})
+        if seen.path == "/api/v1/accounts/9/statuses":
+            return Reply(200, [landed])
+        return Reply(200, {"id": "56", "content": "<p>dup</p>", "url": "u"})
+
+    stub.responder = answer
+    MastodonPublisher._limits[stub.url] = (500, 23)
+    post = outgoing("Late https://example.com/a & on time", attempt=2, due_at=due)
+    result = run(with_client(lambda c: adapter(stub.url).publish(c, post)))
+    assert result.remote_id == "55"
+    assert not [s for s in stub.requests if s.method == "POST"]
+    # The first attempt, or a prompt retry, trusts the key and posts.
+    fresh = outgoing("Late https://example.com/a & on time", attempt=1, due_at=due)
+    assert run(with_client(lambda c: adapter(stub.url).publish(c, fresh))).remote_id == "56"
