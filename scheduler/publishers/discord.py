@@ -25,7 +25,14 @@ from pydantic import BaseModel, ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    REDACTED,
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+)
 from scheduler.publishers.ratelimit import first, header_retry_after, seconds
 from scheduler.publishers.sending import by_status, json_body, send
 
@@ -80,7 +87,7 @@ class DiscordPublisher(Publisher):
 
     def _webhook(self) -> tuple[str, tuple[str, ...]]:
         url = (self.channel.secret or "").strip()
-        if not url:
+        if not url or url == REDACTED:  # previews get a placeholder, never the URL
             return "https://discord.com/api/webhooks/<id>/<token>", ()
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or "/webhooks/" not in parsed.path:

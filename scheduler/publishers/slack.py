@@ -21,7 +21,14 @@ from pydantic import BaseModel, ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    REDACTED,
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+)
 from scheduler.publishers.ratelimit import header_retry_after
 from scheduler.publishers.sending import send
 
@@ -64,7 +71,7 @@ class SlackPublisher(Publisher):
 
     def _webhook(self) -> tuple[str, tuple[str, ...]]:
         url = (self.channel.secret or "").strip()
-        if not url:
+        if not url or url == REDACTED:  # previews get a placeholder, never the URL
             return "https://hooks.slack.com/services/<webhook>", ()
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https"):

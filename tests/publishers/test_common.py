@@ -188,3 +188,14 @@ def test_secret_formats_are_checked():
     assert combined._credentials() == ("did:plc:abc", "pass-word-1234")
     with pytest.raises(PermanentError, match=r"OAuth 1\.0a"):
         make("x").__class__(channel("x", '{"consumer_key": "only"}'))._oauth1_keys()
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+@pytest.mark.parametrize("secret", [None, "***"])
+def test_preview_builds_without_the_real_secret(platform, secret):
+    """Previews hand adapters no secret or the `***` placeholder: the requests must
+    still build, with the text in them."""
+    options, _ = PLATFORMS[platform]
+    publisher = publisher_class(platform)(channel(platform, secret, **options))
+    requests = publisher.build_requests(outgoing("Preview text"))
+    assert requests and "Preview text" in unquote_plus(json.dumps(requests[0].redacted()))
