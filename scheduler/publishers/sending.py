@@ -9,6 +9,8 @@ that may have arrived is retryable only where the platform dedupes it.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 
 import httpx
@@ -68,3 +70,42 @@ def json_body(response: httpx.Response) -> dict:
 def _why(exc: Exception, request: PreparedRequest) -> str:
     # httpx messages can quote the URL, which carries the token on some platforms.
     return request._hide(str(exc) or type(exc).__name__)
+
+
+# Telegram bot tokens and Discord/Slack webhook secrets travel in the URL path,
+# and httpx logs every request URL at INFO. Whatever logging the application
+# sets up, these records have the secret parts masked before any handler sees
+# them.
+_URL_SECRETS = (
+    re.compile(r"(/bot)[0-9]+:[A-Za-z0-9_-]+"),
+    re.compile(r"(/webhooks/[0-9]+/)[A-Za-z0-9_.-]+"),
+    re.compile(r"(/services/)[A-Za-z0-9/_-]+"),
+)
+
+
+def mask_url_secrets(text: str) -> str:
+    for pattern in _URL_SECRETS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+class UrlSecretFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        masked = mask_url_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def _install_filter() -> None:
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, UrlSecretFilter) for f in logger.filters):
+            logger.addFilter(UrlSecretFilter())
+
+
+_install_filter()

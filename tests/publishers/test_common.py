@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from urllib.parse import unquote_plus
 
 import httpx
@@ -17,6 +18,7 @@ from scheduler.publishers.bluesky import BlueskyPublisher, facets, record_key, t
 from scheduler.publishers.bluesky_session import ExpiredTokenError
 from scheduler.publishers.bluesky_session import classify as bluesky_classify
 from scheduler.publishers.ratelimit import until_epoch, until_iso, until_next_utc_day
+from scheduler.publishers.sending import mask_url_secrets
 from scheduler.publishers.split import split_thread
 
 from .conftest import channel, outgoing
@@ -199,3 +201,25 @@ def test_preview_builds_without_the_real_secret(platform, secret):
     publisher = publisher_class(platform)(channel(platform, secret, **options))
     requests = publisher.build_requests(outgoing("Preview text"))
     assert requests and "Preview text" in unquote_plus(json.dumps(requests[0].redacted()))
+
+
+def test_httpx_request_logs_never_show_url_secrets(stub, caplog):
+    """httpx logs each request URL at INFO; tokens in URL paths must not appear."""
+    from scheduler.publishers.telegram import TelegramPublisher
+
+    from .conftest import Reply, run, with_client
+
+    stub.responder = lambda seen: Reply(200, {"ok": True, "result": {"message_id": 1}})
+    publisher = TelegramPublisher(
+        channel("telegram", "777:AAF-log-SECRET", chat_id=1, api=stub.url)
+    )
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        run(with_client(lambda c: publisher.publish(c, outgoing("hi"))))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/bot***/sendMessage" in logged and "SECRET" not in logged
+    assert mask_url_secrets("https://discord.com/api/webhooks/123/abc.DEF-ghi?wait=true") == (
+        "https://discord.com/api/webhooks/123/***?wait=true"
+    )
+    assert mask_url_secrets("https://hooks.slack.com/services/T1/B2/xyz") == (
+        "https://hooks.slack.com/services/***"
+    )
