@@ -274,3 +274,33 @@ def _read_ready(proc: subprocess.Popen, timeout: float) -> str | None:
     thread.start()
     thread.join(timeout)
     return result[0] if result else None
+
+
+class LoseAnswers(httpx.AsyncBaseTransport):
+    """A real transport that, for the first `times` requests matching `when`,
+    lets the request reach the server and then loses the answer (a read
+    timeout): the outcome a publisher cannot see."""
+
+    def __init__(self, when: Callable[[httpx.Request], bool], times: int = 1) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.when = when
+        self.left = times
+        self.lost: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.left and self.when(request):
+            self.left -= 1
+            await response.aread()
+            await response.aclose()
+            self.lost.append(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def with_transport(transport: httpx.AsyncBaseTransport, fn):
+    async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+        return await fn(client)

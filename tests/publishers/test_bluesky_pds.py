@@ -17,7 +17,7 @@ from scheduler.publishers.bluesky import POST, BlueskyPublisher, record_key
 from scheduler.publishers.bluesky_session import SESSIONS
 from scheduler.publishers.split import split_thread
 
-from .conftest import channel, outgoing, run, with_client
+from .conftest import LoseAnswers, channel, outgoing, run, with_client, with_transport
 
 pytestmark = pytest.mark.pds
 
@@ -170,3 +170,16 @@ def test_dry_run_requests_never_show_tokens(pds):
         .endswith(record_key(outgoing("x", key="dry-1"), 0))
     )
     _ = dt
+
+
+def test_lost_create_answer_is_settled_with_get_record(pds):
+    """The record lands but the answer is lost: the adapter reads the key back
+    instead of failing or writing again."""
+    publisher = adapter(pds)
+    lose = LoseAnswers(lambda r: r.url.path.endswith("/com.atproto.repo.createRecord"))
+    post = outgoing("The answer to this one gets lost.", key="lost-1")
+    before = len(pds.list_records(pds.did))
+    result = run(with_transport(lose, lambda c: publisher.publish(c, post)))
+    assert len(lose.lost) == 1
+    assert len(pds.list_records(pds.did)) == before + 1
+    assert pds.get_record(result.remote_id)["value"]["text"] == post.text

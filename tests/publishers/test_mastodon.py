@@ -15,7 +15,7 @@ from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.mastodon import MastodonPublisher, comparable, html_to_text
 from scheduler.publishers.split import split_thread
 
-from .conftest import Reply, channel, outgoing, run, with_client
+from .conftest import LoseAnswers, Reply, channel, outgoing, run, with_client, with_transport
 
 FAMILY = "👨‍👩‍👧‍👦"
 
@@ -239,3 +239,21 @@ def test_late_retry_looks_before_posting_because_keys_expire(stub):
     # The first attempt, or a prompt retry, trusts the key and posts.
     fresh = outgoing("Late https://example.com/a & on time", attempt=1, due_at=due)
     assert run(with_client(lambda c: adapter(stub.url).publish(c, fresh))).remote_id == "56"
+
+
+def test_lost_answer_then_retry_posts_once(mock):
+    """The status is created but the answer is lost: the adapter calls that
+    retryable, and the retry with the same key gets the original status back."""
+    publisher = adapter(mock.base_url)
+    lose = LoseAnswers(lambda r: r.method == "POST" and r.url.path == "/api/v1/statuses")
+    post = outgoing("Landed, answer lost.", key="lost-m1")
+    before = _count_statuses(mock)
+    with pytest.raises(RetryableError, match="no answer"):
+        run(with_transport(lose, lambda c: publisher.publish(c, post)))
+    assert _count_statuses(mock) == before + 1
+    retried = outgoing("Landed, answer lost.", key="lost-m1", attempt=2)
+    result = run(with_client(lambda c: publisher.publish(c, retried)))
+    assert _count_statuses(mock) == before + 1
+    assert comparable(
+        html_to_text(_get(mock, f"/api/v1/statuses/{result.remote_id}")["content"])
+    ) == ("Landed, answer lost.")
