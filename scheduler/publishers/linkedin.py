@@ -11,8 +11,8 @@ The commentary uses LinkedIn's "little" text format: every reserved character
 (`\\ | { } @ [ ] ( ) < > # * _ ~`) is backslash-escaped so it shows as written,
 except the `#` of a hashtag and anything inside a URL, which LinkedIn must still
 see to link them. Unescaped, LinkedIn may silently cut a post at the first
-reserved character. Length is counted on the text as the reader sees it (3000;
-comments 1250).
+reserved character. Length is counted on the text as the reader sees it: 3000,
+or 1250 (a comment's limit) when `thread` is on, so every split part fits.
 
 LinkedIn has no thread: with `thread` on, later parts are comments on the post.
 It has no idempotency either, but it refuses a duplicate with a 422 naming the
@@ -117,7 +117,9 @@ class LinkedInPublisher(Publisher):
             return value
 
     def measure(self, text: str) -> list[Measure]:
-        return [Measure("characters", code_points(text), MAX_COMMENTARY)]
+        # With threads on, any part may become a comment, whose limit is lower.
+        limit = MAX_COMMENT if self.options.thread else MAX_COMMENTARY
+        return [Measure("characters", code_points(text), limit)]
 
     def _headers(self) -> tuple[dict[str, str], tuple[str, ...]]:
         token = self.channel.secret or "<access token>"

@@ -156,3 +156,12 @@ def test_preview_hides_the_token_and_rejects_bad_options():
     assert TOKEN not in shown and "Bearer ***" in shown
     with pytest.raises(ValueError):
         LinkedInPublisher(channel("linkedin", TOKEN, author="alice"))
+
+
+def test_thread_parts_fit_a_comment():
+    from scheduler.publishers.split import split_thread
+
+    text = "Match report. " * 200
+    assert adapter().fits(text.strip())
+    parts = split_thread(text, adapter(thread=True))
+    assert len(parts) == 3 and all(len(p) <= 1250 for p in parts)
