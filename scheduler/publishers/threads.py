@@ -11,6 +11,10 @@ Channel setup:
 Length: 500 characters where an emoji costs its UTF-8 byte length, and at most
 5 distinct links.
 
+Before publishing, the 24-hour quotas (250 posts, 1000 replies) are read from
+threads_publishing_limit; a spent quota is a retry an hour later, so a thread is
+not cut off halfway.
+
 Threads has no idempotency key. Creating a container publishes nothing, so that
 step is safe to repeat; only threads_publish is not. When its answer is lost, the
 container's status says whether it went out (PUBLISHED) or may be published
@@ -207,6 +211,41 @@ class ThreadsPublisher(Publisher):
                 raise
         return str(published["id"])
 
+    async def _quota(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        data = await self._send(
+            client,
+            self._get_request(
+                f"/{self.options.user_id}/threads_publishing_limit",
+                fields="quota_usage,config,reply_quota_usage,reply_config",
+            ),
+            idempotent=True,
+        )
+        rows = data.get("data") or [{}]
+        return rows[0] if isinstance(rows[0], dict) else {}
+
+    async def _check_quota(self, client: httpx.AsyncClient, replies: int) -> None:
+        """Meta asks schedulers to keep under the 24-hour publishing quota
+        themselves; wait rather than have threads_publish refuse half a thread."""
+        try:
+            usage = await self._quota(client)
+        except PublishError:
+            return  # the quota is advisory here; threads_publish still enforces it
+        checks = [
+            (usage.get("quota_usage"), (usage.get("config") or {}), 1, "posts"),
+            (usage.get("reply_quota_usage"), (usage.get("reply_config") or {}), replies, "replies"),
+        ]
+        for used, config, needed, what in checks:
+            total = config.get("quota_total")
+            if not needed or not isinstance(used, int) or not isinstance(total, int):
+                continue
+            if used + needed > total:
+                window = config.get("quota_duration") or 86400
+                raise RetryableError(
+                    f"Threads quota reached: {used} of {total} {what} in the last "
+                    f"{window // 3600} h",
+                    retry_after=3600.0,
+                )
+
     async def _permalink(self, client: httpx.AsyncClient, media_id: str) -> str | None:
         try:
             data = await self._send(
@@ -223,6 +262,7 @@ class ThreadsPublisher(Publisher):
             for m in self.measure(text):
                 if not m.ok:
                     raise PermanentError(f"too long for Threads: {m.count} {m.unit} > {m.limit}")
+        await self._check_quota(client, replies=len(post.texts) - 1)
         ids: list[str] = []
         for text in post.texts:
             ids.append(
@@ -265,18 +305,10 @@ class ThreadsPublisher(Publisher):
             "name": me.get("name"),
         }
         try:
-            quota = await self._send(
-                client,
-                self._get_request(
-                    f"/{self.options.user_id}/threads_publishing_limit",
-                    fields="quota_usage,config",
-                ),
-                idempotent=True,
-            )
-            (usage,) = quota.get("data") or [{}]
+            usage = await self._quota(client)
             info["posts_last_24h"] = usage.get("quota_usage")
             info["quota"] = (usage.get("config") or {}).get("quota_total")
-        except (PublishError, ValueError):
+        except PublishError:
             pass
         return info
 

@@ -58,6 +58,23 @@ class Graph:
             side_effect=lambda r: httpx.Response(200, json={"permalink": "https://threads.net/p/x"})
         )
         respx.get(f"{API}/me/threads").mock(side_effect=self.listing)
+        respx.get(f"{API}/me/threads_publishing_limit").mock(side_effect=self.quota)
+        self.quota_usage = 0
+
+    def quota(self, request):
+        return httpx.Response(
+            200,
+            json={
+                "data": [
+                    {
+                        "quota_usage": self.quota_usage,
+                        "config": {"quota_total": 250, "quota_duration": 86400},
+                        "reply_quota_usage": 0,
+                        "reply_config": {"quota_total": 1000, "quota_duration": 86400},
+                    }
+                ]
+            },
+        )
 
     def create(self, request):
         cid = f"c{len(self.containers) + 1}"
@@ -143,6 +160,7 @@ def test_reconcile_finds_recent_post():
 )
 @respx.mock
 def test_graph_error_codes(status, error, kind, match):
+    _no_quota_data()
     respx.post(f"{API}/me/threads").mock(
         return_value=httpx.Response(
             status, json={"error": {**error, "type": "OAuthException", "fbtrace_id": "A1"}}
@@ -155,6 +173,7 @@ def test_graph_error_codes(status, error, kind, match):
 
 @respx.mock
 def test_container_error_is_permanent():
+    _no_quota_data()
     respx.post(f"{API}/me/threads").mock(return_value=httpx.Response(200, json={"id": "c1"}))
     respx.get(url__regex=rf"{API}/c1").mock(
         return_value=httpx.Response(
@@ -168,3 +187,21 @@ def test_container_error_is_permanent():
 def test_preview_hides_the_token():
     shown = json.dumps([r.redacted() for r in adapter().build_requests(outgoing("a"))])
     assert TOKEN not in shown and "access_token=***" in shown
+
+
+@respx.mock
+def test_spent_daily_quota_waits_instead_of_publishing():
+    graph = Graph()
+    graph.install()
+    graph.quota_usage = 250
+    with pytest.raises(RetryableError, match="250 of 250 posts") as caught:
+        run(with_client(lambda c: adapter().publish(c, outgoing("hi"))))
+    assert caught.value.retry_after == 3600 and graph.containers == {}
+    graph.quota_usage = 249
+    assert run(with_client(lambda c: adapter().publish(c, outgoing("hi")))).remote_id == "9000"
+
+
+def _no_quota_data():
+    respx.get(f"{API}/me/threads_publishing_limit").mock(
+        return_value=httpx.Response(200, json={"data": []})
+    )
