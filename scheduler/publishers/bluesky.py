@@ -188,15 +188,16 @@ class BlueskyPublisher(Publisher):
         return record
 
     # -- requests -------------------------------------------------------------------
-    def _auth(self) -> tuple[dict[str, str], tuple[str, ...], str]:
-        identifier = self._identifier()
-        session = SESSIONS.cached(self._service, identifier)
+    def _auth(self, session: Session | None = None) -> tuple[dict[str, str], tuple[str, ...], str]:
+        session = session or SESSIONS.cached(self._service, self._identifier())
         if session is None:
-            return {"Authorization": "Bearer <access token>"}, (), identifier
+            return {"Authorization": "Bearer <access token>"}, (), self._identifier()
         return {"Authorization": f"Bearer {session.access_jwt}"}, (session.access_jwt,), session.did
 
-    def create_request(self, rkey: str, record: dict[str, Any]) -> PreparedRequest:
-        headers, secrets, repo = self._auth()
+    def create_request(
+        self, rkey: str, record: dict[str, Any], session: Session | None = None
+    ) -> PreparedRequest:
+        headers, secrets, repo = self._auth(session)
         return PreparedRequest(
             "POST",
             f"{self._service}/xrpc/com.atproto.repo.createRecord",
@@ -307,7 +308,7 @@ class BlueskyPublisher(Publisher):
         record = self.record(text, dt.datetime.now(dt.UTC), reply)
 
         def build(session: Session) -> PreparedRequest:
-            return self.create_request(rkey, record)
+            return self.create_request(rkey, record, session)
 
         try:
             response = await self._call(client, build)
