@@ -228,7 +228,7 @@ def pds():
         "PLC_PORT": str(plc_port),
         "PDS_PORT": str(pds_port),
         "PDS_DATA_DIRECTORY": data,
-        "PDS_RATE_LIMITS_ENABLED": "false",
+        "PDS_RATE_LIMITS_ENABLED": "true",
         "PDS_JWT_SECRET": jwt_secret,
         "LOG_ENABLED": "false",
     }

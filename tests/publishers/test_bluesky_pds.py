@@ -11,10 +11,12 @@ import hmac
 import json
 import time
 
+import httpx
 import pytest
 
 from scheduler.publishers.bluesky import POST, BlueskyPublisher, record_key
 from scheduler.publishers.bluesky_session import SESSIONS
+from scheduler.publishers.ratelimit import until_epoch
 from scheduler.publishers.split import split_thread
 
 from .conftest import LoseAnswers, channel, outgoing, run, with_client, with_transport
@@ -183,3 +185,18 @@ def test_lost_create_answer_is_settled_with_get_record(pds):
     assert len(lose.lost) == 1
     assert len(pds.list_records(pds.did)) == before + 1
     assert pds.get_record(result.remote_id)["value"]["text"] == post.text
+
+
+def test_rate_limit_headers_are_epoch_seconds(pds):
+    """The PDS (rate limits on) sends RateLimit-* without an X- prefix, the reset
+    in epoch seconds: what the adapter's 429 reading assumes."""
+    response = httpx.post(
+        f"{pds.url}/xrpc/com.atproto.server.createSession",
+        json={"identifier": pds.handle, "password": pds.password},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.headers["ratelimit-policy"].endswith(";w=300")
+    assert float(response.headers["ratelimit-reset"]) > 1_700_000_000  # a time, not a delay
+    wait = until_epoch(response.headers["ratelimit-reset"])
+    assert wait is not None and 0 <= wait <= 300
