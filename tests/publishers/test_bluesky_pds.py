@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from scheduler.errors import RetryableError
 from scheduler.publishers.bluesky import POST, BlueskyPublisher, record_key
 from scheduler.publishers.bluesky_session import SESSIONS
 from scheduler.publishers.ratelimit import until_epoch
@@ -200,3 +201,21 @@ def test_rate_limit_headers_are_epoch_seconds(pds):
     assert float(response.headers["ratelimit-reset"]) > 1_700_000_000  # a time, not a delay
     wait = until_epoch(response.headers["ratelimit-reset"])
     assert wait is not None and 0 <= wait <= 300
+
+
+def test_login_rate_limit_is_retryable_with_the_reset_wait(pds):
+    """createSession allows 30 logins per 5 minutes per account; the 31st is a
+    429 RateLimitExceeded that the adapter turns into a timed retry."""
+    pds.create_account("limited-acct.test", "limited-pass-1")
+    for _ in range(30):
+        httpx.post(
+            f"{pds.url}/xrpc/com.atproto.server.createSession",
+            json={"identifier": "limited-acct.test", "password": "limited-pass-1"},
+            timeout=10,
+        )
+    publisher = BlueskyPublisher(
+        channel("bluesky", "limited-pass-1", service=pds.url, handle="limited-acct.test")
+    )
+    with pytest.raises(RetryableError, match="RateLimitExceeded") as caught:
+        run(with_client(publisher.check))
+    assert caught.value.status_code == 429 and 0 < caught.value.retry_after <= 300
