@@ -4,6 +4,7 @@ read the records back and check both themselves."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -207,12 +208,13 @@ def test_login_rate_limit_is_retryable_with_the_reset_wait(pds):
     """createSession allows 30 logins per 5 minutes per account; the 31st is a
     429 RateLimitExceeded that the adapter turns into a timed retry."""
     pds.create_account("limited-acct.test", "limited-pass-1")
-    for _ in range(30):
-        httpx.post(
-            f"{pds.url}/xrpc/com.atproto.server.createSession",
-            json={"identifier": "limited-acct.test", "password": "limited-pass-1"},
-            timeout=10,
-        )
+
+    async def use_up_logins(client: httpx.AsyncClient) -> None:
+        login = {"identifier": "limited-acct.test", "password": "limited-pass-1"}
+        url = f"{pds.url}/xrpc/com.atproto.server.createSession"
+        await asyncio.gather(*(client.post(url, json=login) for _ in range(30)))
+
+    run(with_client(use_up_logins, timeout=30))
     publisher = BlueskyPublisher(
         channel("bluesky", "limited-pass-1", service=pds.url, handle="limited-acct.test")
     )

@@ -23,7 +23,7 @@ FAMILY = "👨‍👩‍👧‍👦"
 @pytest.fixture(scope="module")
 def mock():
     server_mod = pytest.importorskip("mastodon_mock.testing.server")
-    server = server_mod.MockServer(startup_timeout=30).start()
+    server = server_mod.MockServer(startup_timeout=30, shutdown_timeout=0.5).start()
     yield server
     server.stop()
 
