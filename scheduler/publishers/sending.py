@@ -72,7 +72,8 @@ def _why(exc: Exception, request: PreparedRequest) -> str:
     return request._hide(str(exc) or type(exc).__name__)
 
 
-# Telegram bot tokens and Discord/Slack webhook secrets travel in the URL path,
+# Telegram bot tokens, Discord/Slack webhook secrets and the Graph API's
+# access_token parameter (Threads) travel in the URL,
 # and httpx logs every request URL at INFO. Whatever logging the application
 # sets up, these records have the secret parts masked before any handler sees
 # them.
@@ -80,6 +81,7 @@ _URL_SECRETS = (
     re.compile(r"(/bot)[0-9]+:[A-Za-z0-9_-]+"),
     re.compile(r"(/webhooks/[0-9]+/)[A-Za-z0-9_.-]+"),
     re.compile(r"(/services/)[A-Za-z0-9/_-]+"),
+    re.compile(r"([?&]access_token=)[^&\s\"']+"),
 )
 
 

@@ -223,3 +223,6 @@ def test_httpx_request_logs_never_show_url_secrets(stub, caplog):
     assert mask_url_secrets("https://hooks.slack.com/services/T1/B2/xyz") == (
         "https://hooks.slack.com/services/***"
     )
+    assert mask_url_secrets(
+        "GET https://graph.threads.net/v1.0/c1?fields=status&access_token=TH-x"
+    ) == ("GET https://graph.threads.net/v1.0/c1?fields=status&access_token=***")
