@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -97,13 +97,13 @@ class PreparedRequest:
         body = self.body_bytes()
         shown: dict[str, Any] = {
             "method": self.method,
-            "url": self._hide(self.url),
-            "headers": {k: self._hide(v) for k, v in self.headers.items()},
+            "url": self.hide(self.url),
+            "headers": {k: self.hide(v) for k, v in self.headers.items()},
         }
         if self.json is not None and self.content is None:
             shown["headers"].setdefault("Content-Type", "application/json")
         if body is not None:
-            text = self._hide(body.decode("utf-8", errors="replace"))
+            text = self.hide(body.decode("utf-8", errors="replace"))
             try:
                 # JSON bodies are shown parsed for reading; `body_size` is the
                 # exact byte count that goes out.
@@ -113,7 +113,8 @@ class PreparedRequest:
             shown["body_size"] = len(body)
         return shown
 
-    def _hide(self, value: str) -> str:
+    def hide(self, value: str) -> str:
+        """`value` with every secret of this request replaced by `***`."""
         for secret in self.secrets:
             if secret:
                 value = value.replace(secret, REDACTED)
@@ -155,6 +156,10 @@ class Publisher:
     def fits(self, text: str) -> bool:
         return all(m.ok for m in self.measure(text))
 
+    async def prepare(self, client: httpx.AsyncClient, post: OutgoingPost | None = None) -> None:
+        """Fetch what building a request needs from the platform (an instance's
+        limits, a mention's DID). Called before previews and sends; no-op here."""
+
     # -- requests -------------------------------------------------------------
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         """The requests a publish makes, in order, exactly as sent."""
@@ -180,24 +185,33 @@ class Publisher:
 
 
 async def send_classified(
-    client: httpx.AsyncClient, request: PreparedRequest, *, idempotent: bool
+    client: httpx.AsyncClient,
+    request: PreparedRequest,
+    *,
+    idempotent: bool,
+    classify: Callable[[httpx.Response], None] | None = None,
 ) -> httpx.Response:
-    """Send one request and turn every failure into a typed publish error."""
+    """Send one request and turn every failure into a typed publish error.
+
+    `classify` reads a response the platform's way (Telegram and Slack put the
+    reason in the body, Bluesky reports an expired token as a 400); the default
+    is the usual reading of status codes. Transport failures are judged the same
+    everywhere: nothing sent is retryable, a request that may have arrived is
+    retryable only where the platform dedupes it.
+    """
+    host = _host(request.url)
     try:
         response = await client.send(request.to_httpx())
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        # Nothing reached the server: always safe to try again.
-        raise RetryableError(f"cannot connect to {_host(request.url)}: {_why(exc)}") from None
+        raise RetryableError(f"cannot connect to {host}: {_why(exc, request)}") from None
     except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        # The request may have been processed; only an idempotent platform makes
-        # a resend safe.
-        message = f"no answer from {_host(request.url)}: {_why(exc)}"
+        message = f"no answer from {host}: {_why(exc, request)}"
         if idempotent:
             raise RetryableError(message) from None
         raise UnknownOutcomeError(message) from None
     except httpx.HTTPError as exc:
-        raise RetryableError(f"request to {_host(request.url)} failed: {_why(exc)}") from None
-    raise_for_status(response)
+        raise RetryableError(f"request to {host} failed: {_why(exc, request)}") from None
+    (classify or raise_for_status)(response)
     return response
 
 
@@ -250,5 +264,6 @@ def _host(url: str) -> str:
     return httpx.URL(url).host or url
 
 
-def _why(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
+def _why(exc: Exception, request: PreparedRequest) -> str:
+    # httpx messages can quote the URL, which carries the token on some platforms.
+    return request.hide(str(exc) or type(exc).__name__)

@@ -37,9 +37,10 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
+    send_classified,
 )
 from scheduler.publishers.bluesky_session import SESSIONS, ExpiredTokenError, Session, classify
-from scheduler.publishers.sending import json_body, send
+from scheduler.publishers.sending import json_body
 
 POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
@@ -241,12 +242,16 @@ class BlueskyPublisher(Publisher):
         it (or log in again if the refresh token is gone too) and send once more."""
         session = await self.session(client)
         try:
-            return await send(client, build(session), idempotent=idempotent, classify=classify)
+            return await send_classified(
+                client, build(session), idempotent=idempotent, classify=classify
+            )
         except ExpiredTokenError:
             identifier, password = self._credentials()
             session = await SESSIONS.refresh(client, self._service, identifier, password, session)
         try:
-            return await send(client, build(session), idempotent=idempotent, classify=classify)
+            return await send_classified(
+                client, build(session), idempotent=idempotent, classify=classify
+            )
         except ExpiredTokenError as exc:
             raise PermanentError(f"Bluesky token rejected after refresh: {exc}") from None
 
@@ -262,7 +267,9 @@ class BlueskyPublisher(Publisher):
                     + str(httpx.QueryParams({"handle": handle})),
                 )
                 try:
-                    response = await send(client, request, idempotent=True, classify=classify)
+                    response = await send_classified(
+                        client, request, idempotent=True, classify=classify
+                    )
                     did = json_body(response).get("did")
                 except PermanentError:
                     did = None  # unknown handle: leave the text plain

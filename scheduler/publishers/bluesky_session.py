@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import httpx
 
 from scheduler.errors import PermanentError, PublishError, RetryableError
-from scheduler.publishers.base import PreparedRequest
+from scheduler.publishers.base import PreparedRequest, send_classified
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 
 @dataclass
@@ -110,7 +110,7 @@ class SessionStore:
         key = (service, identifier)
         self.logins[key] = self.logins.get(key, 0) + 1
         try:
-            response = await send(client, request, idempotent=True, classify=classify)
+            response = await send_classified(client, request, idempotent=True, classify=classify)
         except ExpiredTokenError as exc:  # pragma: no cover - not sent by createSession
             raise PermanentError(str(exc)) from None
         except PermanentError as exc:
@@ -124,7 +124,7 @@ class SessionStore:
             headers={"Authorization": f"Bearer {stale.refresh_jwt}"},
             secrets=(stale.refresh_jwt,),
         )
-        response = await send(client, request, idempotent=True, classify=classify)
+        response = await send_classified(client, request, idempotent=True, classify=classify)
         return _session(json_body(response))
 
 

@@ -32,9 +32,10 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
+    send_classified,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, seconds
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 MAX_CONTENT = 2000
 SUPPRESS_EMBEDS = 1 << 2
@@ -151,7 +152,7 @@ class DiscordPublisher(Publisher):
         thread_id = self.options.thread_id
         for index, text in enumerate(post.texts):
             request = self.message_request(text, first_part=index == 0, thread_id=thread_id)
-            response = await send(client, request, idempotent=False, classify=classify)
+            response = await send_classified(client, request, idempotent=False, classify=classify)
             result = self.parse_response(response)
             if index == 0 and not thread_id and self.options.thread_name:
                 # The first message started a forum thread: its channel is the thread.
@@ -171,7 +172,7 @@ class DiscordPublisher(Publisher):
         if not secrets:
             raise PermanentError("Discord channel has no webhook URL (secret not set)")
         request = PreparedRequest("GET", url, secrets=secrets)
-        data = json_body(await send(client, request, idempotent=True, classify=classify))
+        data = json_body(await send_classified(client, request, idempotent=True, classify=classify))
         return {
             "webhook": data.get("name"),
             "id": data.get("id"),

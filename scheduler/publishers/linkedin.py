@@ -32,9 +32,16 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from scheduler.compose.length import code_points, url_spans
 from scheduler.errors import PermanentError, RetryableError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+    send_classified,
+)
 from scheduler.publishers.ratelimit import first, header_retry_after, until_next_utc_day
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 MAX_COMMENTARY = 3000
 MAX_COMMENT = 1250
@@ -184,7 +191,7 @@ class LinkedInPublisher(Publisher):
                     f"{code_points(text)} characters > {MAX_COMMENT}"
                 )
         try:
-            response = await send(
+            response = await send_classified(
                 client, self.post_request(first_part), idempotent=False, classify=classify
             )
             result = self.parse_response(response)
@@ -197,7 +204,7 @@ class LinkedInPublisher(Publisher):
         comments = []
         for text in rest:
             try:
-                response = await send(
+                response = await send_classified(
                     client,
                     self.comment_request(result.remote_id, text),
                     idempotent=False,
@@ -218,7 +225,7 @@ class LinkedInPublisher(Publisher):
         headers, secrets = self._headers()
         request = PreparedRequest("GET", url, headers, secrets=secrets)
         try:
-            response = await send(client, request, idempotent=True, classify=classify)
+            response = await send_classified(client, request, idempotent=True, classify=classify)
         except DuplicatePost:  # pragma: no cover - only answers to a POST
             raise PermanentError("unexpected duplicate answer to a read") from None
         return json_body(response)

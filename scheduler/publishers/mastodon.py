@@ -31,9 +31,16 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from scheduler.compose.length import mastodon_length, replace_urls
 from scheduler.errors import PermanentError, PublishError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+    send_classified,
+)
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch, until_iso
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_LENGTH = 23
@@ -102,7 +109,7 @@ class MastodonPublisher(Publisher):
             return
         request = PreparedRequest("GET", f"{self.instance}/api/v2/instance")
         try:
-            response = await send(client, request, idempotent=True, classify=classify)
+            response = await send_classified(client, request, idempotent=True, classify=classify)
         except PublishError:
             return  # keep the defaults; the server still enforces its own limit
         statuses = (json_body(response).get("configuration") or {}).get("statuses") or {}
@@ -173,7 +180,7 @@ class MastodonPublisher(Publisher):
         for index in range(len(post.texts)):
             parent = results[-1].remote_id if results else None
             request = self.status_request(post, index, parent)
-            response = await send(client, request, idempotent=True, classify=classify)
+            response = await send_classified(client, request, idempotent=True, classify=classify)
             results.append(self.parse_response(response))
         return SendResult(
             remote_id=results[0].remote_id,
@@ -190,7 +197,7 @@ class MastodonPublisher(Publisher):
         request = PreparedRequest(
             "GET", f"{self.instance}{path}{query}", headers=headers, secrets=secrets
         )
-        response = await send(client, request, idempotent=True, classify=classify)
+        response = await send_classified(client, request, idempotent=True, classify=classify)
         return response.json()
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:

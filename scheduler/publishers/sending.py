@@ -1,10 +1,6 @@
-"""Sending one prepared request with a platform's own error classification.
-
-The base's `send_classified` applies one generic reading of status codes; the
-platforms differ (Telegram and Slack put the reason in the body, Bluesky reports
-an expired token as a 400), so each adapter passes its own `classify`. Transport
-failures are judged the same way everywhere: nothing sent is retryable, a request
-that may have arrived is retryable only where the platform dedupes it.
+"""Helpers adapters share when sending: the usual reading of a failed status,
+JSON bodies that may not be JSON, and masking secrets in httpx's request logs.
+`send` is the base's `send_classified`, which takes each platform's `classify`.
 """
 
 from __future__ import annotations
@@ -15,34 +11,10 @@ from collections.abc import Callable
 
 import httpx
 
-from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
-from scheduler.publishers.base import PreparedRequest, error_message, raise_for_status
+from scheduler.errors import PermanentError, PublishError, RetryableError
+from scheduler.publishers.base import error_message
 
 Classifier = Callable[[httpx.Response], None]
-
-
-async def send(
-    client: httpx.AsyncClient,
-    request: PreparedRequest,
-    *,
-    idempotent: bool,
-    classify: Classifier = raise_for_status,
-) -> httpx.Response:
-    """Send `request`; raise a typed PublishError for every failure."""
-    host = httpx.URL(request.url).host or "the platform"
-    try:
-        response = await client.send(request.to_httpx())
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise RetryableError(f"cannot connect to {host}: {_why(exc, request)}") from None
-    except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        message = f"no answer from {host}: {_why(exc, request)}"
-        if idempotent:
-            raise RetryableError(message) from None
-        raise UnknownOutcomeError(message) from None
-    except httpx.HTTPError as exc:
-        raise RetryableError(f"request to {host} failed: {_why(exc, request)}") from None
-    classify(response)
-    return response
 
 
 def by_status(
@@ -65,11 +37,6 @@ def json_body(response: httpx.Response) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _why(exc: Exception, request: PreparedRequest) -> str:
-    # httpx messages can quote the URL, which carries the token on some platforms.
-    return request._hide(str(exc) or type(exc).__name__)
 
 
 # Telegram bot tokens, Discord/Slack webhook secrets and the Graph API's

@@ -28,9 +28,9 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
+    send_classified,
 )
 from scheduler.publishers.ratelimit import header_retry_after
-from scheduler.publishers.sending import send
 
 # Strings Slack answers when the webhook itself is fine but the payload is not.
 _PAYLOAD_ERRORS = ("no_text", "invalid_payload", "missing_text_or_fallback_or_attachments")
@@ -104,7 +104,9 @@ class SlackPublisher(Publisher):
             if not m.ok:
                 raise PermanentError(f"too long for Slack: {m.count} {m.unit} > {m.limit}")
         for text in post.texts:
-            await send(client, self.message_request(text), idempotent=False, classify=classify)
+            await send_classified(
+                client, self.message_request(text), idempotent=False, classify=classify
+            )
         return SendResult(detail={"parts": len(post.texts)})
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
@@ -118,7 +120,7 @@ class SlackPublisher(Publisher):
         try:
             response = await client.send(request.to_httpx())
         except httpx.HTTPError as exc:
-            raise PermanentError(f"cannot reach Slack: {request._hide(str(exc))}") from None
+            raise PermanentError(f"cannot reach Slack: {request.hide(str(exc))}") from None
         answer = response.text.strip()
         if response.status_code == 400 and answer in _PAYLOAD_ERRORS:
             team = httpx.URL(url).path.split("/services/", 1)[-1].split("/", 1)[0]

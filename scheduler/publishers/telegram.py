@@ -26,9 +26,16 @@ from pydantic import BaseModel, ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+    send_classified,
+)
 from scheduler.publishers.ratelimit import first, header_retry_after, seconds
-from scheduler.publishers.sending import json_body, send
+from scheduler.publishers.sending import json_body
 
 MAX_TEXT = 4096
 _MARKDOWN_V2_SPECIAL = set("_*[]()~`>#+-=|{}.!\\")
@@ -138,7 +145,7 @@ class TelegramPublisher(Publisher):
         for text in post.texts:
             reply_to = int(results[-1].remote_id) if results else None
             request = self.message_request(text, reply_to)
-            response = await send(client, request, idempotent=False, classify=classify)
+            response = await send_classified(client, request, idempotent=False, classify=classify)
             results.append(self.parse_response(response))
         return SendResult(
             remote_id=results[0].remote_id,
@@ -152,7 +159,7 @@ class TelegramPublisher(Publisher):
     async def _call(self, client: httpx.AsyncClient, method: str, **body: Any) -> Any:
         url, secrets = self._url(method)
         request = PreparedRequest("POST", url, json=body, secrets=secrets)
-        response = await send(client, request, idempotent=True, classify=classify)
+        response = await send_classified(client, request, idempotent=True, classify=classify)
         return json_body(response).get("result") or {}
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:

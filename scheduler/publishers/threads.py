@@ -34,9 +34,16 @@ from pydantic import BaseModel, ConfigDict
 
 from scheduler.compose.length import threads_length, unique_urls
 from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+    send_classified,
+)
 from scheduler.publishers.ratelimit import header_retry_after
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 MAX_CHARS = 500
 MAX_LINKS = 5
@@ -152,7 +159,7 @@ class ThreadsPublisher(Publisher):
 
     # -- network ------------------------------------------------------------------
     async def _send(self, client, request: PreparedRequest, *, idempotent: bool) -> dict:
-        response = await send(client, request, idempotent=idempotent, classify=classify)
+        response = await send_classified(client, request, idempotent=idempotent, classify=classify)
         return json_body(response)
 
     async def _status(self, client: httpx.AsyncClient, container_id: str) -> dict[str, Any]:

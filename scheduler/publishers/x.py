@@ -32,9 +32,16 @@ from pydantic import BaseModel, ConfigDict
 from scheduler.compose.length import replace_urls, x_weighted_length
 from scheduler.errors import PermanentError
 from scheduler.publishers import oauth1
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+    send_classified,
+)
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
-from scheduler.publishers.sending import by_status, json_body, send
+from scheduler.publishers.sending import by_status, json_body
 
 _SPACE = regex.compile(r"\s+")
 OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
@@ -172,7 +179,9 @@ class XPublisher(Publisher):
         for index, text in enumerate(post.texts):
             request = self.tweet_request(text, ids[-1] if ids else None)
             try:
-                response = await send(client, request, idempotent=False, classify=classify)
+                response = await send_classified(
+                    client, request, idempotent=False, classify=classify
+                )
                 result = self.parse_response(response)
             except PermanentError as exc:
                 if not is_duplicate(exc):
@@ -194,7 +203,7 @@ class XPublisher(Publisher):
     async def _get(self, client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
         query = f"?{httpx.QueryParams(params)}" if params else ""
         request = self._request("GET", f"{self._api}{path}{query}")
-        response = await send(client, request, idempotent=True, classify=classify)
+        response = await send_classified(client, request, idempotent=True, classify=classify)
         return json_body(response)
 
     async def me(self, client: httpx.AsyncClient) -> dict[str, Any]:
