@@ -1,7 +1,7 @@
-"""Loading articles from a file, a URL or stdin into clean text.
+"""Loading an article from a file, a URL or stdin into clean, canonical text.
 
-First version: plain UTF-8 text files and stdin. The extraction issue adds HTML
-(trafilatura), URLs (httpx) and encoding repair.
+The result depends only on the input bytes (no clock, no randomness), so the
+same article loaded twice gives the same text and the same storage hash.
 """
 
 from __future__ import annotations
@@ -9,28 +9,72 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import regex
+
 from scheduler.errors import IngestError
+from scheduler.ingest.decoding import decode_bytes, normalise_text
+from scheduler.ingest.fetch import check_url, fetch
+from scheduler.ingest.html import html_to_article, looks_like_html
 from scheduler.ingest.types import LoadedArticle
 
+MAX_BYTES = 5_000_000
+TIMEOUT_S = 20.0
+_SCHEME = regex.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-def load_article(source: str) -> LoadedArticle:
+
+def load_article(
+    source: str, *, max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT_S
+) -> LoadedArticle:
+    """Load `source` (a path, an http(s) URL, or "-" for stdin)."""
+    declared_type: str | None = None
+    charset: str | None = None
     if source == "-":
-        raw = sys.stdin.buffer.read()
         name = "<stdin>"
+        raw = sys.stdin.buffer.read(max_bytes + 1)
+        _check_size(name, len(raw), max_bytes)
+    elif _SCHEME.match(source):
+        check_url(source)
+        fetched = fetch(source, max_bytes=max_bytes, timeout=timeout)
+        name, raw = fetched.url, fetched.body
+        declared_type, charset = fetched.content_type, fetched.charset
     else:
         path = Path(source)
+        name = str(path)
         if not path.is_file():
             raise IngestError(f"no such file: {source}")
-        raw = path.read_bytes()
-        name = str(path)
-    if b"\x00" in raw:
-        raise IngestError(f"{name} looks like a binary file, not an article")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{name} is not UTF-8 text ({exc.reason})") from None
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
+        _check_size(name, path.stat().st_size, max_bytes)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"cannot read {source}: {exc.strerror}") from None
+    return _to_article(raw, name, declared_type, charset)
+
+
+def _to_article(
+    raw: bytes, name: str, declared_type: str | None, charset: str | None
+) -> LoadedArticle:
+    text = decode_bytes(raw, name, charset)
+    is_html = declared_type in ("text/html", "application/xhtml+xml") or (
+        declared_type in (None, "text/plain", "application/xml") and looks_like_html(text)
+    )
+    if is_html:
+        page = html_to_article(text, name)
+        body = normalise_text(page.text)
+        title = page.title or _first_line(body)
+        return LoadedArticle(
+            text=body, source=name, title=title, content_type="text/html", published=page.published
+        )
+    body = normalise_text(text)
+    if not body:
         raise IngestError(f"{name} is empty")
-    title = text.splitlines()[0][:200]
-    return LoadedArticle(text=text, source=name, title=title)
+    return LoadedArticle(text=body, source=name, title=_first_line(body))
+
+
+def _check_size(name: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise IngestError(f"{name} is too large ({size} bytes, limit {max_bytes})")
+
+
+def _first_line(text: str) -> str | None:
+    line = text.split("\n", 1)[0].strip()
+    return line[:200] or None
