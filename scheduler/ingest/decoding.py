@@ -72,7 +72,7 @@ def _decode(raw: bytes, name: str, declared: str | None) -> str:
         except (LookupError, UnicodeDecodeError):
             pass  # servers often lie about the charset; fall back to detection
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         return _detect(raw, name)
 
