@@ -3,7 +3,7 @@
 Public API: `load_article(source)` and `extract(text)`.
 """
 
-from scheduler.ingest.extract import extract
+from scheduler.ingest.extraction import extract
 from scheduler.ingest.loading import load_article
 from scheduler.ingest.types import (
     ExtractedMilestone,

@@ -1,0 +1,235 @@
+"""Who said a quote: the speech verb next to it and the speaker phrase it governs.
+
+Patterns, all rule-based:
+  "...," she explained.      "...," said Jane Doe.      "...," Doe, the coach, said.
+  Doe told reporters: "..."   He said, "..."             According to Doe, "..."
+  "SMITH: ..." (transcripts), and a paragraph ending "Doe added:" before a quote.
+A quote fused into its own sentence ("...called it "a disaster."") or behind
+"said that" is reported speech, not a direct quote, and is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from scheduler.ingest.cues import CUE, CUE_RE
+from scheduler.ingest.people import _STOP, _TOKEN, TITLES
+from scheduler.ingest.quotes import QuoteSpan
+from scheduler.ingest.text import Span, _is_abbreviation
+
+_PRONOUN = regex.compile(r"(?:^|\s)(he|she|they)$", regex.IGNORECASE)
+_NAME_END = regex.compile(
+    rf"(?:(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+))*(?:{_TOKEN})"
+    rf"(?:,?\s+(?:Jr\.|Sr\.|II|III))?$",
+    regex.V1,
+)
+_NAME_START = regex.compile(
+    rf"^(?:(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+))*(?:{_TOKEN})",
+    regex.V1,
+)
+_DET = r"(?:the|a|an|his|her|their|its|our|one|another|this|that|some|many|several|two|three)"
+_NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:[\w’'\-.]+\s+){{0,5}}?[\w’'\-]+$")
+_NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
+_TRAILING_WORDS = regex.compile(
+    r"(?i)\s+(?:has|had|have|was|were|is|are|also|later|then|once|again|simply|quietly|"
+    r"reportedly|would|will|could|previously|recently|further|finally|just|even|only|never|"
+    r"always|\w+ly)$"
+)
+_PAREN_END = regex.compile(r"\s*\([^()]{0,40}\)$")
+_INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*$")
+_TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
+_LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
+_ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
+_AGE_OR_ROLE = regex.compile(r"(?i)^the\s+(?:\d+-year-old|[\w-]+)(?:\s+[\w-]+){0,2}$")
+_SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Speaker:
+    kind: str  # "name", "pronoun" or "phrase"
+    phrase: str
+    pos: int  # where the phrase starts in the article text
+    cue: str | None
+
+
+def find_label(text: str, q: QuoteSpan) -> tuple[str, int] | None:
+    """A transcript label at the start of a quote ("PENCE: Well, ...")."""
+    m = _LABEL.match(text[q.start : q.end])
+    if m and len(m.group(1).split()) <= 3:
+        return m.group(1), q.start + m.end()
+    return None
+
+
+def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
+    """The attribution that follows a quote's closing mark, if it is adjacent."""
+    if q.close is None:
+        return None
+    base = q.close + 1
+    window = text[base:limit]
+    for mark in '“"„«':
+        cut = window.find(mark)
+        if cut >= 0:
+            window = window[:cut]
+    window = _cut_sentence(text, base, window)
+    lead = len(window) - len(window.lstrip(" ,—–-"))
+    body = window[lead:]
+    verb = CUE_RE.search(body)
+    if not verb or len(body[: verb.start()].split()) > 10:
+        return None
+    if verb.start() == 0:
+        return _speaker_after_verb(body, verb, base + lead)
+    subject = _subject_before(body[: verb.start()], base + lead, anchored=True)
+    if subject is None:
+        return None
+    return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
+    """The attribution that introduces a quote ("Doe said:", "He told reporters,")."""
+    before = text[clause_start : q.open]
+    m = _ACCORDING.search(before)
+    if m:
+        phrase = m.group(1)
+        return _classify(phrase, clause_start + m.start(1), "according to")
+    verbs = list(CUE_RE.finditer(before))
+    if not verbs:
+        return None
+    verb = verbs[-1]
+    tail = before[verb.end() :]
+    if not _TAIL_OK.match(tail) or _INDIRECT.search(before[: verb.end()] + tail):
+        return None
+    subject = _subject_before(before[: verb.start()], clause_start, anchored=False)
+    if subject is None:
+        return None
+    return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> bool:
+    """True when the quote is part of the narrator's own sentence (a partial quote)."""
+    if attributed_before:
+        return False
+    i = q.open - 1
+    while i >= p_start and text[i].isspace():
+        i -= 1
+    if i < p_start:
+        return False
+    prev = text[i]
+    if prev in '.!?:;”"—–-(…':
+        return False
+    if prev == ",":
+        return not text[q.start : q.start + 1].isupper()
+    return True
+
+
+def _cut_sentence(text: str, base: int, window: str) -> str:
+    for m in _SENT_STOP.finditer(window):
+        if not _is_abbreviation(text, base + m.start()):
+            return window[: m.start()]
+    return window
+
+
+def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | None:
+    rest = body[verb.end() :]
+    stripped = rest.lstrip()
+    pos = offset + verb.end() + (len(rest) - len(stripped))
+    words = stripped.split(maxsplit=1)
+    if words and words[0].lower().rstrip(".") in TITLES and len(words) > 1:
+        skip = stripped.index(words[1])
+        stripped, pos = stripped[skip:], pos + skip
+    m = _NAME_START.match(stripped)
+    if m and m.group(0).split()[0] not in _STOP:
+        return Speaker("name", m.group(0), pos, verb.group(0))
+    m = _NP_START.match(stripped)
+    if m:
+        after_np = stripped[m.end() :]
+        appos = regex.match(r"\s*,\s*", after_np)
+        if appos:
+            name = _NAME_START.match(after_np[appos.end() :])
+            if name:
+                return Speaker("name", name.group(0), pos + m.end() + appos.end(), verb.group(0))
+        return Speaker("phrase", m.group(0), pos, verb.group(0))
+    m = regex.match(r"(?i)(he|she|they)\b", stripped)
+    if m:
+        return Speaker("pronoun", m.group(1), pos, verb.group(0))
+    return None
+
+
+def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
+    """The speaker phrase that ends `s` (text just before a speech verb)."""
+    s = s.rstrip()
+    while True:
+        trimmed = _TRAILING_WORDS.sub("", s)
+        trimmed = _PAREN_END.sub("", trimmed)
+        if trimmed == s:
+            break
+        s = trimmed.rstrip()
+    appositive = None
+    if s.endswith(","):
+        inner = s[:-1]
+        comma = inner.rfind(",")
+        if comma < 0 or len(inner) - comma > 90:
+            return None
+        appositive = (inner[comma + 1 :].strip(), offset + comma + 1)
+        s = inner[:comma].rstrip()
+    found = _phrase_at_end(s, offset)
+    if found is None:
+        return None
+    if anchored and s[: found.pos - offset].strip(" ,—–-"):
+        return None
+    if found.kind == "phrase" and appositive:
+        name = _NAME_START.match(appositive[0])
+        if name and name.group(0) == appositive[0]:
+            return Speaker("name", name.group(0), appositive[1], None)
+    return found
+
+
+def _phrase_at_end(s: str, offset: int) -> Speaker | None:
+    m = _PRONOUN.search(s)
+    if m:
+        return Speaker("pronoun", m.group(1), offset + m.start(1), None)
+    m = _NAME_END.search(s)
+    if m:
+        tokens = m.group(0).split()
+        start = m.start()
+        while tokens and (tokens[0] in _STOP or tokens[0].lower().rstrip(".") in TITLES):
+            start = s.index(tokens[0], start) + len(tokens[0])
+            tokens = tokens[1:]
+            while start < len(s) and s[start].isspace():
+                start += 1
+        if tokens:
+            before = s[:start].rstrip()
+            # "the team's coach Doe" is a name; "Doe's coach" is not Doe.
+            if not regex.search(r"[’']s$", tokens[-1]):
+                return (
+                    Speaker("name", " ".join(tokens), offset + start, None)
+                    if (not before.endswith(("’s", "'s")))
+                    else _np(s, offset)
+                )
+    return _np(s, offset)
+
+
+def _np(s: str, offset: int) -> Speaker | None:
+    m = _NP_END.search(s)
+    if m and len(m.group(0).split()) <= 6:
+        return Speaker("phrase", m.group(0), offset + m.start(), None)
+    return None
+
+
+def _classify(phrase: str, pos: int, cue: str | None) -> Speaker | None:
+    phrase = phrase.strip()
+    if regex.fullmatch(r"(?i)he|she|they", phrase):
+        return Speaker("pronoun", phrase, pos, cue)
+    m = _NAME_START.match(phrase)
+    if m and m.group(0) == phrase:
+        return Speaker("name", phrase, pos, cue)
+    return Speaker("phrase", phrase, pos, cue) if len(phrase.split()) <= 6 else None
+
+
+def is_role_phrase(phrase: str) -> bool:
+    """ "the 26-year-old", "the driver": a description that points back to a person."""
+    return bool(_AGE_OR_ROLE.match(phrase))
+
+
+__all__ = ["CUE", "Span", "Speaker", "after_quote", "before_quote", "find_label", "is_fused"]

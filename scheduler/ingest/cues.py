@@ -1,0 +1,133 @@
+"""Speech verbs ("cues") in every inflection, for finding who said a quote."""
+
+from __future__ import annotations
+
+import regex
+
+# Lemmas whose inflections follow the regular spelling rules.
+_REGULAR = [
+    "add",
+    "acknowledge",
+    "admit",
+    "advise",
+    "affirm",
+    "agree",
+    "announce",
+    "answer",
+    "argue",
+    "ask",
+    "assert",
+    "boast",
+    "caution",
+    "chant",
+    "claim",
+    "comment",
+    "complain",
+    "concede",
+    "conclude",
+    "confess",
+    "confide",
+    "confirm",
+    "continue",
+    "counter",
+    "cry",
+    "declare",
+    "deny",
+    "describe",
+    "emphasise",
+    "emphasize",
+    "enthuse",
+    "exclaim",
+    "explain",
+    "gush",
+    "insist",
+    "interject",
+    "joke",
+    "lament",
+    "laugh",
+    "maintain",
+    "marvel",
+    "mention",
+    "muse",
+    "mutter",
+    "murmur",
+    "note",
+    "observe",
+    "offer",
+    "plead",
+    "pledge",
+    "point",
+    "post",
+    "predict",
+    "promise",
+    "quip",
+    "recall",
+    "recount",
+    "reflect",
+    "remark",
+    "remember",
+    "remind",
+    "reply",
+    "report",
+    "respond",
+    "retort",
+    "reveal",
+    "say",
+    "scream",
+    "shout",
+    "sigh",
+    "sing",
+    "smile",
+    "snap",
+    "state",
+    "stress",
+    "suggest",
+    "tell",
+    "testify",
+    "tweet",
+    "urge",
+    "vow",
+    "warn",
+    "whisper",
+    "wonder",
+    "write",
+    "yell",
+]
+
+_IRREGULAR = {
+    "say": ["say", "says", "said", "saying"],
+    "tell": ["tell", "tells", "told", "telling"],
+    "write": ["write", "writes", "wrote", "written", "writing"],
+    "sing": ["sing", "sings", "sang", "sung", "singing"],
+    "admit": ["admit", "admits", "admitted", "admitting"],
+    "quip": ["quip", "quips", "quipped", "quipping"],
+    "snap": ["snap", "snaps", "snapped", "snapping"],
+    "testify": ["testify", "testifies", "testified", "testifying"],
+    "reply": ["reply", "replies", "replied", "replying"],
+    "cry": ["cry", "cries", "cried", "crying"],
+    "speak": ["speak", "speaks", "spoke", "spoken", "speaking"],
+}
+
+
+def _inflect(lemma: str) -> list[str]:
+    if lemma in _IRREGULAR:
+        return _IRREGULAR[lemma]
+    if lemma.endswith("e"):
+        return [lemma, lemma + "s", lemma + "d", lemma[:-1] + "ing"]
+    plural = lemma + ("es" if lemma.endswith(("sh", "ch", "ss", "x")) else "s")
+    return [lemma, plural, lemma + "ed", lemma + "ing"]
+
+
+CUE_FORMS: frozenset[str] = frozenset(
+    form for lemma in {*_REGULAR, *_IRREGULAR} for form in _inflect(lemma)
+)
+
+# Multi-word cues; "went on" and "pointed out" need their particle to be speech.
+_PHRASES = [r"(?:go|goes|went|going|gone)\s+on", r"(?:point|points|pointed|pointing)\s+out"]
+_single = sorted(CUE_FORMS, key=len, reverse=True)
+CUE = r"(?:" + "|".join([*_PHRASES, *_single]) + r")"
+CUE_RE = regex.compile(rf"\b{CUE}\b", regex.IGNORECASE)
+
+
+def is_cue(word: str) -> bool:
+    return word.lower() in CUE_FORMS

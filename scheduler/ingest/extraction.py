@@ -1,0 +1,153 @@
+"""Extraction entry point: article text in, direct quotes and dated milestones out.
+
+Rule-based and dependency-light (the `regex` module only); no language model is
+needed, so ingest stays fast and gives the same answer every time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import regex
+
+from scheduler.ingest.attribution import (
+    Speaker,
+    after_quote,
+    before_quote,
+    find_label,
+    is_fused,
+)
+from scheduler.ingest.milestones import find_milestones
+from scheduler.ingest.people import TITLES, People
+from scheduler.ingest.quotes import QuoteSpan, find_quotes
+from scheduler.ingest.text import Span, index_of, paragraphs, sentences
+from scheduler.ingest.types import ExtractedQuote, Extraction
+
+_TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
+_ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
+
+
+def extract(text: str, *, published: dt.date | None = None) -> Extraction:
+    """Quotes with speakers and milestones with dates.
+
+    `published` is the reference date for "last year" and for telling past
+    events from planned ones; without it, today is used.
+    """
+    paras = paragraphs(text)
+    spans = find_quotes(text, paras)
+    quoted = [(q.open, q.close + 1 if q.close is not None else q.end) for q in spans]
+    sents = sentences(text, paras, quoted)
+    people = People(text, sents, paras, quoted)
+    quotes = _quotes(text, paras, sents, spans, people)
+    reference = published or dt.date.today()
+    milestones = find_milestones(text, sents, reference, people.in_quote, people.person_at)
+    return Extraction(quotes=quotes, milestones=milestones)
+
+
+class _Found:
+    __slots__ = ("opens", "own", "span", "speaker", "start")
+
+    def __init__(self, span: QuoteSpan, start: int, own: Speaker | None, opens: bool) -> None:
+        self.span = span
+        self.start = start
+        self.own = own
+        self.opens = opens  # the quote is the first thing in its paragraph
+        self.speaker: str | None = None
+
+
+def _quotes(
+    text: str, paras: list[Span], sents: list[Span], spans: list[QuoteSpan], people: People
+) -> list[ExtractedQuote]:
+    found: list[_Found] = []
+    prev_close: dict[int, int] = {}
+    for q in spans:
+        p_start, p_end = paras[q.para]
+        clause_start = max(sents[index_of(sents, q.open)][0], prev_close.get(q.para, p_start))
+        prev_close[q.para] = q.close + 1 if q.close is not None else q.end
+        label = find_label(text, q)
+        if label is not None:
+            speaker = Speaker("name", label[0], q.start, None)
+            found.append(_Found(q, label[1], speaker, q.open == p_start))
+            continue
+        before = before_quote(text, q, clause_start)
+        if before is None and q.open == p_start and q.para > 0:
+            before = _colon_paragraph(text, q, paras[q.para - 1], sents)
+        if is_fused(text, q, p_start, before is not None):
+            continue
+        after = after_quote(text, q, p_end)
+        own = before or after
+        if own is None and not _stands_alone(text, q):
+            continue
+        found.append(_Found(q, q.start, own, q.open == p_start))
+
+    for f in found:
+        if f.own is not None:
+            f.speaker = _resolve(f.own, people)
+    _inherit(found)
+    return [
+        ExtractedQuote(
+            text=text[f.start : f.span.end],
+            start=f.start,
+            end=f.span.end,
+            speaker=f.speaker,
+            cue=f.own.cue if f.own else None,
+        )
+        for f in found
+        if f.start < f.span.end
+    ]
+
+
+def _colon_paragraph(text: str, q: QuoteSpan, prev_para: Span, sents: list[Span]) -> Speaker | None:
+    """ "Doe added:" closing the paragraph before introduces this one's quote."""
+    if not text[prev_para[0] : prev_para[1]].rstrip().endswith(":"):
+        return None
+    start = sents[index_of(sents, prev_para[1] - 1)][0]
+    return before_quote(text, q, max(start, prev_para[0]))
+
+
+def _stands_alone(text: str, q: QuoteSpan) -> bool:
+    """An unattributed quote counts only if it reads as speech, not as a title or a term."""
+    inner = text[q.start : q.end]
+    if len(inner.split()) < 4:
+        return False
+    if q.close is None:
+        return True
+    if _ENDS_SENTENCE.search(inner) or text[q.close - 1] in ".!?":
+        return True
+    return not _TITLE_LIKE.match(text[q.close + 1 : q.close + 3])
+
+
+def _resolve(speaker: Speaker, people: People) -> str | None:
+    if speaker.kind == "name":
+        return people.resolve_name(speaker.phrase, speaker.pos)
+    if speaker.kind == "pronoun":
+        return people.resolve_pronoun(speaker.phrase, speaker.pos)
+    words = speaker.phrase.lower().split()
+    # "the 26-year-old", "the driver": a description of someone just named.
+    if words[0] == "the" and (regex.match(r"\d+-year-old$", words[-1]) or words[-1] in TITLES):
+        return people.resolve_pronoun("they", speaker.pos) or speaker.phrase
+    return speaker.phrase
+
+
+def _inherit(found: list[_Found]) -> None:
+    """Quotes without their own attribution take the speaker of their passage."""
+    by_chain: dict[int, str] = {}
+    for f in found:
+        if f.own is not None and f.speaker and f.span.chain not in by_chain:
+            by_chain[f.span.chain] = f.speaker
+    previous: _Found | None = None
+    for i, f in enumerate(found):
+        if f.own is None:
+            if f.span.chain in by_chain:
+                f.speaker = by_chain[f.span.chain]
+            elif previous is not None and (
+                previous.span.para == f.span.para
+                or (previous.span.para == f.span.para - 1 and f.opens)
+            ):
+                f.speaker = previous.speaker
+            elif i + 1 < len(found) and found[i + 1].span.para == f.span.para:
+                f.speaker = found[i + 1].speaker
+        previous = f
+
+
+__all__ = ["extract"]

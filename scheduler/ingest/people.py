@@ -1,0 +1,854 @@
+"""People named in an article: who they are, their gender, who the article is about.
+
+Rule-based on purpose (no language model): capitalised name sequences, evidence
+that a sequence is a person (a speech verb, a title, an age, a relative's role,
+a surname reused alone), and pronoun counts for gender. Resolving a bare surname
+prefers the article's subject over a relative who shares it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+from scheduler.ingest.cues import CUE
+from scheduler.ingest.text import Span, index_of
+
+_TOKEN = r"(?:\p{Lu}[\p{L}’'\-]*\p{L}|\p{Lu}\.|\p{Lu}\p{Ll}*)"
+_PARTICLE = r"(?:de|da|di|du|del|della|der|den|van|von|la|le|bin|al|el|St\.)"
+NAME_SEQ = regex.compile(
+    rf"(?<![\p{{L}}\p{{N}}])(?:{_TOKEN})(?:\s+(?:{_PARTICLE}\s+)?(?:{_TOKEN}))*"
+    rf"(?:,?\s+(?:Jr\.|Sr\.|II|III|IV))?",
+    regex.V1,
+)
+_POSSESSIVE = regex.compile(r"[’']s?$")
+
+TITLES_MALE = {"mr", "mr.", "sir", "lord", "king", "prince", "father"}
+TITLES_FEMALE = {"mrs", "mrs.", "ms", "ms.", "miss", "madam", "lady", "queen", "princess", "dame"}
+TITLES = (
+    TITLES_MALE
+    | TITLES_FEMALE
+    | {
+        *[
+            "dr",
+            "dr.",
+            "prof",
+            "prof.",
+            "gov",
+            "gov.",
+            "governor",
+            "sen",
+            "sen.",
+            "senator",
+            "rep",
+            "rep.",
+            "representative",
+            "president",
+            "vice",
+            "coach",
+            "captain",
+            "capt",
+            "capt.",
+            "judge",
+            "justice",
+            "chief",
+            "mayor",
+            "minister",
+            "secretary",
+            "chancellor",
+            "premier",
+            "commissioner",
+            "sheriff",
+            "officer",
+            "detective",
+            "general",
+            "gen",
+            "gen.",
+            "col",
+            "col.",
+            "lt",
+            "lt.",
+            "sgt",
+            "sgt.",
+            "rev",
+            "rev.",
+            "reverend",
+            "pastor",
+            "bishop",
+            "ceo",
+            "chairman",
+            "chairwoman",
+            "chair",
+            "director",
+            "manager",
+            "driver",
+            "skipper",
+            "striker",
+            "goalkeeper",
+            "defender",
+            "midfielder",
+            "quarterback",
+            "pitcher",
+            "professor",
+            "doctor",
+            "rabbi",
+            "imam",
+            "ambassador",
+            "spokesman",
+            "spokeswoman",
+            "spokesperson",
+        ]
+    }
+)
+_FEMALE_ROLES = {
+    *[
+        "mother",
+        "mom",
+        "mum",
+        "wife",
+        "sister",
+        "daughter",
+        "grandmother",
+        "grandma",
+        "aunt",
+        "niece",
+        "girlfriend",
+        "widow",
+        "woman",
+        "girl",
+        "actress",
+        "queen",
+        "princess",
+        "chairwoman",
+        "spokeswoman",
+        "businesswoman",
+        "congresswoman",
+        "sportswoman",
+    ]
+}
+_MALE_ROLES = {
+    *[
+        "father",
+        "dad",
+        "husband",
+        "brother",
+        "son",
+        "grandfather",
+        "grandpa",
+        "uncle",
+        "nephew",
+        "boyfriend",
+        "widower",
+        "man",
+        "boy",
+        "actor",
+        "king",
+        "prince",
+        "chairman",
+        "spokesman",
+        "businessman",
+        "congressman",
+        "sportsman",
+    ]
+}
+KINSHIP = {
+    *[
+        "mother",
+        "mom",
+        "mum",
+        "father",
+        "dad",
+        "wife",
+        "husband",
+        "sister",
+        "brother",
+        "daughter",
+        "son",
+        "grandmother",
+        "grandfather",
+        "grandma",
+        "grandpa",
+        "aunt",
+        "uncle",
+        "niece",
+        "nephew",
+        "cousin",
+        "girlfriend",
+        "boyfriend",
+        "partner",
+        "fiancée",
+        "fiance",
+        "fiancé",
+        "widow",
+        "widower",
+        "stepmother",
+        "stepfather",
+    ]
+}
+# Capitalised words that start sentences or name things, never people.
+_STOP = {
+    *[
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "At",
+        "For",
+        "With",
+        "By",
+        "From",
+        "But",
+        "And",
+        "Or",
+        "Nor",
+        "However",
+        "When",
+        "While",
+        "After",
+        "Before",
+        "Since",
+        "If",
+        "As",
+        "It",
+        "Its",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "There",
+        "Here",
+        "What",
+        "Why",
+        "How",
+        "Who",
+        "Whom",
+        "Whose",
+        "Where",
+        "Which",
+        "Instead",
+        "Indeed",
+        "Still",
+        "Yet",
+        "So",
+        "Then",
+        "Now",
+        "Even",
+        "Also",
+        "He",
+        "She",
+        "They",
+        "We",
+        "I",
+        "You",
+        "His",
+        "Her",
+        "Hers",
+        "Their",
+        "Our",
+        "My",
+        "Your",
+        "One",
+        "Two",
+        "Three",
+        "Four",
+        "Five",
+        "Six",
+        "Seven",
+        "Eight",
+        "Nine",
+        "Ten",
+        "Last",
+        "Next",
+        "First",
+        "Second",
+        "Third",
+        "Meanwhile",
+        "Although",
+        "Though",
+        "Because",
+        "Despite",
+        "During",
+        "Until",
+        "Unless",
+        "Whether",
+        "According",
+        "Asked",
+        "Speaking",
+        "Racing",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Sept",
+        "Oct",
+        "Nov",
+        "Dec",
+        "Today",
+        "Tomorrow",
+        "Yesterday",
+        "Read",
+        "More",
+        "Many",
+        "Some",
+        "Most",
+        "Both",
+        "Each",
+        "Every",
+        "Few",
+        "Several",
+        "Other",
+        "Another",
+        "Such",
+        "No",
+        "Not",
+        "Yes",
+        "Oh",
+        "Well",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Sen",
+        "Gov",
+        "Rep",
+        "Prof",
+        "St",
+        "Gen",
+        "Col",
+        "Lt",
+        "Capt",
+        "Sgt",
+        "Coach",
+        "President",
+        "Senator",
+        "Governor",
+        "Judge",
+        "Justice",
+        "Chief",
+        "Mayor",
+        "Minister",
+        "Secretary",
+        "Sir",
+        "Lady",
+        "Lord",
+        "Democrat",
+        "Democrats",
+        "Republican",
+        "Republicans",
+        "American",
+        "Americans",
+        "Canadian",
+        "British",
+        "English",
+        "French",
+        "German",
+        "Chinese",
+        "Russian",
+        "Photo",
+        "Getty",
+        "Images",
+        "AP",
+        "Reuters",
+        "Copyright",
+        "Click",
+        "Share",
+        "Watch",
+        "Subscribe",
+        "Follow",
+        "Update",
+        "Breaking",
+        "Exclusive",
+        "Live",
+        "Video",
+        "Editor",
+        "Editors",
+        "Note",
+        "UPDATE",
+        "CROSSTALK",
+        "Let",
+        "Don",
+        "Do",
+        "Does",
+        "Did",
+        "Is",
+        "Are",
+        "Was",
+        "Were",
+        "Be",
+        "Been",
+        "Will",
+        "Would",
+        "Can",
+        "Could",
+        "Should",
+        "Must",
+        "Might",
+        "Shall",
+        "Has",
+        "Have",
+        "Had",
+    ]
+}
+_ORG_WORDS = {
+    *[
+        "inc",
+        "inc.",
+        "corp",
+        "corp.",
+        "co",
+        "co.",
+        "ltd",
+        "ltd.",
+        "llc",
+        "plc",
+        "company",
+        "group",
+        "party",
+        "series",
+        "motorsports",
+        "motorsport",
+        "racing",
+        "speedway",
+        "raceway",
+        "university",
+        "college",
+        "school",
+        "academy",
+        "department",
+        "ministry",
+        "association",
+        "federation",
+        "league",
+        "club",
+        "team",
+        "times",
+        "post",
+        "news",
+        "journal",
+        "television",
+        "tv",
+        "radio",
+        "network",
+        "center",
+        "centre",
+        "committee",
+        "council",
+        "commission",
+        "court",
+        "house",
+        "senate",
+        "congress",
+        "parliament",
+        "assembly",
+        "bank",
+        "fund",
+        "agency",
+        "institute",
+        "foundation",
+        "trust",
+        "union",
+        "cup",
+        "championship",
+        "championships",
+        "open",
+        "games",
+        "olympics",
+        "stadium",
+        "arena",
+        "park",
+        "street",
+        "avenue",
+        "road",
+        "city",
+        "county",
+        "state",
+        "states",
+        "airlines",
+        "airways",
+        "motors",
+        "holdings",
+        "partners",
+        "capital",
+        "labs",
+        "technologies",
+        "systems",
+        "fc",
+        "united",
+        "city",
+        "hospital",
+        "church",
+        "museum",
+        "gallery",
+        "magazine",
+        "press",
+        "review",
+        "tribune",
+        "herald",
+        "gazette",
+        "daily",
+        "weekly",
+        "channel",
+        "studios",
+        "records",
+        "media",
+        "services",
+        "industries",
+        "energy",
+        "bureau",
+        "office",
+        "administration",
+        "board",
+        "authority",
+        "police",
+        "army",
+        "navy",
+        "force",
+        "corps",
+        "guard",
+        "museum",
+        "festival",
+        "awards",
+        "award",
+        "prize",
+        "tour",
+        "grand",
+        "prix",
+        "nasdaq",
+        "exchange",
+        "market",
+        "index",
+        "street",
+        "river",
+        "lake",
+        "mountain",
+        "valley",
+        "island",
+        "beach",
+        "bay",
+        "airport",
+        "station",
+        "square",
+        "bridge",
+        "hall",
+        "tower",
+        "building",
+        "republic",
+        "kingdom",
+        "empire",
+        "federal",
+        "national",
+        "international",
+        "global",
+        "world",
+        "north",
+        "south",
+        "east",
+        "west",
+        "northern",
+        "southern",
+        "eastern",
+        "western",
+        "central",
+        "new",
+    ]
+}
+_PERSON_HINT = regex.compile(
+    rf"^\s*(?:,\s*(?:\d{{1,3}}|who|whose|a|an|the|his|her|their)\b|\s*\(\s*\d{{1,3}}\s*\)"
+    rf"|\s+(?:{CUE})\b)",
+    regex.IGNORECASE,
+)
+_CUE_BEFORE = regex.compile(rf"\b(?:{CUE})\s*$", regex.IGNORECASE)
+_PRONOUNS_M = regex.compile(r"\b(?:he|him|his|himself)\b", regex.IGNORECASE)
+_PRONOUNS_F = regex.compile(r"\b(?:she|her|hers|herself)\b", regex.IGNORECASE)
+PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
+
+
+@dataclass
+class Person:
+    name: str  # the fullest form seen, without titles
+    tokens: tuple[str, ...]
+    first_seen: int
+    mentions: int = 0
+    evidence: int = 0  # how many signs say this is a person, not a place or brand
+    relative: bool = False
+    votes: Counter = field(default_factory=Counter)
+
+    @property
+    def surname(self) -> str:
+        return self.tokens[-1]
+
+    @property
+    def gender(self) -> str | None:
+        m, f = self.votes["m"], self.votes["f"]
+        if m > f:
+            return "m"
+        if f > m:
+            return "f"
+        return None
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    person: Person
+
+
+class People:
+    """The people of one article and the places they are mentioned."""
+
+    def __init__(
+        self, text: str, sents: Sequence[Span], paras: Sequence[Span], quoted: Sequence[Span]
+    ) -> None:
+        self.text = text
+        self.sents = sents
+        self.paras = paras
+        self._quoted_starts = [s for s, _ in quoted]
+        self._quoted = quoted
+        self.persons: list[Person] = []
+        self.mentions: list[Mention] = []
+        self._collect()
+        self._vote_gender()
+        self._mention_starts = [m.start for m in self.mentions]
+        self.subject = self._pick_subject()
+
+    # -- building ---------------------------------------------------------------
+
+    def _collect(self) -> None:
+        text = self.text
+        raw: list[tuple[int, int, list[str], str | None, bool]] = []
+        for m in NAME_SEQ.finditer(text):
+            tokens = m.group(0).split()
+            start = m.start()
+            title = None
+            # Strip sentence-initial words, titles and a trailing possessive.
+            while tokens and (tokens[0] in _STOP or tokens[0].lower() in TITLES):
+                if tokens[0].lower() in TITLES:
+                    title = tokens[0].lower()
+                start = text.index(tokens[0], start) + len(tokens[0])
+                tokens = tokens[1:]
+                while start < len(text) and text[start].isspace():
+                    start += 1
+            if not tokens:
+                continue
+            tokens[-1] = _POSSESSIVE.sub("", tokens[-1]) or tokens[-1]
+            if any(t.lower().strip(".") in _ORG_WORDS for t in tokens) or any(
+                t.isupper() and len(t) > 2 for t in tokens[:-1]
+            ):
+                continue
+            if len(tokens) > 4 or any(t in _STOP for t in tokens):
+                continue
+            end = start + len(" ".join(tokens))
+            before = text[max(0, start - 40) : start].lower()
+            kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
+            relative = bool(kin and kin.group(1) in KINSHIP)
+            if title is None and kin and kin.group(1) in TITLES:
+                title = kin.group(1)
+            raw.append((start, end, tokens, title, relative))
+
+        by_key: dict[tuple[str, ...], Person] = {}
+        singles: list[tuple[int, int, str, str | None, bool]] = []
+        for start, end, tokens, title, relative in raw:
+            if len(tokens) == 1:
+                singles.append((start, end, tokens[0], title, relative))
+                continue
+            key = tuple(tokens)
+            person = by_key.get(key)
+            if person is None:
+                person = Person(" ".join(tokens), key, start)
+                by_key[key] = person
+                self.persons.append(person)
+            self._note(person, start, end, title, relative)
+
+        surnames: dict[str, list[Person]] = defaultdict(list)
+        firsts: dict[str, list[Person]] = defaultdict(list)
+        for p in self.persons:
+            surnames[p.surname].append(p)
+            firsts[p.tokens[0]].append(p)
+        for start, end, token, title, relative in singles:
+            person = self._pick(surnames.get(token) or firsts.get(token) or [], start)
+            if person is None:
+                if token.isupper() and len(token) > 3 and title is None:
+                    token = token.title()  # transcript labels: "PENCE"
+                key = (token,)
+                person = by_key.get(key)
+                if person is None:
+                    person = Person(token, key, start)
+                    by_key[key] = person
+                    self.persons.append(person)
+            else:
+                person.evidence += 1  # a surname reused alone is a strong sign
+            self._note(person, start, end, title, relative)
+        self.mentions.sort(key=lambda m: m.start)
+        self._by_surname = surnames
+
+    def _note(
+        self, person: Person, start: int, end: int, title: str | None, relative: bool
+    ) -> None:
+        person.mentions += 1
+        after = self.text[end : end + 60]
+        before = self.text[max(0, start - 40) : start]
+        if title:
+            person.evidence += 1
+            if title in TITLES_MALE:
+                person.votes["m"] += 3
+            elif title in TITLES_FEMALE:
+                person.votes["f"] += 3
+        if relative:
+            person.relative = True
+            person.evidence += 1
+        role = regex.search(r"(\w+)\s*,?\s*$", before.lower())
+        if role and role.group(1) in _FEMALE_ROLES:
+            person.votes["f"] += 3
+        elif role and role.group(1) in _MALE_ROLES:
+            person.votes["m"] += 3
+        if _PERSON_HINT.match(after) or _CUE_BEFORE.search(before):
+            person.evidence += 1
+        self.mentions.append(Mention(start, end, person))
+
+    def _vote_gender(self) -> None:
+        """A pronoun in a sentence most likely refers to that sentence's first person."""
+        mention_starts = [m.start for m in self.mentions]
+        last: Person | None = None
+        for s_start, s_end in self.sents:
+            i = bisect.bisect_left(mention_starts, s_start)
+            first = None
+            while i < len(self.mentions) and self.mentions[i].start < s_end:
+                m = self.mentions[i]
+                if not self.in_quote(m.start) and self.is_person(m.person):
+                    first = self.mentions[i].person
+                    break
+                i += 1
+            target = first or last
+            if target is None:
+                continue
+            plain = self._unquoted(s_start, s_end)
+            target.votes["m"] += len(_PRONOUNS_M.findall(plain))
+            target.votes["f"] += len(_PRONOUNS_F.findall(plain))
+            last = target
+
+    def _unquoted(self, start: int, end: int) -> str:
+        chars = list(self.text[start:end])
+        for q_start, q_end in self._quoted:
+            if q_end <= start or q_start >= end:
+                continue
+            for k in range(max(q_start, start), min(q_end, end)):
+                chars[k - start] = " "
+        return "".join(chars)
+
+    def _pick_subject(self) -> Person | None:
+        best, best_score = None, 0.0
+        for p in self.persons:
+            if p.relative or not self.is_person(p):
+                continue
+            score = p.mentions + p.evidence + (2 if len(p.tokens) > 1 else 0)
+            score += 1.0 / (1 + p.first_seen / 500)
+            if score > best_score:
+                best, best_score = p, score
+        return best
+
+    def _pick(self, candidates: list[Person], pos: int) -> Person | None:
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        # The subject of the article, then anyone not introduced as a relative,
+        # then whoever is mentioned most.
+        subject = getattr(self, "subject", None)
+        if subject in candidates:
+            return subject
+        return max(candidates, key=lambda p: (not p.relative, p.mentions, -p.first_seen))
+
+    # -- queries ------------------------------------------------------------------
+
+    def in_quote(self, pos: int) -> bool:
+        i = bisect.bisect_right(self._quoted_starts, pos) - 1
+        return i >= 0 and self._quoted[i][0] <= pos < self._quoted[i][1]
+
+    def is_person(self, p: Person) -> bool:
+        return p.evidence > 0
+
+    def resolve_name(self, phrase: str, pos: int) -> str:
+        tokens = [t for t in phrase.split() if t.lower() not in TITLES]
+        if not tokens:
+            return phrase
+        tokens[-1] = _POSSESSIVE.sub("", tokens[-1]) or tokens[-1]
+        if len(tokens) == 1 and tokens[0].isupper() and len(tokens[0]) > 3:
+            tokens = [tokens[0].title()]
+        if len(tokens) == 1:
+            token = tokens[0]
+            full = [p for p in self.persons if len(p.tokens) > 1 and token in p.tokens]
+            person = self._pick(full, pos)
+            if person is not None:
+                return person.name
+        return " ".join(tokens)
+
+    def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
+        """The person a he/she/they at `pos` most likely refers to."""
+        want = PRONOUNS.get(pronoun.lower())
+        s_index = index_of(self.sents, pos)
+        p_index = index_of(self.paras, pos)
+        for k in range(s_index, max(-1, s_index - 8), -1):
+            s_start, s_end = self.sents[k]
+            if index_of(self.paras, s_start) < p_index - 2:
+                break
+            limit = min(s_end, pos)
+            person = self._first_in(s_start, limit, want)
+            if person is not None:
+                return person.name
+        if self.subject is not None and want in (None, self.subject.gender):
+            return self.subject.name
+        return None
+
+    def _first_in(self, start: int, end: int, want: str | None) -> Person | None:
+        i = bisect.bisect_left(self._mention_starts, start)
+        while i < len(self.mentions) and self.mentions[i].start < end:
+            m = self.mentions[i]
+            i += 1
+            if self.in_quote(m.start) or not self.is_person(m.person):
+                continue
+            person = m.person
+            if len(person.tokens) == 1:
+                person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
+            if want is None or person.gender in (None, want):
+                return person
+        return None
+
+    def person_at(self, start: int, end: int) -> str | None:
+        """The person a sentence is about: its first named person, else whom its pronoun means."""
+        person = self._first_in(start, end, None)
+        if person is not None:
+            return person.name
+        plain = self._unquoted(start, end)
+        m = regex.search(r"\b(he|she)\b", plain, regex.IGNORECASE)
+        if m:
+            return self.resolve_pronoun(m.group(1), start + m.start())
+        return self.resolve_pronoun("they", start)
