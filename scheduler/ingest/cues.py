@@ -4,95 +4,20 @@ from __future__ import annotations
 
 import regex
 
+from scheduler.ingest.text import word_set
+
 # Lemmas whose inflections follow the regular spelling rules.
-_REGULAR = [
-    "add",
-    "acknowledge",
-    "admit",
-    "advise",
-    "affirm",
-    "agree",
-    "announce",
-    "answer",
-    "argue",
-    "ask",
-    "assert",
-    "boast",
-    "caution",
-    "chant",
-    "claim",
-    "comment",
-    "complain",
-    "concede",
-    "conclude",
-    "confess",
-    "confide",
-    "confirm",
-    "continue",
-    "counter",
-    "cry",
-    "declare",
-    "deny",
-    "describe",
-    "emphasise",
-    "emphasize",
-    "enthuse",
-    "exclaim",
-    "explain",
-    "gush",
-    "insist",
-    "interject",
-    "joke",
-    "lament",
-    "laugh",
-    "maintain",
-    "marvel",
-    "mention",
-    "muse",
-    "mutter",
-    "murmur",
-    "note",
-    "observe",
-    "offer",
-    "plead",
-    "pledge",
-    "point",
-    "post",
-    "predict",
-    "promise",
-    "quip",
-    "recall",
-    "recount",
-    "reflect",
-    "remark",
-    "remember",
-    "remind",
-    "reply",
-    "report",
-    "respond",
-    "retort",
-    "reveal",
-    "say",
-    "scream",
-    "shout",
-    "sigh",
-    "sing",
-    "smile",
-    "snap",
-    "state",
-    "stress",
-    "suggest",
-    "tell",
-    "testify",
-    "tweet",
-    "urge",
-    "vow",
-    "warn",
-    "whisper",
-    "wonder",
-    "write",
-    "yell",
-]
+_REGULAR = word_set(
+    """
+add acknowledge admit advise affirm agree announce answer argue ask assert boast caution
+chant claim comment complain concede conclude confess confide confirm continue counter cry
+declare deny describe emphasise emphasize enthuse exclaim explain gush insist interject
+joke lament laugh maintain marvel mention muse mutter murmur note observe offer plead
+pledge point post predict promise quip recall recount reflect remark remember remind reply
+report respond retort reveal say scream shout sigh sing smile snap state stress suggest
+tell testify tweet urge vow warn whisper wonder write yell
+"""
+)
 
 _IRREGULAR = {
     "say": ["say", "says", "said", "saying"],

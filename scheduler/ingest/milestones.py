@@ -29,7 +29,10 @@ _NUMBER_WORDS = {
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3,
     "several": 3, "couple of": 2,
 }  # fmt: skip
-_COUNT = r"(?P<count>\d+|a couple of|couple of|a few|several|an?|one|two|three|four|five|six|seven|eight|nine|ten)"
+_COUNT = (
+    r"(?P<count>\d+|a couple of|couple of|a few|several|an?|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten)"
+)
 _UNIT = r"(?P<unit>day|week|month|year|season)s?"
 
 _PATTERNS: list[tuple[str, regex.Pattern]] = [
@@ -39,10 +42,13 @@ _PATTERNS: list[tuple[str, regex.Pattern]] = [
     ("my", regex.compile(rf"(?i)\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b")),
     ("md", regex.compile(rf"(?i)\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s+\d)")),
     ("y", regex.compile(rf"(?<![\d$£€#,.\-/])\b{_YEAR}\b(?![\d%,]\d|\s*%|-\d\d-)")),
-    ("deictic", regex.compile(r"(?i)\b(?P<rel>last|this|next|past|coming)\s+(?P<unit>year|month|season)\b")),
+    ("deictic", regex.compile(
+        r"(?i)\b(?P<rel>last|this|next|past|coming)\s+(?P<unit>year|month|season)\b")),
     ("ago", regex.compile(rf"(?i)\b{_COUNT}\s+{_UNIT}\s+ago\b")),
-    ("later", regex.compile(rf"(?i)\b(?:just\s+)?{_COUNT}\s+{_UNIT}\s+(?P<dir>later|after|afterwards|earlier|before)\b")),
-    ("following", regex.compile(r"(?i)\bthe\s+(?P<dir>following|next|previous)\s+(?P<unit>year|month|season)\b")),
+    ("later", regex.compile(
+        rf"(?i)\b(?:just\s+)?{_COUNT}\s+{_UNIT}\s+(?P<dir>later|after|afterwards|earlier|before)\b")),
+    ("following", regex.compile(
+        r"(?i)\bthe\s+(?P<dir>following|next|previous)\s+(?P<unit>year|month|season)\b")),
 ]  # fmt: skip
 
 _FUTURE = regex.compile(

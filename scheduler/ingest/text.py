@@ -13,108 +13,22 @@ import regex
 
 Span = tuple[int, int]
 
+
+def word_set(words: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated block (keeps long lists readable)."""
+    return frozenset(words.split())
+
+
 # Abbreviations that end with a period without ending the sentence: titles
 # before names, month and state abbreviations, and a few common Latin ones.
-ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "gov",
-        "sen",
-        "rep",
-        "st",
-        "jr",
-        "sr",
-        "lt",
-        "gen",
-        "col",
-        "capt",
-        "sgt",
-        "maj",
-        "cmdr",
-        "adm",
-        "rev",
-        "hon",
-        "pres",
-        "supt",
-        "det",
-        "insp",
-        "gov",
-        "atty",
-        "messrs",
-        "mme",
-        "mlle",
-        "no",
-        "vs",
-        "etc",
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "bros",
-        "dept",
-        "univ",
-        "est",
-        "fig",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "ala",
-        "ariz",
-        "ark",
-        "calif",
-        "colo",
-        "conn",
-        "del",
-        "fla",
-        "ga",
-        "ill",
-        "ind",
-        "kan",
-        "ky",
-        "la",
-        "md",
-        "mass",
-        "mich",
-        "minn",
-        "miss",
-        "mo",
-        "mont",
-        "neb",
-        "nev",
-        "okla",
-        "ore",
-        "pa",
-        "tenn",
-        "tex",
-        "va",
-        "vt",
-        "wash",
-        "wis",
-        "wyo",
-        "u.s",
-        "u.k",
-        "u.n",
-        "e.g",
-        "i.e",
-        "a.m",
-        "p.m",
-        "d.c",
-        "l.a",
-        "n.y",
-    ]
+ABBREVIATIONS = word_set(
+    """
+mr mrs ms dr prof gov sen rep st jr sr lt gen col capt sgt maj cmdr adm rev hon pres supt
+det insp gov atty messrs mme mlle no vs etc inc corp co ltd bros dept univ est fig jan feb
+mar apr jun jul aug sep sept oct nov dec ala ariz ark calif colo conn del fla ga ill ind
+kan ky la md mass mich minn miss mo mont neb nev okla ore pa tenn tex va vt wash wis wyo
+u.s u.k u.n e.g i.e a.m p.m d.c l.a n.y
+"""
 )
 
 _PARA_BREAK = regex.compile(r"\n\s*\n")
