@@ -300,7 +300,7 @@ def speaker_matches(predicted: str | None, gold: str | None) -> bool:
         # A person: the surname decides ("Pence" = "Gov. Mike Pence"), and a
         # given first name must not contradict.
         surname = names[-1].lower().removesuffix("'s").strip(".")
-        first = names[0].lower().strip(".") if len(names) > 1 else None
+        first = names[-2].lower().strip(".") if len(names) > 1 else None
         return surname in p and (first is None or len(p) < 2 or p[0].strip(".") == first)
     return set(p) <= set(g) or p[-1] == g[-1]
 

@@ -29,7 +29,11 @@ _NAME_START = regex.compile(
     rf"^(?:(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+))*(?:{_TOKEN})",
     regex.V1,
 )
-_DET = r"(?:the|a|an|his|her|their|its|our|one|another|this|that|some|many|several|two|three)"
+_NAME_ANY = regex.compile(
+    rf"(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+(?={_TOKEN}))*(?:{_TOKEN})?",
+    regex.V1,
+)
+_DET = r"(?:the|a|an|his|her|their|its|our|one|another|some|many|several|two|three)"
 _NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:[\w’'\-.]+\s+){{0,5}}?[\w’'\-]+$")
 _NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
 _TRAILING_WORDS = regex.compile(
@@ -43,6 +47,8 @@ _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$"
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
 _AGE_OR_ROLE = regex.compile(r"(?i)^the\s+(?:\d+-year-old|[\w-]+)(?:\s+[\w-]+){0,2}$")
+_OF_TAIL = regex.compile(r"^(.*?\S)\s+(?:of|from|at|for|with)\s+(?:the\s+)?\p{Lu}.*$")
+_NAME_TITLES = TITLES - {"king", "prince", "queen", "lady", "lord", "father", "chair"}
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 
 
@@ -100,10 +106,31 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     tail = before[verb.end() :]
     if not _TAIL_OK.match(tail) or _INDIRECT.search(before[: verb.end()] + tail):
         return None
-    subject = _subject_before(before[: verb.start()], clause_start, anchored=False)
+    head = before[: verb.start()]
+    if not head.strip():
+        # "Said Doe: ..." puts the verb first.
+        return _speaker_after_verb(before, verb, clause_start)
+    if verb.group(0).lower().endswith("ing"):
+        # "..., saying, ..." belongs to the clause's subject, which comes first.
+        subject = _clause_subject(head, clause_start)
+    else:
+        subject = _subject_before(head, clause_start, anchored=False)
     if subject is None:
         return None
     return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+def _clause_subject(s: str, offset: int) -> Speaker | None:
+    m = regex.search(r"(?i)^\W*(he|she|they)\b", s)
+    if m:
+        return Speaker("pronoun", m.group(1), offset + m.start(1), None)
+    for m in _NAME_ANY.finditer(s):
+        tokens = m.group(0).split()
+        while tokens and (tokens[0] in _STOP or tokens[0].lower().rstrip(".") in _NAME_TITLES):
+            tokens = tokens[1:]
+        if tokens:
+            return Speaker("name", " ".join(tokens), offset + m.end() - len(" ".join(tokens)), None)
+    return None
 
 
 def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> bool:
@@ -160,13 +187,19 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
     """The speaker phrase that ends `s` (text just before a speech verb)."""
     s = _trim_end(s)
     appositive = None
-    if s.endswith(","):
+    for _ in range(2):  # "Doe, the attorney general, one of the plaintiffs, said"
+        if not s.endswith(","):
+            break
         inner = s[:-1]
         comma = inner.rfind(",")
         if comma < 0 or len(inner) - comma > 90:
             return None
         appositive = (inner[comma + 1 :].strip(), offset + comma + 1)
         s = _trim_end(inner[:comma])
+    # "Mr. Doe of the Sierra Club said": the speaker is Doe, not the club.
+    of = _OF_TAIL.match(s)
+    if of and _NAME_END.search(of.group(1)):
+        s = of.group(1)
     found = _phrase_at_end(s, offset)
     if found is None:
         return None
@@ -200,7 +233,9 @@ def _phrase_at_end(s: str, offset: int) -> Speaker | None:
     if m:
         tokens = m.group(0).split()
         start = m.start()
-        while tokens and (tokens[0] in _STOP or tokens[0].lower().rstrip(".") in TITLES):
+        while len(tokens) > 1 and (
+            tokens[0] in _STOP or tokens[0].lower().rstrip(".") in _NAME_TITLES
+        ):
             start = s.index(tokens[0], start) + len(tokens[0])
             tokens = tokens[1:]
             while start < len(s) and s[start].isspace():

@@ -79,7 +79,7 @@ Lady Lord Democrat Democrats Republican Republicans American Americans Canadian 
 English French German Chinese Russian Photo Getty Images AP Reuters Copyright Click Share
 Watch Subscribe Follow Update Breaking Exclusive Live Video Editor Editors Note UPDATE
 CROSSTALK Let Don Do Does Did Is Are Was Were Be Been Will Would Can Could Should Must
-Might Shall Has Have Had
+Might Shall Has Have Had Former Democratic Del Senators Representatives Officials Critics
 """
 )
 _ORG_WORDS = word_set(
@@ -179,6 +179,15 @@ class People:
                     start += 1
             if not tokens:
                 continue
+            # "Democratic Sen. Jane Doe": the name starts after the last title.
+            inner = [k for k, t in enumerate(tokens) if t.lower() in TITLES and k < len(tokens) - 1]
+            if inner:
+                title = tokens[inner[-1]].lower()
+                for t in tokens[: inner[-1] + 1]:
+                    start = text.index(t, start) + len(t)
+                while start < len(text) and text[start].isspace():
+                    start += 1
+                tokens = tokens[inner[-1] + 1 :]
             tokens[-1] = _POSSESSIVE.sub("", tokens[-1]) or tokens[-1]
             if any(t.lower().strip(".") in _ORG_WORDS for t in tokens) or any(
                 t.isupper() and len(t) > 2 for t in tokens[:-1]
