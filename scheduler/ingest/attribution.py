@@ -33,7 +33,7 @@ _NAME_ANY = regex.compile(
     rf"(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+(?={_TOKEN}))*(?:{_TOKEN})?",
     regex.V1,
 )
-_DET = r"(?:the|a|an|his|her|their|its|our|one|another|some|many|several|two|three)"
+_DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"
 _NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:[\w’'\-.]+\s+){{0,5}}?[\w’'\-]+$")
 _NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
 _TRAILING_WORDS = regex.compile(
@@ -49,6 +49,10 @@ _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
 _AGE_OR_ROLE = regex.compile(r"(?i)^the\s+(?:\d+-year-old|[\w-]+)(?:\s+[\w-]+){0,2}$")
 _OF_TAIL = regex.compile(r"^(.*?\S)\s+(?:of|from|at|for|with)\s+(?:the\s+)?\p{Lu}.*$")
 _NAME_TITLES = TITLES - {"king", "prince", "queen", "lady", "lord", "father", "chair"}
+_CLAUSE_WORDS = regex.compile(
+    r"(?i)\b(?:that|whether|if|because|is|was|are|were|has|have|had|be|been|will|would|as|how|"
+    r"what|why|when|who|which|he|she|they|it|we|i|there|this)\b"
+)
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 
 
@@ -79,8 +83,15 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         if cut >= 0:
             window = window[:cut]
     window = _cut_sentence(text, base, window)
-    lead = len(window) - len(window.lstrip(" ,—–-"))
+    lead = len(window) - len(window.lstrip(" ,—–-―"))
     body = window[lead:]
+    dashed = regex.match(r"[\s,]*[—–―-]", window)
+    if dashed and not CUE_RE.search(body):
+        # "...” ― Jane Doe": a dash and a bare name sign a quote (vox pops, epigraphs).
+        name = _NAME_START.match(body)
+        if name and not body[name.end() :].strip(" .,"):
+            return Speaker("name", name.group(0), base + lead, None)
+        return None
     verb = CUE_RE.search(body)
     if not verb or len(body[: verb.start()].split()) > 10:
         return None
@@ -105,6 +116,13 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     verb = verbs[-1]
     tail = before[verb.end() :]
     if not _TAIL_OK.match(tail) or _INDIRECT.search(before[: verb.end()] + tail):
+        return None
+    # Words between the verb and the quote must be a short complement ("told
+    # reporters:", "said in a statement,") ending in a colon or comma; otherwise
+    # the quote is the object of the narrator's sentence ("says voter fraud "would...").
+    if tail.strip() and (
+        not tail.rstrip().endswith((":", ",")) or _CLAUSE_WORDS.search(tail)
+    ):
         return None
     head = before[: verb.start()]
     if not head.strip():
@@ -180,6 +198,12 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
     m = regex.match(r"(?i)(he|she|they)\b", stripped)
     if m:
         return Speaker("pronoun", m.group(1), pos, verb.group(0))
+    # "said 9/11 widow Jane Doe": a lower-case description, then the name.
+    m = regex.match(r"(?:[\p{Ll}\d/’'-]+\s+){1,4}", stripped)
+    if m:
+        name = _NAME_START.match(stripped[m.end() :])
+        if name:
+            return Speaker("name", name.group(0), pos + m.end(), verb.group(0))
     return None
 
 
@@ -205,9 +229,9 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
         return None
     # After a quote the speaker must come first: a title or a role may precede
     # the name ("Mr. Doe", "campaign spokesman Doe"), another clause may not.
-    prefix = s[: found.pos - offset].strip(" ,—–-")
-    if anchored and prefix and (len(prefix.split()) > 4 or regex.search(r"[,;:.!?]$", prefix)):
-        if not all(w.lower() in TITLES for w in prefix.split()):
+    prefix = s[: found.pos - offset].strip(" —–-")
+    if anchored and prefix and not all(w.lower() in TITLES for w in prefix.split()):
+        if len(prefix.split()) > 4 or regex.search(r"[,;:!?]", prefix):
             return None
     if found.kind == "phrase" and appositive:
         name = _NAME_START.match(appositive[0])

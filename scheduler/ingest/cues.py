@@ -31,6 +31,7 @@ _IRREGULAR = {
     "reply": ["reply", "replies", "replied", "replying"],
     "cry": ["cry", "cries", "cried", "crying"],
     "speak": ["speak", "speaks", "spoke", "spoken", "speaking"],
+    "read": ["read", "reads", "reading"],
 }
 
 

@@ -72,7 +72,7 @@ def _quotes(
         before = before_quote(text, q, clause_start)
         if before is None and q.open == p_start and q.para > 0:
             before = _colon_paragraph(text, q, paras[q.para - 1], sents)
-        if is_fused(text, q, p_start, before is not None):
+        if is_fused(text, q, p_start, before is not None) and not _resumes(text, q, found):
             continue
         after = after_quote(text, q, p_end)
         own = before or after
@@ -105,9 +105,26 @@ def _colon_paragraph(text: str, q: QuoteSpan, prev_para: Span, sents: list[Span]
     return before_quote(text, q, max(start, prev_para[0]))
 
 
+def _resumes(text: str, q: QuoteSpan, found: list[_Found]) -> bool:
+    """ "...,” Doe said, looking up, “and then..." resumes the quote an attribution split."""
+    if not found or found[-1].span.para != q.para or found[-1].own is None:
+        return False
+    prev = found[-1].span
+    between = text[(prev.close or prev.end) + 1 : q.open]
+    return (
+        prev.close is not None
+        and text[prev.close - 1] == ","
+        and between.rstrip().endswith(",")
+        and not regex.search(r"[.!?;:]", between)
+    )
+
+
 def _stands_alone(text: str, q: QuoteSpan) -> bool:
     """An unattributed quote counts only if it reads as speech, not as a title or a term."""
     inner = text[q.start : q.end]
+    before = text[max(0, q.open - 3) : q.open].rstrip()
+    if before.endswith(":") and len(inner.split()) >= 2:
+        return True  # "...the campaign's new message: "It's about me.""
     if len(inner.split()) < 4:
         return False
     if q.close is None:

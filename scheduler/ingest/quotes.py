@@ -40,9 +40,17 @@ def find_quotes(text: str, paras: Sequence[Span]) -> list[QuoteSpan]:
         for i in range(p_start, p_end):
             ch = text[i]
             if ch in _STRAIGHT:
-                ch = "”" if in_quote and not _opens_straight(text, i, p_start) else "“"
-                if in_quote and ch == "“" and not _closes_straight(text, i, p_end):
-                    ch = "”"
+                if not in_quote:
+                    ch = "“"
+                else:
+                    # Inside a quote a straight mark closes it, unless it clearly
+                    # starts a new one (space before, a word right after).
+                    reopens = _opens_straight(text, i, p_start) and not _closes_straight(
+                        text, i, p_end
+                    )
+                    ch = "“" if reopens else "”"
+            elif ch in _CLOSERS and not in_quote and _misused_closer(text, i, p_start):
+                ch = "“"
             if ch in _OPENERS:
                 # A second opener while open means the first one was never
                 # closed; the later one is the likelier true start.
@@ -66,6 +74,11 @@ def find_quotes(text: str, paras: Sequence[Span]) -> list[QuoteSpan]:
         else:
             open_chain = None
     return spans
+
+
+def _misused_closer(text: str, i: int, p_start: int) -> bool:
+    """A ” at a line start before a word is a typo for “ (common in pasted text)."""
+    return (i == p_start or text[i - 1] == "\n") and i + 1 < len(text) and text[i + 1].isalnum()
 
 
 def _opens_straight(text: str, i: int, p_start: int) -> bool:

@@ -38,8 +38,8 @@ _WORD_BEFORE = regex.compile(r"([\p{L}.]+)$")
 
 
 def paragraphs(text: str) -> list[Span]:
-    """Blank lines separate paragraphs; without any, each line is one."""
-    splitter = _PARA_BREAK if _PARA_BREAK.search(text) else _LINE_BREAK
+    """Each line is a paragraph, unless the text is hard-wrapped: then blank lines are."""
+    splitter = _PARA_BREAK if _hard_wrapped(text) else _LINE_BREAK
     spans: list[Span] = []
     pos = 0
     for m in [*splitter.finditer(text), None]:
@@ -51,6 +51,19 @@ def paragraphs(text: str) -> list[Span]:
         if m:
             pos = m.end()
     return spans
+
+
+def _hard_wrapped(text: str) -> bool:
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < 6 or not _PARA_BREAK.search(text):
+        return False
+    # Wrapped prose has many lines of similar width that stop mid-sentence.
+    unfinished = sum(1 for line in lines if not line.rstrip().endswith(_LINE_ENDS))
+    widths = sorted(len(line) for line in lines)
+    return unfinished > len(lines) * 0.6 and widths[len(widths) // 2] <= 100
+
+
+_LINE_ENDS = tuple(".!?:;\"”’)")
 
 
 def sentences(text: str, paras: Sequence[Span], protected: Sequence[Span] = ()) -> list[Span]:
