@@ -15,24 +15,13 @@ from dataclasses import dataclass
 import regex
 
 from scheduler.ingest.cues import CUE, CUE_RE
-from scheduler.ingest.people import _STOP, _TOKEN, TITLES
+from scheduler.ingest.people import _STOP, NAME_PATTERN, NAME_SEQ, TITLES
 from scheduler.ingest.quotes import QuoteSpan
 from scheduler.ingest.text import Span, _is_abbreviation
 
 _PRONOUN = regex.compile(r"(?:^|\s)(he|she|they)$", regex.IGNORECASE)
-_NAME_END = regex.compile(
-    rf"(?:(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+))*(?:{_TOKEN})"
-    rf"(?:,?\s+(?:Jr\.|Sr\.|II|III))?$",
-    regex.V1,
-)
-_NAME_START = regex.compile(
-    rf"^(?:(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+))*(?:{_TOKEN})",
-    regex.V1,
-)
-_NAME_ANY = regex.compile(
-    rf"(?:{_TOKEN})(?:\s+(?:de|da|di|van|von|der|la|le|bin|al|el)\s+|\s+(?={_TOKEN}))*(?:{_TOKEN})?",
-    regex.V1,
-)
+_NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
+_NAME_START = regex.compile(rf"^{NAME_PATTERN}", regex.V1)
 _DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"
 _NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:[\w’'\-.]+\s+){{0,5}}?[\w’'\-]+$")
 _NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
@@ -108,8 +97,8 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     before = text[clause_start : q.open]
     m = _ACCORDING.search(before)
     if m:
-        phrase = m.group(1)
-        return _classify(phrase, clause_start + m.start(1), "according to")
+        found = _phrase_at_end(m.group(1), clause_start + m.start(1))
+        return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
     verbs = list(CUE_RE.finditer(before))
     if not verbs:
         return None
@@ -142,7 +131,7 @@ def _clause_subject(s: str, offset: int) -> Speaker | None:
     m = regex.search(r"(?i)^\W*(he|she|they)\b", s)
     if m:
         return Speaker("pronoun", m.group(1), offset + m.start(1), None)
-    for m in _NAME_ANY.finditer(s):
+    for m in NAME_SEQ.finditer(s):
         tokens = m.group(0).split()
         while tokens and (tokens[0] in _STOP or tokens[0].lower().rstrip(".") in _NAME_TITLES):
             tokens = tokens[1:]
@@ -281,16 +270,6 @@ def _np(s: str, offset: int) -> Speaker | None:
     if m and len(m.group(0).split()) <= 6:
         return Speaker("phrase", m.group(0), offset + m.start(), None)
     return None
-
-
-def _classify(phrase: str, pos: int, cue: str | None) -> Speaker | None:
-    phrase = phrase.strip()
-    if regex.fullmatch(r"(?i)he|she|they", phrase):
-        return Speaker("pronoun", phrase, pos, cue)
-    m = _NAME_START.match(phrase)
-    if m and m.group(0) == phrase:
-        return Speaker("name", phrase, pos, cue)
-    return Speaker("phrase", phrase, pos, cue) if len(phrase.split()) <= 6 else None
 
 
 def is_role_phrase(phrase: str) -> bool:

@@ -49,7 +49,11 @@ CUE_FORMS: frozenset[str] = frozenset(
 )
 
 # Multi-word cues; "went on" and "pointed out" need their particle to be speech.
-_PHRASES = [r"(?:go|goes|went|going|gone)\s+on", r"(?:point|points|pointed|pointing)\s+out"]
+_PHRASES = [
+    r"(?:go|goes|went|going|gone)\s+on",
+    r"(?:point|points|pointed|pointing)\s+out",
+    r"(?:shoot|shoots|shot|fire|fires|fired|hit|hits)\s+back",
+]
 _single = sorted(CUE_FORMS, key=len, reverse=True)
 CUE = r"(?:" + "|".join([*_PHRASES, *_single]) + r")"
 CUE_RE = regex.compile(rf"\b{CUE}\b", regex.IGNORECASE)

@@ -76,7 +76,8 @@ def _quotes(
             continue
         after = after_quote(text, q, p_end)
         own = before or after
-        if own is None and not _stands_alone(text, q):
+        follows = bool(found) and found[-1].span.para == q.para
+        if own is None and not follows and not _stands_alone(text, q):
             continue
         found.append(_Found(q, q.start, own, q.open == p_start))
 

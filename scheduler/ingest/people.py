@@ -18,13 +18,13 @@ import regex
 from scheduler.ingest.cues import CUE
 from scheduler.ingest.text import Span, index_of, word_set
 
-_TOKEN = r"(?:\p{Lu}[\p{L}’'\-]*\p{L}|\p{Lu}\.|\p{Lu}\p{Ll}*)"
+_TOKEN = r"(?:(?:\p{Lu}\.){2,}|\p{Lu}[\p{L}’'\-]*\p{L}|\p{Lu}\.|\p{Lu}\p{Ll}*)"
 _PARTICLE = r"(?:de|da|di|du|del|della|der|den|van|von|la|le|bin|al|el|St\.)"
-NAME_SEQ = regex.compile(
-    rf"(?<![\p{{L}}\p{{N}}])(?:{_TOKEN})(?:\s+(?:{_PARTICLE}\s+)?(?:{_TOKEN}))*"
-    rf"(?:,?\s+(?:Jr\.|Sr\.|II|III|IV))?",
-    regex.V1,
+_SP = r"[^\S\n]+"  # spaces, but a name never runs over a line break
+NAME_PATTERN = (
+    rf"(?:{_TOKEN})(?:{_SP}(?:{_PARTICLE}{_SP})?(?:{_TOKEN}))*(?:,?{_SP}(?:Jr\.|Sr\.|II|III|IV))?"
 )
+NAME_SEQ = regex.compile(rf"(?<![\p{{L}}\p{{N}}]){NAME_PATTERN}", regex.V1)
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
 TITLES_MALE = {"mr", "mr.", "sir", "lord", "king", "prince", "father"}
