@@ -325,7 +325,10 @@ def milestone_score(articles: list[Article]) -> dict[str, float]:
                 m.date.isoformat().startswith(w["date"])
                 and m.precision == w["precision"]
                 and m.tense == w["tense"]
-                and speaker_matches(m.person, w.get("person"))
+                and (
+                    speaker_matches(m.person, w.get("person"))
+                    or (m.person is None and w.get("person") is None)
+                )
             ):
                 exact += 1
     return {

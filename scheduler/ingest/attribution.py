@@ -109,9 +109,7 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     # Words between the verb and the quote must be a short complement ("told
     # reporters:", "said in a statement,") ending in a colon or comma; otherwise
     # the quote is the object of the narrator's sentence ("says voter fraud "would...").
-    if tail.strip() and (
-        not tail.rstrip().endswith((":", ",")) or _CLAUSE_WORDS.search(tail)
-    ):
+    if tail.strip() and (not tail.rstrip().endswith((":", ",")) or _CLAUSE_WORDS.search(tail)):
         return None
     head = before[: verb.start()]
     if not head.strip():

@@ -43,7 +43,7 @@ _PATTERNS: list[tuple[str, regex.Pattern]] = [
     ("md", regex.compile(rf"(?i)\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s+\d)")),
     ("y", regex.compile(rf"(?<![\d$£€#,.\-/])\b{_YEAR}\b(?![\d%,]\d|\s*%|-\d\d-)")),
     ("deictic", regex.compile(
-        r"(?i)\b(?P<rel>last|this|next|past|coming)\s+(?P<unit>year|month|season)\b")),
+        r"(?i)\b(?P<rel>last|next|past|coming)\s+(?P<unit>year|month|season)\b")),
     ("ago", regex.compile(rf"(?i)\b{_COUNT}\s+{_UNIT}\s+ago\b")),
     ("later", regex.compile(
         rf"(?i)\b(?:just\s+)?{_COUNT}\s+{_UNIT}\s+(?P<dir>later|after|afterwards|earlier|before)\b")),
@@ -149,7 +149,7 @@ def _interpret(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | No
         return None
     unit = g.get("unit", "year").lower()
     if kind == "deictic":
-        step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[g["rel"].lower()]
+        step = {"last": -1, "past": -1, "next": 1, "coming": 1}[g["rel"].lower()]
         return _shift(reference, unit, step, "month" if unit == "month" else "year")
     if kind == "ago":
         return _shift(reference, unit, -_count(g["count"]), _precision_of(unit))

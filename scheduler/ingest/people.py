@@ -25,6 +25,7 @@ NAME_PATTERN = (
     rf"(?:{_TOKEN})(?:{_SP}(?:{_PARTICLE}{_SP})?(?:{_TOKEN}))*(?:,?{_SP}(?:Jr\.|Sr\.|II|III|IV))?"
 )
 NAME_SEQ = regex.compile(rf"(?<![\p{{L}}\p{{N}}]){NAME_PATTERN}", regex.V1)
+_AGE = regex.compile(r"(?i)-year-old$")
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
 TITLES_MALE = {"mr", "mr.", "sir", "lord", "king", "prince", "father"}
@@ -34,6 +35,10 @@ TITLES = (
     | TITLES_FEMALE
     | word_set(
         """
+del del. delegate chairwoman councillor councilor councilman councilwoman alderman parent
+organiser organizer campaigner activist stroke lawyer attorney candidate founder owner chef
+analyst economist student teacher nurse farmer engineer champion winner leader treasurer
+principal superintendent commander inspector constable trainer jockey rider pilot
 dr dr. prof prof. gov gov. governor sen sen. senator rep rep. representative president
 vice coach captain capt capt. judge justice chief mayor minister secretary chancellor
 premier commissioner sheriff officer detective general gen gen. col col. lt lt. sgt sgt.
@@ -111,6 +116,28 @@ _PRONOUNS_F = regex.compile(r"\b(?:she|her|hers|herself)\b", regex.IGNORECASE)
 PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
 
 
+_DESCRIBED_SUBJECT = regex.compile(
+    r"(?i)^(?:[^,]{0,40},\s*)?(?:the|a|an)\s+(?:[\p{L}\d-]+\s+){0,3}?([\p{L}-]+)\s+"
+    r"(?:was|is|has|had|made|won|became|finished|took|returned|joined|signed|set|broke|"
+    r"claimed|earned|beat|led|started|[\p{Ll}]+ed)\b"
+)
+_PERSON_SUFFIX = regex.compile(r"(?:er|or|ist|ian|ant|ent|ess)$")
+_NOT_PERSON = word_set(
+    """
+merger order number quarter letter center centre matter water paper river border chapter
+member power tower corner winter summer weather computer trailer player's event moment
+government parliament department agreement statement tournament payment investment
+management development parent percent
+"""
+)
+
+
+def _is_person_noun(noun: str) -> bool:
+    if noun in TITLES or noun in KINSHIP:
+        return True
+    return bool(_PERSON_SUFFIX.search(noun)) and noun not in _NOT_PERSON
+
+
 @dataclass
 class Person:
     name: str  # the fullest form seen, without titles
@@ -170,7 +197,9 @@ class People:
             start = m.start()
             title = None
             # Strip sentence-initial words, titles and a trailing possessive.
-            while tokens and (tokens[0] in _STOP or tokens[0].lower() in TITLES):
+            while tokens and (
+                tokens[0] in _STOP or tokens[0].lower() in TITLES or _AGE.search(tokens[0])
+            ):
                 if tokens[0].lower() in TITLES:
                     title = tokens[0].lower()
                 start = text.index(tokens[0], start) + len(tokens[0])
@@ -382,7 +411,13 @@ class People:
         if person is not None:
             return person.name
         plain = self._unquoted(start, end)
-        m = regex.search(r"\b(he|she)\b", plain, regex.IGNORECASE)
+        m = regex.search(r"\b(he|she|his|her)\b", plain, regex.IGNORECASE)
         if m:
-            return self.resolve_pronoun(m.group(1), start + m.start())
-        return self.resolve_pronoun("they", start)
+            pronoun = "he" if m.group(1).lower() in ("he", "his") else "she"
+            return self.resolve_pronoun(pronoun, start + m.start())
+        # "In 2016, the young driver won...": a description of a person points
+        # back to the person the passage is about; "the bridge" does not.
+        m = _DESCRIBED_SUBJECT.match(plain)
+        if m and _is_person_noun(m.group(1).lower()):
+            return self.resolve_pronoun("they", start)
+        return None

@@ -63,7 +63,7 @@ def _hard_wrapped(text: str) -> bool:
     return unfinished > len(lines) * 0.6 and widths[len(widths) // 2] <= 100
 
 
-_LINE_ENDS = tuple(".!?:;\"”’)")
+_LINE_ENDS = tuple('.!?:;"”’)')
 
 
 def sentences(text: str, paras: Sequence[Span], protected: Sequence[Span] = ()) -> list[Span]:
