@@ -217,9 +217,13 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
     # After a quote the speaker must come first: a title or a role may precede
     # the name ("Mr. Doe", "campaign spokesman Doe"), another clause may not.
     prefix = s[: found.pos - offset].strip(" —–-")
-    if anchored and prefix and not all(w.lower() in TITLES for w in prefix.split()):
-        if len(prefix.split()) > 4 or regex.search(r"[,;:!?]", prefix):
-            return None
+    if (
+        anchored
+        and prefix
+        and not all(w.lower() in TITLES for w in prefix.split())
+        and (len(prefix.split()) > 4 or regex.search(r"[,;:!?]", prefix))
+    ):
+        return None
     if found.kind == "phrase" and appositive:
         name = _NAME_START.match(appositive[0])
         if name and name.group(0) == appositive[0]:
