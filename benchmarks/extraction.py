@@ -214,6 +214,8 @@ def textacy_extractor() -> Callable[[Article], list[Predicted]] | None:
         except OSError:
             return None
 
+    gave_up: set[str] = set()
+
     def run(article: Article) -> list[Predicted]:
         doc = nlp(article.text)
         out = []
@@ -221,6 +223,7 @@ def textacy_extractor() -> Callable[[Article], list[Predicted]] | None:
             triples = list(direct_quotations(doc))
         except ValueError:
             # textacy gives up on a document with an odd number of quote marks.
+            gave_up.add(article.name)
             return out
         for triple in triples:
             content = triple.content
@@ -228,6 +231,7 @@ def textacy_extractor() -> Callable[[Article], list[Predicted]] | None:
             out.append(Predicted(content.start_char, content.end_char, speaker))
         return out
 
+    run.gave_up = gave_up  # type: ignore[attr-defined]
     return run
 
 
@@ -381,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"PolNeAR dev not found at {args.polnear}: skipped")
     other = None if args.no_textacy else textacy_extractor()
-    if other is None:
+    if args.no_textacy:
+        print("textacy column skipped (--no-textacy)")
+    elif other is None:
         print("textacy (with spaCy and en_core_web_sm) is not importable: its column is skipped")
 
     for name, articles in sets.items():
@@ -391,7 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         report[name] = {"ours": ours_fig}
         if other is not None:
             theirs = score(articles, other).figures()
+            skipped = sum(1 for a in articles if a.name in other.gave_up)  # type: ignore[attr-defined]
+            theirs["articles_refused"] = skipped
             _print("textacy", theirs)
+            if skipped:
+                print(f"  textacy refused {skipped} article(s) with an odd number of quote marks")
             report[name]["textacy"] = theirs
             speed = theirs["articles_per_second"]
             if speed:

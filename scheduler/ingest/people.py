@@ -89,6 +89,7 @@ Might Shall Has Have Had Former Democratic Del Senators Representatives Official
 )
 _ORG_WORDS = word_set(
     """
+air foods dairies dairy paper mills rovers college
 inc inc. corp corp. co co. ltd ltd. llc plc company group party series motorsports
 motorsport racing speedway raceway university college school academy department ministry
 association federation league club team times post news journal television tv radio
@@ -224,6 +225,8 @@ class People:
                 continue
             if len(tokens) > 4 or any(t in _STOP for t in tokens):
                 continue
+            if text[max(0, start - 4) : start] == "the ":
+                continue  # "the Lakeside Herons": a team, a firm or a place
             end = start + len(" ".join(tokens))
             before = text[max(0, start - 40) : start].lower()
             kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
@@ -352,7 +355,7 @@ class People:
         return i >= 0 and self._quoted[i][0] <= pos < self._quoted[i][1]
 
     def is_person(self, p: Person) -> bool:
-        return p.evidence > 0
+        return p.evidence > 0 or len(p.tokens) > 1
 
     def resolve_name(self, phrase: str, pos: int) -> str:
         tokens = [t for t in phrase.split() if t.lower() not in TITLES]
