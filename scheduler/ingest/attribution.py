@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import regex
 
 from scheduler.ingest.cues import CUE, CUE_RE
-from scheduler.ingest.people import _STOP, NAME_PATTERN, NAME_SEQ, TITLES
+from scheduler.ingest.people import _STOP, NAME_PATTERN, NAME_SEQ, TITLES, name_tokens
 from scheduler.ingest.quotes import QuoteSpan
 from scheduler.ingest.text import Span, _is_abbreviation
 
@@ -23,12 +23,13 @@ _PRONOUN = regex.compile(r"(?:^|\s)(he|she|they)$", regex.IGNORECASE)
 _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
 _NAME_START = regex.compile(rf"^{NAME_PATTERN}", regex.V1)
 _DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"
-_NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:[\w’'\-.]+\s+){{0,5}}?[\w’'\-]+$")
+_NP_WORD = r"(?!(?:and|or|but|then|to|that|which|who|through|into|from)\b)[\w’'\-.]+"
+_NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:{_NP_WORD}\s+){{0,5}}?{_NP_WORD}$")
 _NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
 _TRAILING_WORDS = regex.compile(
     r"(?i)\s+(?:has|had|have|was|were|is|are|also|later|then|once|again|simply|quietly|"
     r"reportedly|would|will|could|previously|recently|further|finally|just|even|only|never|"
-    r"always|\w+ly)$"
+    r"always|often|still|now|first|\w+ly)$"
 )
 _PAREN_END = regex.compile(r"\s*\([^()]{0,40}\)$")
 _INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*$")
@@ -72,7 +73,7 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         if cut >= 0:
             window = window[:cut]
     window = _cut_sentence(text, base, window)
-    lead = len(window) - len(window.lstrip(" ,—–-―"))
+    lead = len(window) - len(regex.sub(r"^[\s,—–―-]+", "", window))
     body = window[lead:]
     dashed = regex.match(r"[\s,]*[—–―-]", window)
     if dashed and not CUE_RE.search(body):
@@ -82,7 +83,9 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
             return Speaker("name", name.group(0), base + lead, None)
         return None
     verb = CUE_RE.search(body)
-    if not verb or len(body[: verb.start()].split()) > 10:
+    # Ten words at most between quote and verb, more when commas set off
+    # appositives ("Doe, the attorney general of Oklahoma, one of ..., said").
+    if not verb or len(body[: verb.start()].split()) > 10 + 6 * body[: verb.start()].count(","):
         return None
     if verb.start() == 0:
         return _speaker_after_verb(body, verb, base + lead)
@@ -247,14 +250,13 @@ def _phrase_at_end(s: str, offset: int) -> Speaker | None:
     m = _NAME_END.search(s)
     if m:
         tokens = m.group(0).split()
+        kept = name_tokens(tokens)
         start = m.start()
-        while len(tokens) > 1 and (
-            tokens[0] in _STOP or tokens[0].lower().rstrip(".") in _NAME_TITLES
-        ):
-            start = s.index(tokens[0], start) + len(tokens[0])
-            tokens = tokens[1:]
-            while start < len(s) and s[start].isspace():
-                start += 1
+        for token in tokens[: len(tokens) - len(kept)]:
+            start = s.index(token, start) + len(token)
+        while start < len(s) and s[start].isspace():
+            start += 1
+        tokens = kept
         if tokens:
             before = s[:start].rstrip()
             # "the team's coach Doe" is a name; "Doe's coach" is not Doe.

@@ -141,9 +141,14 @@ def _resolve(speaker: Speaker, people: People) -> str | None:
     if speaker.kind == "pronoun":
         return people.resolve_pronoun(speaker.phrase, speaker.pos)
     words = speaker.phrase.lower().split()
-    # "the 26-year-old", "the driver": a description of someone just named.
-    if words[0] == "the" and (regex.match(r"\d+-year-old$", words[-1]) or words[-1] in TITLES):
+    if words[0] != "the":
+        return speaker.phrase
+    # "the 26-year-old": a description of someone just named.
+    if regex.match(r"\d+-year-old$", words[-1]):
         return people.resolve_pronoun("they", speaker.pos) or speaker.phrase
+    # "the mayor": whoever was introduced as "Mayor X" or "X, the mayor".
+    if words[-1] in TITLES:
+        return people.resolve_role(words[-1], speaker.pos) or speaker.phrase
     return speaker.phrase
 
 

@@ -38,7 +38,8 @@ TITLES = (
 del del. delegate chairwoman councillor councilor councilman councilwoman alderman parent
 organiser organizer campaigner activist stroke lawyer attorney candidate founder owner chef
 analyst economist student teacher nurse farmer engineer champion winner leader treasurer
-principal superintendent commander inspector constable trainer jockey rider pilot
+principal superintendent commander inspector speaker host anchor correspondent constable
+trainer jockey rider pilot
 dr dr. prof prof. gov gov. governor sen sen. senator rep rep. representative president
 vice coach captain capt capt. judge justice chief mayor minister secretary chancellor
 premier commissioner sheriff officer detective general gen gen. col col. lt lt. sgt sgt.
@@ -89,6 +90,8 @@ Might Shall Has Have Had Former Democratic Del Senators Representatives Official
 )
 _ORG_WORDS = word_set(
     """
+observer globe chronicle examiner inquirer courier telegraph guardian mail express mirror show
+morning evening sunday
 air foods dairies dairy paper mills rovers college
 inc inc. corp corp. co co. ltd ltd. llc plc company group party series motorsports
 motorsport racing speedway raceway university college school academy department ministry
@@ -137,6 +140,16 @@ def _is_person_noun(noun: str) -> bool:
     if noun in TITLES or noun in KINSHIP:
         return True
     return bool(_PERSON_SUFFIX.search(noun)) and noun not in _NOT_PERSON
+
+
+def name_tokens(tokens: list[str]) -> list[str]:
+    """The name inside a titled phrase: "Italian Prime Minister Matteo Renzi" -> Matteo Renzi."""
+    cut = 0
+    for k, token in enumerate(tokens[:-1]):
+        bare = token.lower().rstrip(".")
+        if bare in TITLES or token.lower() in TITLES or token in _STOP or _AGE.search(token):
+            cut = k + 1
+    return tokens[cut:]
 
 
 @dataclass
@@ -358,7 +371,7 @@ class People:
         return p.evidence > 0 or len(p.tokens) > 1
 
     def resolve_name(self, phrase: str, pos: int) -> str:
-        tokens = [t for t in phrase.split() if t.lower() not in TITLES]
+        tokens = name_tokens(phrase.split())
         if not tokens:
             return phrase
         tokens[-1] = _POSSESSIVE.sub("", tokens[-1]) or tokens[-1]
@@ -371,6 +384,24 @@ class People:
             if person is not None:
                 return person.name
         return " ".join(tokens)
+
+    def resolve_role(self, role: str, pos: int) -> str | None:
+        """ "the mayor" -> whoever the text called "Mayor X" or "X, the mayor" before `pos`."""
+        head = regex.escape(role)
+        before = self.text[:pos]
+        # Only the role word ignores case: a name must keep its capitals.
+        titled = list(regex.finditer(rf"\b(?i:{head})\.?\s+({NAME_PATTERN})", before, regex.V1))
+        described = list(
+            regex.finditer(
+                rf"({NAME_PATTERN}),\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}(?i:{head})\b",
+                before,
+                regex.V1,
+            )
+        )
+        found = max(titled + described, key=lambda m: m.start(), default=None)
+        if found is None:
+            return None
+        return self.resolve_name(found.group(1), found.start(1))
 
     def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
         """The person a he/she/they at `pos` most likely refers to."""
