@@ -11,6 +11,7 @@ import unicodedata
 
 import charset_normalizer
 import ftfy
+import ftfy.badness
 import regex
 
 from scheduler.errors import IngestError
@@ -40,6 +41,10 @@ def decode_bytes(raw: bytes, name: str, declared: str | None = None) -> str:
     if "\ufffd" in text and text.count("\ufffd") > max(2, len(text) // 200):
         raise IngestError(f"{name} has too many undecodable characters to be repaired")
     text = ftfy.fix_text(text, _FIX)
+    # What ftfy could not repair is still visibly garbled ("Ã©", "â€œ"); storing
+    # it would put that into posts, so refuse it.
+    if ftfy.badness.badness(text) > max(2, len(text) // 2000):
+        raise IngestError(f"{name} has garbled characters (mojibake) that could not be repaired")
     if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
         raise IngestError(f"{name} looks like a binary file, not an article")
     letters = sum(1 for ch in text if ch.isalpha())

@@ -95,8 +95,12 @@ def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
         (b"  \n\n\t ", ["empty"]),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), ["binary"]),
         (bytes(range(0x80, 0x100)) * 8, ["encoding"]),
+        (
+            ("\u00c3\u0192\u00c2\u00a9\u00c3\u0192 \u00c2\u00a8 \u00e2\u20ac " * 6).encode(),
+            ["mojibake"],
+        ),
     ],
-    ids=["empty", "blank", "binary", "undecodable"],
+    ids=["empty", "blank", "binary", "undecodable", "mojibake"],
 )
 def test_bad_files_are_refused_in_one_line(
     tmp_path: Path, payload: bytes, words: list[str]
