@@ -25,6 +25,7 @@ NAME_PATTERN = (
     rf"(?:{_TOKEN})(?:{_SP}(?:{_PARTICLE}{_SP})?(?:{_TOKEN}))*(?:,?{_SP}(?:Jr\.|Sr\.|II|III|IV))?"
 )
 NAME_SEQ = regex.compile(rf"(?<![\p{{L}}\p{{N}}]){NAME_PATTERN}", regex.V1)
+_OF_BEFORE = regex.compile(r"\p{Lu}[\p{L}.]*\s+(?:of|on|for|de|du)\s+(?:the\s+)?$")
 _AGE = regex.compile(r"(?i)-year-old$")
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
@@ -240,6 +241,8 @@ class People:
                 continue
             if text[max(0, start - 4) : start] == "the ":
                 continue  # "the Lakeside Herons": a team, a firm or a place
+            if _OF_BEFORE.search(text, max(0, start - 40), start):
+                continue  # "Commission on Presidential Debates", "University of Iowa"
             end = start + len(" ".join(tokens))
             before = text[max(0, start - 40) : start].lower()
             kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
