@@ -296,16 +296,18 @@ def speaker_matches(predicted: str | None, gold: str | None) -> bool:
         return True
     # The head of an annotated source comes before its first comma, bracket or
     # "of"/"who" ("Rep. Jim Doe (D-S.C.), the leader" -> "Rep. Jim Doe").
-    head = regex.split(r",|\(|\bof\b|\bwho\b|\bfrom\b", (gold or "").replace("’", "'"))[0]
+    head = regex.split(r",|\(|\bof\b|\bwho\b|\bfrom\b|\bat\b", (gold or "").replace("’", "'"))[0]
     names = [
-        w for w in regex.findall(r"\p{Lu}[\p{L}.'-]*", head) if w.lower().strip(".") not in _TITLES
+        w
+        for w in regex.findall(r"\p{Lu}[\p{L}.'-]*", head)
+        if w.lower().strip(".") not in _TITLES and w not in ("Jr.", "Sr.", "II", "III")
     ]
     if names:
         # A person: the surname decides ("Pence" = "Gov. Mike Pence"), and a
         # given first name must not contradict.
         surname = names[-1].lower().removesuffix("'s").strip(".")
-        first = names[-2].lower().strip(".") if len(names) > 1 else None
-        return surname in p and (first is None or len(p) < 2 or p[0].strip(".") == first)
+        given = {n.lower().strip(".") for n in names[:-1]}
+        return surname in p and (not given or len(p) < 2 or p[0].strip(".") in given)
     return set(p) <= set(g) or p[-1] == g[-1]
 
 

@@ -43,6 +43,7 @@ _CLAUSE_WORDS = regex.compile(
     r"(?i)\b(?:that|whether|if|because|is|was|are|were|has|have|had|be|been|will|would|as|how|"
     r"what|why|when|who|which|he|she|they|it|we|i|there|this)\b"
 )
+_LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 
 
@@ -169,8 +170,13 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
     rest = body[verb.end() :]
     stripped = rest.lstrip()
     pos = offset + verb.end() + (len(rest) - len(stripped))
-    words = stripped.split(maxsplit=1)
-    if words and words[0].lower().rstrip(".") in TITLES and len(words) > 1:
+    # "said the Rev. Jane Doe", "said former Sen. Doe": titles before the name.
+    while True:
+        words = stripped.split(maxsplit=1)
+        if len(words) < 2 or not (
+            words[0].lower().rstrip(".") in TITLES or words[0].lower() in _LEADING
+        ):
+            break
         skip = stripped.index(words[1])
         stripped, pos = stripped[skip:], pos + skip
     m = _NAME_START.match(stripped)
@@ -272,6 +278,12 @@ def _phrase_at_end(s: str, offset: int) -> Speaker | None:
 def _np(s: str, offset: int) -> Speaker | None:
     m = _NP_END.search(s)
     if m and len(m.group(0).split()) <= 6:
+        if regex.search(
+            r"(?i)\b(?:through|in|on|at|from|to|of|for|with|into|by)\s+$", s[: m.start()]
+        ):
+            # "Protesters marching through the streets chanted": the streets
+            # did not chant; the clause's subject did.
+            return _clause_subject(s, offset)
         return Speaker("phrase", m.group(0), offset + m.start(), None)
     return None
 

@@ -25,7 +25,11 @@ NAME_PATTERN = (
     rf"(?:{_TOKEN})(?:{_SP}(?:{_PARTICLE}{_SP})?(?:{_TOKEN}))*(?:,?{_SP}(?:Jr\.|Sr\.|II|III|IV))?"
 )
 NAME_SEQ = regex.compile(rf"(?<![\p{{L}}\p{{N}}]){NAME_PATTERN}", regex.V1)
-_OF_BEFORE = regex.compile(r"\p{Lu}[\p{L}.]*\s+(?:of|on|for|de|du)\s+(?:the\s+)?$")
+_OF_BEFORE = regex.compile(r"(\p{Lu}[\p{L}.]*)\s+(?:of|on|for|de|du)\s+(?:the\s+)?$")
+_PREPOSITION_BEFORE = regex.compile(
+    r"(?i)\b(?:in|on|at|from|to|of|for|with|near|into|by|about|against|over|under|toward|towards)"
+    r"\s+(?:the\s+)?$"
+)
 _AGE = regex.compile(r"(?i)-year-old$")
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
@@ -182,6 +186,9 @@ class Mention:
     start: int
     end: int
     person: Person
+    # After a preposition ("a visit to Midway Atoll"): rarely what a later
+    # "he" or "she" refers to.
+    oblique: bool = False
 
 
 class People:
@@ -241,7 +248,12 @@ class People:
                 continue
             if text[max(0, start - 4) : start] == "the ":
                 continue  # "the Lakeside Herons": a team, a firm or a place
-            if _OF_BEFORE.search(text, max(0, start - 40), start):
+            of = _OF_BEFORE.search(text, max(0, start - 40), start)
+            if of and of.group(1).lower() in TITLES and len(tokens) > 2:
+                # "Secretary of State John Kerry": the portfolio, then the name.
+                start = text.index(tokens[1], start + len(tokens[0]))
+                tokens = tokens[1:]
+            elif of:
                 continue  # "Commission on Presidential Debates", "University of Iowa"
             end = start + len(" ".join(tokens))
             before = text[max(0, start - 40) : start].lower()
@@ -309,7 +321,8 @@ class People:
             person.votes["m"] += 3
         if _PERSON_HINT.match(after) or _CUE_BEFORE.search(before):
             person.evidence += 1
-        self.mentions.append(Mention(start, end, person))
+        oblique = bool(_PREPOSITION_BEFORE.search(before))
+        self.mentions.append(Mention(start, end, person, oblique))
 
     def _vote_gender(self) -> None:
         """A pronoun in a sentence most likely refers to that sentence's first person."""
@@ -320,7 +333,7 @@ class People:
             first = None
             while i < len(self.mentions) and self.mentions[i].start < s_end:
                 m = self.mentions[i]
-                if not self.in_quote(m.start) and self.is_person(m.person):
+                if not self.in_quote(m.start) and not m.oblique and self.is_person(m.person):
                     first = self.mentions[i].person
                     break
                 i += 1
@@ -427,13 +440,20 @@ class People:
         return None
 
     def _first_in(
-        self, start: int, end: int, want: str | None, strict: bool = False
+        self,
+        start: int,
+        end: int,
+        want: str | None,
+        strict: bool = False,
+        antecedent: bool = True,
     ) -> Person | None:
+        """The first person named in start..end (for a pronoun: `antecedent`, so
+        not one behind a preposition)."""
         i = bisect.bisect_left(self._mention_starts, start)
         while i < len(self.mentions) and self.mentions[i].start < end:
             m = self.mentions[i]
             i += 1
-            if self.in_quote(m.start) or not self.is_person(m.person):
+            if self.in_quote(m.start) or (antecedent and m.oblique) or not self.is_person(m.person):
                 continue
             person = m.person
             if len(person.tokens) == 1:
@@ -444,7 +464,7 @@ class People:
 
     def person_at(self, start: int, end: int) -> str | None:
         """The person a sentence is about: its first named person, else whom its pronoun means."""
-        person = self._first_in(start, end, None)
+        person = self._first_in(start, end, None, antecedent=False)
         if person is not None:
             return person.name
         plain = self._unquoted(start, end)

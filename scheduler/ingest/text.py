@@ -101,8 +101,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if not m:
         return False
     word = m.group(1).lower().strip(".")
-    # A single capital letter is an initial ("J. Smith"), not a sentence end.
-    return word in ABBREVIATIONS or (len(word) == 1 and text[m.start()].isupper())
+    # A single capital letter is an initial ("J. Smith"), and so are runs of
+    # them ("G.K. Butterfield"): not a sentence end.
+    initials = all(len(part) == 1 for part in word.split("."))
+    return word in ABBREVIATIONS or (initials and text[m.start()].isupper())
 
 
 def index_of(spans: Sequence[Span], pos: int) -> int:

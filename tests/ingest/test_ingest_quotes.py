@@ -183,3 +183,21 @@ def test_according_to() -> None:
 
 def test_no_quotes_no_people() -> None:
     assert extract("Rain is expected on Tuesday across the north.").quotes == []
+
+
+def test_role_and_title_phrases_resolve_to_the_person() -> None:
+    text = (
+        "Mayor Ines Kowal opened the new library on Friday.\n\n"
+        "\u201cBooks are the cheapest way to travel,\u201d the mayor said.\n\n"
+        "\u201cWe will add a second floor,\u201d Deputy Finance Minister Omar Haddad "
+        "told reporters."
+    )
+    assert [s for _, s in _pairs(text)] == ["Ines Kowal", "Omar Haddad"]
+
+
+def test_pronoun_skips_places_behind_a_preposition() -> None:
+    text = (
+        "Tomas Berg spoke on Monday. On a trip to Fjord Harbour, he met fishermen.\n\n"
+        "\u201cThe quotas are too low,\u201d he said."
+    )
+    assert _pairs(text) == [("The quotas are too low", "Tomas Berg")]
