@@ -19,7 +19,7 @@ from scheduler.ingest.people import _STOP, NAME_PATTERN, NAME_SEQ, TITLES, name_
 from scheduler.ingest.quotes import QuoteSpan
 from scheduler.ingest.text import Span, _is_abbreviation
 
-_PRONOUN = regex.compile(r"(?:^|\s)(he|she|they)$", regex.IGNORECASE)
+_PRONOUN = regex.compile(r"(?:^|\s)(he|she|they|it)$", regex.IGNORECASE)
 _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
 _NAME_START = regex.compile(rf"^{NAME_PATTERN}", regex.V1)
 _DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"

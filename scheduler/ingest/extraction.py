@@ -81,9 +81,14 @@ def _quotes(
             continue
         found.append(_Found(q, q.start, own, q.open == p_start))
 
+    previous: _Found | None = None
     for f in found:
-        if f.own is not None:
+        if f.own is not None and f.own.kind == "pronoun" and f.own.phrase.lower() == "it":
+            # "...," it added: the report or statement quoted just before.
+            f.speaker = previous.speaker if previous is not None else None
+        elif f.own is not None:
             f.speaker = _resolve(f.own, people)
+        previous = f
     _inherit(found)
     return [
         ExtractedQuote(
