@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import regex
 
-from scheduler.ingest.cues import CUE, CUE_RE
-from scheduler.ingest.people import _STOP, NAME_PATTERN, NAME_SEQ, TITLES, name_tokens
+from scheduler.ingest.cues import CUE_RE
+from scheduler.ingest.people import NAME_PATTERN, NAME_SEQ, NOT_NAMES, TITLES, name_tokens
 from scheduler.ingest.quotes import QuoteSpan
-from scheduler.ingest.text import Span, _is_abbreviation
+from scheduler.ingest.text import is_abbreviation
 
 _PRONOUN = regex.compile(r"(?:^|\s)(he|she|they|it)$", regex.IGNORECASE)
 _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
@@ -36,9 +36,7 @@ _INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*
 _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
-_AGE_OR_ROLE = regex.compile(r"(?i)^the\s+(?:\d+-year-old|[\w-]+)(?:\s+[\w-]+){0,2}$")
 _OF_TAIL = regex.compile(r"^(.*?\S)\s+(?:of|from|at|for|with)\s+(?:the\s+)?\p{Lu}.*$")
-_NAME_TITLES = TITLES - {"king", "prince", "queen", "lady", "lord", "father", "chair"}
 _CLAUSE_WORDS = regex.compile(
     r"(?i)\b(?:that|whether|if|because|is|was|are|were|has|have|had|be|been|will|would|as|how|"
     r"what|why|when|who|which|he|she|they|it|we|i|there|this)\b"
@@ -134,11 +132,10 @@ def _clause_subject(s: str, offset: int) -> Speaker | None:
     if m:
         return Speaker("pronoun", m.group(1), offset + m.start(1), None)
     for m in NAME_SEQ.finditer(s):
-        tokens = m.group(0).split()
-        while tokens and (tokens[0] in _STOP or tokens[0].lower().rstrip(".") in _NAME_TITLES):
-            tokens = tokens[1:]
-        if tokens:
-            return Speaker("name", " ".join(tokens), offset + m.end() - len(" ".join(tokens)), None)
+        tokens = name_tokens(m.group(0).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, offset + m.end() - len(name), None)
     return None
 
 
@@ -161,7 +158,7 @@ def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> 
 
 def _cut_sentence(text: str, base: int, window: str) -> str:
     for m in _SENT_STOP.finditer(window):
-        if not _is_abbreviation(text, base + m.start()):
+        if not is_abbreviation(text, base + m.start()):
             return window[: m.start()]
     return window
 
@@ -180,7 +177,7 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
         skip = stripped.index(words[1])
         stripped, pos = stripped[skip:], pos + skip
     m = _NAME_START.match(stripped)
-    if m and m.group(0).split()[0] not in _STOP:
+    if m and m.group(0).split()[0] not in NOT_NAMES:
         return Speaker("name", m.group(0), pos, verb.group(0))
     m = _NP_START.match(stripped)
     if m:
@@ -288,9 +285,4 @@ def _np(s: str, offset: int) -> Speaker | None:
     return None
 
 
-def is_role_phrase(phrase: str) -> bool:
-    """ "the 26-year-old", "the driver": a description that points back to a person."""
-    return bool(_AGE_OR_ROLE.match(phrase))
-
-
-__all__ = ["CUE", "Span", "Speaker", "after_quote", "before_quote", "find_label", "is_fused"]
+__all__ = ["Speaker", "after_quote", "before_quote", "find_label", "is_fused"]

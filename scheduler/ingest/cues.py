@@ -57,7 +57,3 @@ _PHRASES = [
 _single = sorted(CUE_FORMS, key=len, reverse=True)
 CUE = r"(?:" + "|".join([*_PHRASES, *_single]) + r")"
 CUE_RE = regex.compile(rf"\b{CUE}\b", regex.IGNORECASE)
-
-
-def is_cue(word: str) -> bool:
-    return word.lower() in CUE_FORMS

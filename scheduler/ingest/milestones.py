@@ -56,7 +56,6 @@ _FUTURE = regex.compile(
     r"scheduled|aims?\s+to|aiming|hopes?\s+to|hoping|expects?\s+to|expected\s+to|intends?\s+to|"
     r"is\s+to|are\s+to|upcoming|due\s+to|bid\s+for|targets?|next)\b"
 )
-_MONTH_ONLY = regex.compile(rf"(?i)^{_MONTH}$")
 # "May" and "March" are also a verb and a noun; without a day or year next to
 # them they are too ambiguous to date a sentence.
 _AMBIGUOUS_MONTHS = {"may", "march", "jan", "mar", "jun", "oct", "sept", "dec"}

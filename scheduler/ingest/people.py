@@ -74,7 +74,7 @@ fiancé widow widower stepmother stepfather
 """
 )
 # Capitalised words that start sentences or name things, never people.
-_STOP = word_set(
+NOT_NAMES = word_set(
     """
 The A An In On At For With By From But And Or Nor However When While After Before Since If
 As It Its This That These Those There Here What Why How Who Whom Whose Where Which Instead
@@ -152,7 +152,7 @@ def name_tokens(tokens: list[str]) -> list[str]:
     cut = 0
     for k, token in enumerate(tokens[:-1]):
         bare = token.lower().rstrip(".")
-        if bare in TITLES or token.lower() in TITLES or token in _STOP or _AGE.search(token):
+        if bare in TITLES or token.lower() in TITLES or token in NOT_NAMES or _AGE.search(token):
             cut = k + 1
     return tokens[cut:]
 
@@ -220,7 +220,7 @@ class People:
             title = None
             # Strip sentence-initial words, titles and a trailing possessive.
             while tokens and (
-                tokens[0] in _STOP or tokens[0].lower() in TITLES or _AGE.search(tokens[0])
+                tokens[0] in NOT_NAMES or tokens[0].lower() in TITLES or _AGE.search(tokens[0])
             ):
                 if tokens[0].lower() in TITLES:
                     title = tokens[0].lower()
@@ -244,7 +244,7 @@ class People:
                 t.isupper() and len(t) > 2 for t in tokens[:-1]
             ):
                 continue
-            if len(tokens) > 4 or any(t in _STOP for t in tokens):
+            if len(tokens) > 4 or any(t in NOT_NAMES for t in tokens):
                 continue
             if text[max(0, start - 4) : start] == "the ":
                 continue  # "the Lakeside Herons": a team, a firm or a place

@@ -78,7 +78,7 @@ def sentences(text: str, paras: Sequence[Span], protected: Sequence[Span] = ()) 
         begin = p_start
         for m in _SENT_END.finditer(text, p_start, p_end):
             cut = m.end()
-            if _inside(cut - 1, protected, starts) or _is_abbreviation(text, m.start()):
+            if _inside(cut - 1, protected, starts) or is_abbreviation(text, m.start()):
                 continue
             out.append((begin, cut))
             begin = cut
@@ -94,7 +94,7 @@ def _inside(pos: int, spans: Sequence[Span], starts: list[int]) -> bool:
     return i >= 0 and spans[i][0] <= pos < spans[i][1] - 1
 
 
-def _is_abbreviation(text: str, dot: int) -> bool:
+def is_abbreviation(text: str, dot: int) -> bool:
     if text[dot] != ".":
         return False
     m = _WORD_BEFORE.search(text, max(0, dot - 12), dot)
