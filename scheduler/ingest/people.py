@@ -30,7 +30,9 @@ _PREPOSITION_BEFORE = regex.compile(
     r"(?i)\b(?:in|on|at|from|to|of|for|with|near|into|by|about|against|over|under|toward|towards)"
     r"\s+(?:the\s+)?$"
 )
-_AGE = regex.compile(r"(?i)-year-old$")
+# "Sixteen-year-old", "Second-placed", "Award-winning": descriptions, not names
+# (a hyphenated name keeps a capital after the hyphen: "Jean-Pierre").
+_AGE = regex.compile(r"-\p{Ll}")
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
 TITLES_MALE = {"mr", "mr.", "sir", "lord", "king", "prince", "father"}
