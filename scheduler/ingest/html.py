@@ -36,13 +36,20 @@ def html_to_article(html: str, name: str) -> HtmlArticle:
         favor_precision=True,
         deduplicate=False,
     )
-    text = getattr(doc, "text", None) if doc is not None else None
-    if not text or not text.strip():
+    # trafilatura 1.x returns a dict, 2.x a Document: read either.
+    if isinstance(doc, dict) or doc is None:
+        fields = doc or {}
+    else:
+        fields = {key: getattr(doc, key, None) for key in ("text", "title", "date")}
+    text = fields.get("text") or ""
+    if not text.strip():
         raise IngestError(f"{name}: no article text found in the HTML page")
     # trafilatura keeps one paragraph per line; a blank line between them is the
     # paragraph mark the extractor relies on (quotes continue across paragraphs).
     text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
-    return HtmlArticle(text=text, title=doc.title or None, published=_date(doc.date))
+    return HtmlArticle(
+        text=text, title=fields.get("title") or None, published=_date(fields.get("date"))
+    )
 
 
 def _date(value: str | None) -> dt.date | None:
