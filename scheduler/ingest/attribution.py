@@ -42,6 +42,8 @@ _CLAUSE_WORDS = regex.compile(
     r"what|why|when|who|which|he|she|they|it|we|i|there|this)\b"
 )
 _LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
+# "the states", "a statement", "his remarks": a cue word used as a noun.
+_NOUN_BEFORE = regex.compile(r"(?i)\b(?:the|a|an|of|these|those|his|her|their|its|our)\s+$")
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 
 
@@ -81,7 +83,9 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         if name and not body[name.end() :].strip(" .,"):
             return Speaker("name", name.group(0), base + lead, None)
         return None
-    verb = CUE_RE.search(body)
+    verb = next(
+        (v for v in CUE_RE.finditer(body) if not _NOUN_BEFORE.search(body, 0, v.start())), None
+    )
     # Ten words at most between quote and verb, more when commas set off
     # appositives ("Doe, the attorney general of Oklahoma, one of ..., said").
     if not verb or len(body[: verb.start()].split()) > 10 + 6 * body[: verb.start()].count(","):
@@ -101,7 +105,7 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     if m:
         found = _phrase_at_end(m.group(1), clause_start + m.start(1))
         return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
-    verbs = list(CUE_RE.finditer(before))
+    verbs = [v for v in CUE_RE.finditer(before) if not _NOUN_BEFORE.search(before, 0, v.start())]
     if not verbs:
         return None
     verb = verbs[-1]
@@ -203,6 +207,13 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
 def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
     """The speaker phrase that ends `s` (text just before a speech verb)."""
     s = _trim_end(s)
+    lead = _NAME_START.match(s)
+    if anchored and lead and s[lead.end() :].startswith(","):
+        # "...," Doe, the attorney general of Oklahoma, one of the states, said.
+        tokens = name_tokens(lead.group(0).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, offset + lead.end() - len(name), None)
     appositive = None
     for _ in range(2):  # "Doe, the attorney general, one of the plaintiffs, said"
         if not s.endswith(","):

@@ -122,8 +122,9 @@ _PERSON_HINT = regex.compile(
     regex.IGNORECASE,
 )
 _CUE_BEFORE = regex.compile(rf"\b(?:{CUE})\s*$", regex.IGNORECASE)
-_PRONOUNS_M = regex.compile(r"\b(?:he|him|his|himself)\b", regex.IGNORECASE)
-_PRONOUNS_F = regex.compile(r"\b(?:she|her|hers|herself)\b", regex.IGNORECASE)
+# Subject pronouns only: "Trump attacked her" says nothing about Trump.
+_PRONOUNS_M = regex.compile(r"\b(?:he|himself)\b", regex.IGNORECASE)
+_PRONOUNS_F = regex.compile(r"\b(?:she|herself)\b", regex.IGNORECASE)
 PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
 
 
@@ -217,53 +218,9 @@ class People:
         text = self.text
         raw: list[tuple[int, int, list[str], str | None, bool]] = []
         for m in NAME_SEQ.finditer(text):
-            tokens = m.group(0).split()
-            start = m.start()
-            title = None
-            # Strip sentence-initial words, titles and a trailing possessive.
-            while tokens and (
-                tokens[0] in NOT_NAMES or tokens[0].lower() in TITLES or _AGE.search(tokens[0])
-            ):
-                if tokens[0].lower() in TITLES:
-                    title = tokens[0].lower()
-                start = text.index(tokens[0], start) + len(tokens[0])
-                tokens = tokens[1:]
-                while start < len(text) and text[start].isspace():
-                    start += 1
-            if not tokens:
-                continue
-            # "Democratic Sen. Jane Doe": the name starts after the last title.
-            inner = [k for k, t in enumerate(tokens) if t.lower() in TITLES and k < len(tokens) - 1]
-            if inner:
-                title = tokens[inner[-1]].lower()
-                for t in tokens[: inner[-1] + 1]:
-                    start = text.index(t, start) + len(t)
-                while start < len(text) and text[start].isspace():
-                    start += 1
-                tokens = tokens[inner[-1] + 1 :]
-            tokens[-1] = _POSSESSIVE.sub("", tokens[-1]) or tokens[-1]
-            if any(t.lower().strip(".") in _ORG_WORDS for t in tokens) or any(
-                t.isupper() and len(t) > 2 for t in tokens[:-1]
-            ):
-                continue
-            if len(tokens) > 4 or any(t in NOT_NAMES for t in tokens):
-                continue
-            if text[max(0, start - 4) : start] == "the ":
-                continue  # "the Lakeside Herons": a team, a firm or a place
-            of = _OF_BEFORE.search(text, max(0, start - 40), start)
-            if of and of.group(1).lower() in TITLES and len(tokens) > 2:
-                # "Secretary of State John Kerry": the portfolio, then the name.
-                start = text.index(tokens[1], start + len(tokens[0]))
-                tokens = tokens[1:]
-            elif of:
-                continue  # "Commission on Presidential Debates", "University of Iowa"
-            end = start + len(" ".join(tokens))
-            before = text[max(0, start - 40) : start].lower()
-            kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
-            relative = bool(kin and kin.group(1) in KINSHIP)
-            if title is None and kin and kin.group(1) in TITLES:
-                title = kin.group(1)
-            raw.append((start, end, tokens, title, relative))
+            found = self._candidate(m)
+            if found is not None:
+                raw.append(found)
 
         by_key: dict[tuple[str, ...], Person] = {}
         singles: list[tuple[int, int, str, str | None, bool]] = []
@@ -300,6 +257,48 @@ class People:
             self._note(person, start, end, title, relative)
         self.mentions.sort(key=lambda m: m.start)
         self._by_surname = surnames
+
+    def _candidate(self, m: regex.Match) -> tuple[int, int, list[str], str | None, bool] | None:
+        """A capitalised sequence as (start, end, name tokens, title, relative), or None
+        when it names no person (a sentence opener, a firm, a team, a place)."""
+        text = self.text
+        spans = [
+            (m.start() + t.start(), m.start() + t.end()) for t in regex.finditer(r"\S+", m.group(0))
+        ]
+        tokens = [text[a:b] for a, b in spans]
+        of = _OF_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        if of and of.group(1).lower() in TITLES and len(tokens) > 2:
+            # "Secretary of State John Kerry": the portfolio, then the name.
+            spans, tokens = spans[1:], tokens[1:]
+        elif of:
+            return None  # "Commission on Presidential Debates", "University of Iowa"
+        kept = name_tokens(tokens)
+        dropped = tokens[: len(tokens) - len(kept)]
+        if kept[-1] in NOT_NAMES or kept[-1].lower().rstrip(".") in TITLES:
+            return None
+        spans = spans[len(dropped) :]
+        start, end = spans[0][0], spans[-1][1]
+        bare = _POSSESSIVE.sub("", kept[-1]) or kept[-1]
+        end -= len(kept[-1]) - len(bare)
+        kept[-1] = bare
+        if any(t.lower().strip(".") in _ORG_WORDS for t in kept) or any(
+            t.isupper() and len(t) > 2 for t in kept[:-1]
+        ):
+            return None
+        if len(kept) > 4 or any(t in NOT_NAMES for t in kept):
+            return None
+        if text[max(0, start - 4) : start] == "the ":
+            return None  # "the Lakeside Herons": a team, a firm or a place
+        titles = [
+            t.lower() for t in dropped if t.lower().rstrip(".") in TITLES or t.lower() in TITLES
+        ]
+        title = titles[-1] if titles else None
+        before = text[max(0, start - 40) : start].lower()
+        kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
+        relative = bool(kin and kin.group(1) in KINSHIP)
+        if title is None and kin and kin.group(1) in TITLES:
+            title = kin.group(1)
+        return start, end, kept, title, relative
 
     def _note(
         self, person: Person, start: int, end: int, title: str | None, relative: bool
