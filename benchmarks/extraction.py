@@ -289,26 +289,26 @@ def _words(name: str | None) -> list[str]:
 
 
 def speaker_matches(predicted: str | None, gold: str | None) -> bool:
+    """Same person or source: an annotated source is often a long phrase
+    ("Rep. Jim Doe (D-S.C.), the assistant leader"), a prediction a name."""
     p, g = _words(predicted), _words(gold)
     if not p or not g:
         return False
     if p == g:
         return True
-    # The head of an annotated source comes before its first comma, bracket or
-    # "of"/"who" ("Rep. Jim Doe (D-S.C.), the leader" -> "Rep. Jim Doe").
+    # The annotated head: capitalised words before the first comma, bracket
+    # or "of"/"who"/"at" ("Rep. Jim Doe (D-S.C.), the leader" -> jim, doe).
     head = regex.split(r",|\(|\bof\b|\bwho\b|\bfrom\b|\bat\b", (gold or "").replace("’", "'"))[0]
     names = [
-        w
-        for w in regex.findall(r"\p{Lu}[\p{L}.'-]*", head)
-        if w.lower().strip(".") not in _TITLES and w not in ("Jr.", "Sr.", "II", "III")
+        w.lower()
+        for w in regex.findall(r"\p{Lu}[\p{L}'-]*", head)
+        if w.lower() not in _TITLES and w not in ("Jr", "Sr", "II", "III")
     ]
-    if names:
-        # A person: the surname decides ("Pence" = "Gov. Mike Pence"), and a
-        # given first name must not contradict.
-        surname = names[-1].lower().removesuffix("'s").strip(".")
-        given = {n.lower().strip(".") for n in names[:-1]}
-        return surname in p and (not given or len(p) < 2 or p[0].strip(".") in given)
-    return set(p) <= set(g) or p[-1] == g[-1]
+    names = [n.removesuffix("'s") for n in names]
+    if len(p) > 1:
+        # The surname must appear; a given name too when the annotation has one.
+        return p[-1] in g and (len(names) < 2 or p[0] in g)
+    return p[0] == names[-1] if names else p[0] in g
 
 
 def milestone_score(articles: list[Article]) -> dict[str, float]:

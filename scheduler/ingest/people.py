@@ -415,10 +415,13 @@ class People:
                 regex.V1,
             )
         )
-        found = max(titled + described, key=lambda m: m.start(), default=None)
-        if found is None:
-            return None
-        return self.resolve_name(found.group(1), found.start(1))
+        # The latest "Mayor X" wins; an "X, the mayor" only when X is a known
+        # person ("in Chelsea, the mayor said" is a place, then the mayor).
+        for m in sorted(titled + described, key=lambda m: m.start(), reverse=True):
+            name = self.resolve_name(m.group(1), m.start(1))
+            if m in titled or any(p.name == name and self.is_person(p) for p in self.persons):
+                return name
+        return None
 
     def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
         """The person a he/she/they at `pos` most likely refers to."""
