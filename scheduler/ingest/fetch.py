@@ -22,10 +22,15 @@ class Fetched:
 
 
 def check_url(source: str) -> None:
-    scheme = urlsplit(source).scheme.lower()
+    try:
+        parts = urlsplit(source)
+        host = parts.hostname
+    except ValueError as exc:
+        raise IngestError(f"{source}: not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise IngestError(f"unsupported URL scheme {scheme!r}: only http and https can be fetched")
-    if not urlsplit(source).hostname:
+    if not host:
         raise IngestError(f"{source}: the URL has no host")
 
 

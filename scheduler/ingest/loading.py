@@ -40,6 +40,8 @@ def load_article(
     else:
         path = Path(source)
         name = str(path)
+        if path.is_dir():
+            raise IngestError(f"{source} is a folder, not an article file")
         if not path.is_file():
             raise IngestError(f"no such file: {source}")
         _check_size(name, path.stat().st_size, max_bytes)

@@ -112,10 +112,20 @@ def test_bad_files_are_refused_in_one_line(
     _one_line_error(excinfo, *words)
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file_and_folder(tmp_path: Path) -> None:
     with pytest.raises(IngestError) as excinfo:
         load_article(str(tmp_path / "nope.txt"))
     _one_line_error(excinfo, "no such file")
+    with pytest.raises(IngestError) as excinfo:
+        load_article(str(tmp_path))
+    _one_line_error(excinfo, "folder")
+
+
+@pytest.mark.parametrize("url", ["http://", "http://[::1/article"])
+def test_malformed_urls(url: str) -> None:
+    with pytest.raises(IngestError) as excinfo:
+        load_article(url)
+    _one_line_error(excinfo, url)
 
 
 def test_too_large_file(tmp_path: Path) -> None:

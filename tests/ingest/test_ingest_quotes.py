@@ -201,3 +201,11 @@ def test_pronoun_skips_places_behind_a_preposition() -> None:
         "\u201cThe quotas are too low,\u201d he said."
     )
     assert _pairs(text) == [("The quotas are too low", "Tomas Berg")]
+
+
+@pytest.mark.parametrize(
+    "text", ["", " ", "\u201c", "\u201d", '"', "\n\n\u201c\n\n", "He said: \u201c", "\u2014 \u2015"]
+)
+def test_degenerate_text_does_not_crash(text: str) -> None:
+    result = extract(text)
+    _verbatim(text, result.quotes)
