@@ -15,9 +15,9 @@ from scheduler.ingest.types import ExtractedQuote
 SEED_SHAPED = """\
 Rallying is not a gentle sport. Crews spend weeks away from home, sleep in vans and \
 drive at full speed on gravel roads where a single mistake ends the season. It is even \
-harder for a driver who has to find every sponsor herself. At least that is what Ximena \
-Urquiza, the first Bolivian woman to win a stage of the South American rally series, told \
-a radio programme in La Paz.
+harder for a driver who has to find every sponsor herself. That, anyway, is how Ximena \
+Urquiza, the first Bolivian woman to win a stage of the South American rally series, put it \
+to a radio programme in La Paz.
 
 In 2015, the Bolivian pioneer made history by winning a stage of the Andes Rally, which is \
 now part of the continental championship. The host wanted to know how she had managed it \
@@ -28,14 +28,14 @@ one car and no contract took more patience than any stage I have driven,\u201d s
 \u201cYou find out how much you want something when nobody pays you to do it.\u201d
 
 Her mother, Rosa Urquiza, had been a mechanic in Cochabamba and once dreamed of racing \
-herself, but there was never money for a car. She rebuilt engines at night so that her \
-daughter could enter her first hill climb.
+herself, but there was never money for a car. She rebuilt engines at night to pay the \
+entry fee for her daughter's first hill climb.
 
 Urquiza is now preparing to chase the 2027 continental title. \u201cI have never wanted to \
 do anything except drive,\u201d she exclaimed.
 
-After a heavy crash in the Atacama desert she spent weeks in hospital, and just a couple of \
-months later she was back behind the wheel.
+After a heavy crash in the Atacama desert she spent weeks in hospital, yet only a couple of \
+months later the 29-year-old was back behind the wheel.
 """
 
 
