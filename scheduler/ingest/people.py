@@ -32,6 +32,8 @@ _PREPOSITION_BEFORE = regex.compile(
 )
 # "Sixteen-year-old", "Second-placed", "Award-winning": descriptions, not names
 # (a hyphenated name keeps a capital after the hyphen: "Jean-Pierre").
+_WORD = regex.compile(r"\S+")
+_LAST_WORD = regex.compile(r"\b(\w+)\s*,?\s*$")  # the word before a name ("mother, ")
 _AGE = regex.compile(r"-\p{Ll}")
 _POSSESSIVE = regex.compile(r"[’']s?$")
 
@@ -262,9 +264,7 @@ class People:
         """A capitalised sequence as (start, end, name tokens, title, relative), or None
         when it names no person (a sentence opener, a firm, a team, a place)."""
         text = self.text
-        spans = [
-            (m.start() + t.start(), m.start() + t.end()) for t in regex.finditer(r"\S+", m.group(0))
-        ]
+        spans = [(m.start() + t.start(), m.start() + t.end()) for t in _WORD.finditer(m.group(0))]
         tokens = [text[a:b] for a, b in spans]
         of = _OF_BEFORE.search(text, max(0, m.start() - 40), m.start())
         if of and of.group(1).lower() in TITLES and len(tokens) > 2:
@@ -294,7 +294,7 @@ class People:
         ]
         title = titles[-1] if titles else None
         before = text[max(0, start - 40) : start].lower()
-        kin = regex.search(r"\b(\w+)\s*,?\s*$", before)
+        kin = _LAST_WORD.search(before)
         relative = bool(kin and kin.group(1) in KINSHIP)
         if title is None and kin and kin.group(1) in TITLES:
             title = kin.group(1)
@@ -315,7 +315,7 @@ class People:
         if relative:
             person.relative = True
             person.evidence += 1
-        role = regex.search(r"(\w+)\s*,?\s*$", before.lower())
+        role = _LAST_WORD.search(before.lower())
         if role and role.group(1) in _FEMALE_ROLES:
             person.votes["f"] += 3
         elif role and role.group(1) in _MALE_ROLES:
@@ -432,16 +432,26 @@ class People:
         # gender is unknown: "he" is likelier a man named earlier than a name
         # nobody was ever called "he" or "she" about.
         for strict in (True, False):
-            for k in range(s_index, max(-1, s_index - 8), -1):
+            for k in range(s_index, max(-1, s_index - 10), -1):
                 s_start, s_end = self.sents[k]
-                if index_of(self.paras, s_start) < p_index - 2:
+                if index_of(self.paras, s_start) < p_index - 3:
                     break
+                if k != s_index and self._led_by(pronoun, s_start, s_end):
+                    # "She has faced ... Hillary Clinton ...": that sentence is
+                    # itself about the same "she"; look further back.
+                    continue
                 person = self._first_in(s_start, min(s_end, pos), want, strict and want is not None)
                 if person is not None:
                     return person.name
         if self.subject is not None and want in (None, self.subject.gender):
             return self.subject.name
         return None
+
+    def _led_by(self, pronoun: str, start: int, end: int) -> bool:
+        if pronoun.lower() not in ("he", "she"):
+            return False
+        plain = self._unquoted(start, min(end, start + 80)).lstrip(" \"“”'")
+        return bool(regex.match(rf"(?i)(?:[^,.]{{0,40}},\s*)?{pronoun}\b", plain))
 
     def _first_in(
         self,
