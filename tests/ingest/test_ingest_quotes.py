@@ -209,3 +209,14 @@ def test_pronoun_skips_places_behind_a_preposition() -> None:
 def test_degenerate_text_does_not_crash(text: str) -> None:
     result = extract(text)
     _verbatim(text, result.quotes)
+
+
+def test_pronoun_chain_keeps_the_sentence_subject() -> None:
+    text = (
+        "Attorney general Loretta Vance spoke to students on Friday. Vance said she had "
+        "wanted to be a judge since school.\n\n"
+        "She has faced questions since Amy Holt, the governor, visited her office.\n\n"
+        "She said the meeting was brief.\n\n"
+        "\u201cWe talked about our grandchildren,\u201d she said."
+    )
+    assert _pairs(text) == [("We talked about our grandchildren", "Loretta Vance")]
