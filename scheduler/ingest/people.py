@@ -415,11 +415,11 @@ class People:
                 regex.V1,
             )
         )
-        # The latest "Mayor X" wins; an "X, the mayor" only when X is a known
-        # person ("in Chelsea, the mayor said" is a place, then the mayor).
+        # The latest "Mayor X" wins; an "X, the mayor" only when X resolves to
+        # a full name ("in Chelsea, the mayor said" is a place, then the mayor).
         for m in sorted(titled + described, key=lambda m: m.start(), reverse=True):
             name = self.resolve_name(m.group(1), m.start(1))
-            if m in titled or any(p.name == name and self.is_person(p) for p in self.persons):
+            if m in titled or len(name.split()) > 1:
                 return name
         return None
 
