@@ -148,7 +148,7 @@ def ingest(
     results = []
     for source in paths:
         loaded = load_article(source)
-        extraction = extract(loaded.text)
+        extraction = extract(loaded.text, published=loaded.published)
         with store.session_scope(engine) as session:
             stored = store_article(session, loaded, extraction)
         results.append(

@@ -17,6 +17,7 @@ from typing import Any
 
 from scheduler import channels, migrations, store
 from scheduler.articles import store_article
+from scheduler.compose.filters import shorten
 from scheduler.dispatch import Dispatcher
 from scheduler.ingest import extract, load_article
 from scheduler.output import console
@@ -40,13 +41,13 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
     migrations.upgrade(engine)
     console.rule("1. ingest")
     loaded = load_article(str(SAMPLE))
-    extraction = extract(loaded.text)
+    extraction = extract(loaded.text, published=loaded.published)
     with store.session_scope(engine) as session:
         stored = store_article(session, loaded, extraction)
         article_id = stored.article.id
     console.print(f"{SAMPLE.name}: {stored.quotes} quotes, {stored.milestones} milestones")
     for q in extraction.quotes:
-        console.print(f"  [cyan]{q.speaker or '?'}[/]: “{q.text[:70]}…”", highlight=False)
+        console.print(f"  [cyan]{q.speaker or '?'}[/]: “{shorten(q.text, 70)}”", highlight=False)
     for m in extraction.milestones:
         console.print(
             f"  [magenta]{m.date.isoformat()} ({m.precision}, {m.tense})[/] {m.text[:60]}…"
