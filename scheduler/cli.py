@@ -18,7 +18,7 @@ import typer
 
 from scheduler import __version__
 from scheduler.errors import SchedulerError
-from scheduler.output import console, error, print_json, styled_status
+from scheduler.output import console, error, print_json, progress, styled_status
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -83,6 +83,24 @@ def _state(ctx: typer.Context) -> State:
     return ctx.ensure_object(State)
 
 
+def _complete_channel(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of channel names, from the database when it can be read."""
+    try:
+        from sqlmodel import Session
+
+        from scheduler import channels
+
+        state = ctx.find_object(State) or State(db=ctx.params.get("db"))
+        with Session(state.engine()) as session:
+            names = [c.name for c in channels.list_channels(session)]
+    except Exception:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+ChannelArg = Annotated[str, typer.Argument(help="Channel name.", autocompletion=_complete_channel)]
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"scheduler {__version__}")
@@ -117,14 +135,17 @@ def root(
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Create or migrate the database."""
     from scheduler import migrations, store
 
     engine = _state(ctx).engine(require_schema=False)
     before, after = migrations.upgrade(engine)
     what = "created" if before is None else ("already current" if before == after else "migrated")
-    console.print(f"database {store.describe(engine)} {what} (revision {after})")
+    if json_out:
+        print_json({"database": store.describe(engine), "result": what, "revision": after})
+    else:
+        console.print(f"database {store.describe(engine)} {what} (revision {after})")
 
 
 # -- ingest -------------------------------------------------------------------
@@ -146,7 +167,7 @@ def ingest(
     engine = _state(ctx).engine()
     paths = _expand_sources(sources)
     results = []
-    for source in paths:
+    for source in progress(paths, "ingesting", enabled=not json_out):
         loaded = load_article(source)
         extraction = extract(loaded.text, published=loaded.published)
         with store.session_scope(engine) as session:
@@ -194,9 +215,10 @@ def quotes_list(
     ctx: typer.Context,
     article: Annotated[int | None, typer.Option(help="Only this article's quotes.")] = None,
     speaker: Annotated[str | None, typer.Option(help="Only quotes by this speaker.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only quotes in this category.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Quotes with their speaker and where they stand in the article."""
+    """Quotes with their speaker, category and where they stand in the article."""
     from sqlmodel import Session, select
 
     from scheduler.models import Quote
@@ -207,6 +229,8 @@ def quotes_list(
             stmt = stmt.where(Quote.article_id == article)
         if speaker:
             stmt = stmt.where(Quote.speaker == speaker)
+        if category:
+            stmt = stmt.where(Quote.category == category)
         rows = [
             {
                 "id": q.id,
@@ -215,6 +239,7 @@ def quotes_list(
                 "cue": q.cue,
                 "start": q.start,
                 "end": q.end,
+                "category": q.category,
                 "text": q.text,
             }
             for q in session.exec(stmt)
@@ -223,17 +248,53 @@ def quotes_list(
         print_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("id", "article", "speaker", "chars", "quote")
+    table = Table("id", "article", "speaker", "category", "chars", "quote")
     for r in rows:
         table.add_row(
             str(r["id"]),
             str(r["article_id"]),
             r["speaker"] or "[dim]?[/]",
+            r["category"] or "",
             f"{r['start']}-{r['end']}",
-            r["text"],
+            Text(r["text"]),
         )
     console.print(table if rows else "no quotes yet; try `scheduler ingest ARTICLE`")
+
+
+@quotes_app.command("tag")
+def quotes_tag(
+    ctx: typer.Context,
+    quote_ids: Annotated[list[int], typer.Argument(help="Quote ids.")],
+    category: Annotated[
+        str | None,
+        typer.Option(help="Category for evergreen recycling, e.g. grit (omit with --clear)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the category.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Put quotes in a category that a channel can recycle (`channels evergreen`)."""
+    from scheduler import store
+    from scheduler.errors import NotFoundError, PlanningError
+    from scheduler.models import Quote
+
+    if clear == (category is not None):
+        raise PlanningError("give either --category NAME or --clear")
+    if category is not None and not category.strip():
+        raise PlanningError("--category cannot be empty")
+    with store.session_scope(_state(ctx).engine()) as session:
+        for quote_id in quote_ids:
+            quote = session.get(Quote, quote_id)
+            if quote is None:
+                raise NotFoundError(f"no quote with id {quote_id}")
+            quote.category = category.strip() if category else None
+            session.add(quote)
+    if json_out:
+        print_json({"quotes": quote_ids, "category": category})
+    else:
+        label = f"in category {category}" if category else "without a category"
+        console.print(f"quotes {', '.join(map(str, quote_ids))} now {label}")
 
 
 @milestones_app.command("list")
@@ -269,6 +330,7 @@ def milestones_list(
         print_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("id", "article", "date", "precision", "tense", "person", "sentence")
     for r in rows:
@@ -279,7 +341,7 @@ def milestones_list(
             r["precision"],
             r["tense"],
             r["person"] or "",
-            r["text"],
+            Text(r["text"]),
         )
     console.print(table if rows else "no milestones yet")
 
@@ -335,13 +397,18 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from scheduler import channels
 
     with Session(_state(ctx).engine()) as session:
-        rows = [channels.as_dict(c) for c in channels.list_channels(session)]
+        rows = [
+            channels.as_dict(c) | {"recurring": c.recurring}
+            for c in channels.list_channels(session)
+        ]
     if json_out:
         print_json(rows)
         return
     from rich.table import Table
 
-    table = Table("name", "platform", "timezone", "slots", "secret from", "state")
+    from scheduler.recurring import describe
+
+    table = Table("name", "platform", "timezone", "slots", "secret from", "recurring", "state")
     for r in rows:
         table.add_row(
             r["name"],
@@ -349,35 +416,135 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             r["timezone"],
             r["slots"],
             r["secret_env"] or "",
+            describe(r["recurring"]),
             "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
         )
     console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
 
 
-def _set_paused(ctx: typer.Context, name: str, paused: bool) -> None:
+def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> None:
     from scheduler import channels, store
 
     with store.session_scope(_state(ctx).engine()) as session:
         channel = channels.get_channel(session, name)
         channel.paused = paused
         session.add(channel)
-    console.print(f"channel {name} {'paused' if paused else 'resumed'}")
+    if json_out:
+        print_json({"channel": name, "paused": paused})
+    else:
+        console.print(f"channel {name} {'paused' if paused else 'resumed'}")
 
 
 @channels_app.command("pause")
-def channels_pause(ctx: typer.Context, name: str) -> None:
+def channels_pause(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
     """Stop sending on a channel; its posts stay queued."""
-    _set_paused(ctx, name, True)
+    _set_paused(ctx, name, True, json_out)
 
 
 @channels_app.command("resume")
-def channels_resume(ctx: typer.Context, name: str) -> None:
+def channels_resume(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
     """Send on a paused channel again."""
-    _set_paused(ctx, name, False)
+    _set_paused(ctx, name, False, json_out)
+
+
+@channels_app.command("evergreen")
+def channels_evergreen(
+    ctx: typer.Context,
+    name: ChannelArg,
+    category: Annotated[str, typer.Option(help="Quote category to recycle (`quotes tag`).")],
+    every: Annotated[
+        str | None,
+        typer.Option(help="Cadence as posting slots, e.g. 'wed 12:00' or 'mon,thu 18:00'."),
+    ] = None,
+    cooldown: Annotated[
+        str, typer.Option(help="Never repeat a quote on this channel within this time.")
+    ] = "30d",
+    template: Annotated[str, typer.Option(help="Post template.")] = "evergreen",
+    off: Annotated[bool, typer.Option("--off", help="Stop recycling this category.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recycle a category of quotes on a cadence (planned by `plan --recurring`)."""
+    from scheduler import channels, store
+    from scheduler.errors import ConfigError
+    from scheduler.recurring import EvergreenRule, parse_duration_days, set_evergreen
+
+    if not off and not every:
+        raise ConfigError("give --every 'SLOTS' (e.g. 'wed 12:00'), or --off")
+    rule = (
+        None
+        if off
+        else EvergreenRule(category, every or "", parse_duration_days(cooldown), template)
+    )
+    with store.session_scope(_state(ctx).engine()) as session:
+        channel = channels.get_channel(session, name)
+        if rule is not None:
+            rule.template = _checked_template(ctx, template)
+        set_evergreen(channel, rule, category=category)
+        session.add(channel)
+        data = {"channel": name, "recurring": channel.recurring}
+    if json_out:
+        print_json(data)
+    elif rule is None:
+        console.print(f"channel {name} no longer recycles {category!r}")
+    else:
+        console.print(
+            f"channel {name} recycles {category!r} quotes at '{rule.slots}' "
+            f"({rule.cooldown_days:g}-day cooldown); run `scheduler plan --recurring` to queue them"
+        )
+
+
+@channels_app.command("calendar")
+def channels_calendar(
+    ctx: typer.Context,
+    name: ChannelArg,
+    on_this_day: Annotated[
+        bool,
+        typer.Option(
+            "--on-this-day/--no-on-this-day",
+            help="Post day-precise past milestones on their anniversary.",
+        ),
+    ] = True,
+    throwback: Annotated[
+        str | None,
+        typer.Option(help="Slots for throwbacks of year/month-only milestones, e.g. 'thu 12:00'."),
+    ] = None,
+    countdown: Annotated[
+        str, typer.Option(help="Days before a planned milestone to post, e.g. '30,7,1,0'.")
+    ] = "",
+    at: Annotated[str, typer.Option(help="Local time on a day without a slot.")] = "09:00",
+    leap_day: Annotated[
+        str,
+        typer.Option(help="29 February milestones in other years: feb28, mar1 or skip."),
+    ] = "feb28",
+    person: Annotated[str | None, typer.Option(help="Only milestones about this person.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Turn calendar posts off.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """On-this-day, throwback and countdown posts from milestones (`plan --recurring`)."""
+    from scheduler import channels, store
+    from scheduler.errors import ConfigError
+    from scheduler.recurring import CalendarRule, set_calendar
+
+    try:
+        days = [int(d) for d in countdown.replace(" ", "").split(",") if d]
+    except ValueError:
+        raise ConfigError(f"--countdown takes whole days like 7,1,0, not {countdown!r}") from None
+    rule = None if off else CalendarRule(on_this_day, throwback, days, at, leap_day, person)
+    with store.session_scope(_state(ctx).engine()) as session:
+        channel = channels.get_channel(session, name)
+        set_calendar(channel, rule)
+        session.add(channel)
+        data = {"channel": name, "recurring": channel.recurring}
+    if json_out:
+        print_json(data)
+    else:
+        from scheduler.recurring import describe
+
+        console.print(f"channel {name}: {describe(data['recurring']) or 'no recurring posts'}")
 
 
 @channels_app.command("test")
-def channels_test(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
+def channels_test(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
     """Check a channel's credentials and show the account."""
     from sqlmodel import Session
 
@@ -406,8 +573,32 @@ def channels_test(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> N
 @app.command()
 def plan(
     ctx: typer.Context,
-    article: Annotated[str, typer.Argument(help="Article id, or 'latest'.")],
-    channel: Annotated[str, typer.Option("--channel", "-c", help="Channel to plan for.")],
+    article: Annotated[
+        str | None, typer.Argument(help="Article id, or 'latest' (not with --recurring).")
+    ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Channel to plan for (--recurring: default all).",
+            autocompletion=_complete_channel,
+        ),
+    ] = None,
+    recurring: Annotated[
+        bool,
+        typer.Option(
+            "--recurring",
+            help="Plan the channels' evergreen and calendar posts up to --until instead.",
+        ),
+    ] = False,
+    until: Annotated[
+        str, typer.Option(help="With --recurring: plan up to this time (ISO 8601 or '+30d').")
+    ] = "+30d",
+    expires_after: Annotated[
+        str | None,
+        typer.Option(help="Posts not sent within this long after their time never go ('2d')."),
+    ] = None,
     kinds: Annotated[str, typer.Option(help="What to post: quote, milestone, link (commas).")] = (
         "quote,milestone"
     ),
@@ -419,18 +610,31 @@ def plan(
     limit: Annotated[int | None, typer.Option(help="At most this many posts.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Turn an article's quotes and milestones into queued posts over the channel's slots."""
-    from sqlmodel import Session, select
+    """Turn an article's quotes and milestones into queued posts over the channel's slots,
+    or (--recurring) queue the evergreen and calendar posts channels ask for."""
+    import datetime as dt
+
+    from sqlmodel import select
 
     from scheduler import channels, store
     from scheduler.errors import PlanningError
+    from scheduler.expiry import annotate_planned
     from scheduler.models import Article
     from scheduler.planning import plan_article
     from scheduler.posts import post_dict
+    from scheduler.recurring import parse_duration_days
     from scheduler.when import parse_when
 
     state = _state(ctx)
     engine = state.engine()
+    lifetime = dt.timedelta(days=parse_duration_days(expires_after)) if expires_after else None
+    if recurring:
+        if article is not None:
+            raise PlanningError("--recurring plans from channel settings; drop the article")
+        _plan_recurring(ctx, channel, start, until, json_out)
+        return
+    if article is None or channel is None:
+        raise PlanningError("give an ARTICLE and --channel NAME, or use --recurring")
     wanted = [k.strip() for k in kinds.split(",") if k.strip()]
     bad = [k for k in wanted if k not in ("quote", "milestone", "link")]
     if bad or not wanted:
@@ -466,9 +670,11 @@ def plan(
             limit=limit,
             fits=publisher.fits,
         )
-        rows = [post_dict(p, chan) for p in result.created]
-    with Session(engine):
-        pass
+        annotate_planned(
+            session, result.created, chan, when or dt.datetime.now(dt.UTC), expires_after=lifetime
+        )
+        session.flush()
+        rows = [post_dict(p, chan) | _extra(p) for p in result.created]
     if json_out:
         print_json(
             {
@@ -478,8 +684,7 @@ def plan(
             }
         )
         return
-    for r in rows:
-        console.print(f"post {r['id']} {r['due_local']}  {r['text'].splitlines()[0][:70]}")
+    _print_planned(rows)
     console.print(
         f"{len(rows)} posts queued on {channel}"
         + (f", {result.skipped} already planned" if result.skipped else "")
@@ -488,6 +693,81 @@ def plan(
         console.print(
             f"[yellow]warning:[/] post {rows[i]['id']} is over {chan.platform}'s limit; see `scheduler preview {rows[i]['id']}`"
         )
+
+
+def _extra(post: Any) -> dict[str, Any]:
+    return {
+        "expires_at": post.expires_at.isoformat() if post.expires_at else None,
+        "reason": post.reason,
+    }
+
+
+def _print_planned(rows: list[dict[str, Any]]) -> None:
+    from rich.text import Text
+
+    for r in rows:
+        line = Text(f"post {r['id']} {r['channel']} {r['due_local']}  ")
+        line.append(r["text"].splitlines()[0][:70])
+        console.print(line)
+
+
+def _plan_recurring(
+    ctx: typer.Context, channel: str | None, start: str | None, until: str, json_out: bool
+) -> None:
+    from sqlmodel import select
+
+    from scheduler import channels, store
+    from scheduler.models import Channel, utcnow
+    from scheduler.posts import post_dict
+    from scheduler.recurring import plan_recurring
+    from scheduler.when import parse_when
+
+    state = _state(ctx)
+    env = state.template_env()
+    first = parse_when(start) if start else utcnow()
+    end = parse_when(until, now=first)
+    with store.session_scope(state.engine()) as session:
+        chosen = [channels.get_channel(session, channel)] if channel else None
+        result = plan_recurring(
+            session,
+            env,
+            first,
+            end,
+            channels=chosen,
+            fits=lambda c: channels.publisher_for(c, reveal=False).fits,
+        )
+        by_id = {c.id: c for c in session.exec(select(Channel))}
+        rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
+    if json_out:
+        print_json(
+            {
+                "created": rows,
+                "skipped": result.skipped,
+                "notes": result.notes,
+                "over_limit": [rows[i]["id"] for i in result.over_limit],
+            }
+        )
+        return
+    _print_planned(rows)
+    console.print(
+        f"{len(rows)} recurring posts queued"
+        + (f", {result.skipped} already planned" if result.skipped else "")
+    )
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for i in result.over_limit:
+        console.print(f"[yellow]warning:[/] post {rows[i]['id']} is over its platform's limit")
+
+
+def _checked_template(ctx: typer.Context, name: str) -> str:
+    from scheduler.compose.environment import list_templates
+    from scheduler.errors import TemplateError
+
+    env = _state(ctx).template_env()
+    if name not in list_templates(env):
+        known = ", ".join(list_templates(env))
+        raise TemplateError(f"no template named {name!r} (available: {known})")
+    return name
 
 
 # -- queue ----------------------------------------------------------------------
@@ -635,6 +915,7 @@ def queue_move(
     ctx: typer.Context,
     post_id: int,
     at: Annotated[str, typer.Option(help="New time: ISO 8601, 'now', '+2h'.")],
+    json_out: JsonOpt = False,
 ) -> None:
     """Give a queued post a new time."""
     from scheduler import store
@@ -647,11 +928,16 @@ def queue_move(
         chan = session.get(Channel, post.channel_id)
         assert chan is not None
         post = move_post(session, post, parse_when(at, chan.timezone))
-        console.print(f"post {post_id} moved to {show(post.due_at, chan.timezone)}")
+        data = {"id": post_id, "due_at": post.due_at.isoformat()}
+        data["due_local"] = show(post.due_at, chan.timezone)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"post {post_id} moved to {data['due_local']}")
 
 
 @queue_app.command("cancel")
-def queue_cancel(ctx: typer.Context, post_ids: list[int]) -> None:
+def queue_cancel(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
     """Cancel queued posts (they are kept, marked cancelled)."""
     from scheduler import store
     from scheduler.posts import cancel_post, get_post
@@ -659,11 +945,14 @@ def queue_cancel(ctx: typer.Context, post_ids: list[int]) -> None:
     with store.session_scope(_state(ctx).engine()) as session:
         for post_id in post_ids:
             cancel_post(session, get_post(session, post_id))
-    console.print(f"cancelled {', '.join(map(str, post_ids))}")
+    if json_out:
+        print_json({"cancelled": post_ids})
+    else:
+        console.print(f"cancelled {', '.join(map(str, post_ids))}")
 
 
 @queue_app.command("retry")
-def queue_retry(ctx: typer.Context, post_ids: list[int]) -> None:
+def queue_retry(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
     """Queue failed, cancelled, missed or unknown posts again."""
     from scheduler import store
     from scheduler.posts import get_post, retry_post
@@ -671,7 +960,66 @@ def queue_retry(ctx: typer.Context, post_ids: list[int]) -> None:
     with store.session_scope(_state(ctx).engine()) as session:
         for post_id in post_ids:
             retry_post(session, get_post(session, post_id))
-    console.print(f"queued again: {', '.join(map(str, post_ids))}")
+    if json_out:
+        print_json({"queued": post_ids})
+    else:
+        console.print(f"queued again: {', '.join(map(str, post_ids))}")
+
+
+@queue_app.command("import")
+def queue_import(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires].")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue many hand-written posts from CSV. All or nothing: one bad row imports none."""
+    from scheduler import channels, store
+    from scheduler.csv_import import import_csv
+    from scheduler.errors import PlanningError
+    from scheduler.posts import post_dict
+
+    if file == "-":
+        data, name = sys.stdin.read(), "stdin"
+    else:
+        path = Path(file)
+        try:
+            data = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PlanningError(f"no such file: {file}") from None
+        except UnicodeDecodeError:
+            raise PlanningError(f"{file} is not UTF-8 text") from None
+        except OSError as exc:
+            raise PlanningError(f"cannot read {file}: {exc.strerror}") from None
+        name = path.name
+    with store.session_scope(_state(ctx).engine()) as session:
+        result = import_csv(session, data, name)
+        by_id = {c.id: c for c in channels.list_channels(session)}
+        rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
+    if json_out:
+        print_json(
+            {
+                "created": rows,
+                "duplicate_lines": result.duplicates,
+                "over_limit": [rows[i]["id"] for i in result.over_limit],
+            }
+        )
+        return
+    _print_planned(rows)
+    console.print(
+        f"{len(rows)} posts imported from {name}"
+        + (
+            f"; lines {', '.join(map(str, result.duplicates))} already queued, skipped"
+            if result.duplicates
+            else ""
+        )
+    )
+    for i in result.over_limit:
+        console.print(
+            f"[yellow]warning:[/] post {rows[i]['id']} is over its platform's limit; "
+            f"see `scheduler preview {rows[i]['id']}`"
+        )
 
 
 # -- preview, daemon, simulate, demo ---------------------------------------------------
@@ -683,10 +1031,20 @@ def preview(
     post_ids: Annotated[
         list[int] | None, typer.Argument(help="Posts to preview (default: queued).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many when no ids are given.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, help="At most this many when no ids are given.")
+    ] = 50,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML page."),
+    ] = None,
+    requests: Annotated[
+        bool, typer.Option("--requests/--no-requests", help="Show the exact requests.")
+    ] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Dry run: each post's text, its counted length, and the exact request."""
+    """Dry run: each post as it will appear (text, thread parts, counted length, link,
+    hashtags), its local send time, its source, and the exact request."""
     from sqlmodel import Session
 
     from scheduler.preview import preview_posts
@@ -698,10 +1056,17 @@ def preview(
         missing = set(post_ids) - {i.id for i in items}
         if missing:
             raise SchedulerError(f"no post with id {', '.join(map(str, sorted(missing)))}")
+    written = None
+    if html is not None:
+        from scheduler.preview_html import write_page
+
+        written = write_page(items, html)
     if json_out:
         print_json([i.as_dict() for i in items])
-    else:
-        print_previews(items)
+        return
+    print_previews(items, show_requests=requests)
+    if written is not None:
+        console.print(f"wrote {written} ({len(items)} posts)", highlight=False)
 
 
 @app.command()
@@ -752,21 +1117,110 @@ def daemon(
 def simulate(
     ctx: typer.Context,
     until: Annotated[str, typer.Option(help="Simulate up to this time: ISO 8601 or '+7d'.")],
+    start: Annotated[
+        str | None, typer.Option(help="Start the virtual clock here (default: now).")
+    ] = None,
+    recurring: Annotated[
+        bool,
+        typer.Option(
+            "--recurring/--queued-only",
+            help="Include evergreen and calendar posts not planned yet (default) or not.",
+        ),
+    ] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """The timeline the daemon would follow from now, on a virtual clock; nothing is sent."""
-    from scheduler.render import event_dict, print_event
+    """The timeline the daemon would follow from now, on a virtual clock; nothing is sent
+    and nothing is written (recurring posts are planned in a transaction rolled back)."""
+    from scheduler.render import print_timeline
     from scheduler.simulation import simulate as run_simulation
     from scheduler.when import parse_when
 
     state = _state(ctx)
-    events = run_simulation(state.engine(), state.settings, parse_when(until))
+    first = parse_when(start) if start else None
+    end = parse_when(until, now=first) if first else parse_when(until)
+    bar = _MomentBar(enabled=not json_out)
+    try:
+        steps = run_simulation(
+            state.engine(),
+            state.settings,
+            end,
+            start=first,
+            env=state.template_env() if recurring else None,
+            on_moment=bar.update,
+        )
+    finally:
+        bar.close()
     if json_out:
-        print_json([event_dict(e) for e in events])
+        print_json([s.as_dict() for s in steps])
         return
-    for event in events:
-        print_event(event, show_request=False)
-    console.print(f"{len(events)} posts would go out")
+    if not steps:
+        console.print("nothing would go out in that time")
+        return
+    print_timeline(steps)
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.outcome] = counts.get(step.outcome, 0) + 1
+    new = sum(1 for s in steps if s.planned)
+    console.print(
+        f"{counts.get('dry-run', 0)} posts would go out"
+        + "".join(f", {n} {k}" for k, n in sorted(counts.items()) if k != "dry-run")
+        + (f" ({new} recurring, not queued yet: `scheduler plan --recurring`)" if new else "")
+    )
+
+
+class _MomentBar:
+    """A progress bar on stderr while a long simulation steps its clock."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        from scheduler.output import err_console
+
+        self.enabled = enabled and err_console.is_terminal
+        self._bar: Any = None
+        self._task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled or total < 50:
+            return
+        if self._bar is None:
+            from rich.progress import Progress
+
+            from scheduler.output import err_console
+
+            self._bar = Progress(console=err_console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("simulating", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(help="Post id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Why a post goes out when it does (or why it will not)."""
+    from sqlmodel import Session
+
+    from scheduler.explain import explain as explain_post
+
+    state = _state(ctx)
+    with Session(state.engine()) as session:
+        data = explain_post(session, post_id, state.settings)
+    if json_out:
+        print_json(data)
+        return
+    from rich.text import Text
+
+    console.print(
+        f"[bold]post {data['id']}[/] on {data['channel']}: {styled_status(data['status'])}, "
+        f"due {data['due_local']}"
+    )
+    for line in data["explanation"]:
+        console.print(Text("• " + line))
 
 
 @app.command()

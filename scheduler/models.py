@@ -138,6 +138,9 @@ class Channel(SQLModel, table=True):
     slots: str = "mon-sun 09:00"
     paused: bool = False
     grace_seconds: float | None = None
+    #: Recurring posts the channel plans for itself (evergreen recycling, on-this-day,
+    #: countdowns, throwbacks); see `scheduler.recurring` for the shape. None: off.
+    recurring: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -161,6 +164,11 @@ class Post(SQLModel, table=True):
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     link: str | None = None
     due_at: dt.datetime = Field(sa_type=UTCDateTime)
+    #: After this moment the post must not go out at all (old news, a countdown
+    #: whose day has passed); None: no expiry.
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Why the planner chose this post and this time, in words (`scheduler explain`).
+    reason: str | None = Field(default=None, sa_type=sa.Text)
     #: Stable across every retry; adapters derive the platform's dedupe key from it.
     idempotency_key: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     lease_owner: str | None = None

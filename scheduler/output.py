@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from rich.console import Console
+
+T = TypeVar("T")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -48,3 +51,31 @@ STATUS_STYLE = {
 
 def styled_status(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterator[T]:
+    """Iterate with a progress bar on stderr for long work (more than one item, a
+    terminal, not --json); otherwise iterate silently, so pipes and JSON stay clean."""
+    if not enabled or len(items) < 2 or not err_console.is_terminal:
+        yield from items
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)

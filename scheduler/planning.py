@@ -117,6 +117,8 @@ class PlanResult:
     created: list[Post] = field(default_factory=list)
     skipped: int = 0
     over_limit: list[int] = field(default_factory=list)
+    #: Why something was not planned, in words (recurring planners).
+    notes: list[str] = field(default_factory=list)
 
 
 def article_context(article: Article) -> dict[str, Any]:

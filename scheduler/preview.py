@@ -1,24 +1,36 @@
-"""Dry-run previews: for each post, the text, its length counted the platform's
-way, and the exact requests the adapter would send (secrets redacted).
+"""Dry-run previews: for each post, the text (and its thread parts), its length
+counted the platform's way, hashtags, link, local send time, expiry, where its
+words came from, and the exact requests the adapter would send (secrets redacted).
 
-The requests come from the adapter's own `build_requests`, the method a real
-send uses, so what the preview shows is what goes out.
+The requests come from the adapter's own `build_requests` on the same
+`OutgoingPost` the dispatcher hands it, so what the preview shows is what goes out.
+Rendered for the terminal by `render.py` and as a page by `preview_html.py`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import regex
 from sqlmodel import Session, select
 
 from scheduler.articles import sentence_around
 from scheduler.channels import publisher_for
+from scheduler.compose.length import urls
 from scheduler.dispatch import outgoing
 from scheduler.errors import SchedulerError
-from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote
-from scheduler.when import show
+from scheduler.expiry import is_expired
+from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
+from scheduler.when import local, show
+
+_HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*")
+
+
+def hashtags(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(0) for m in _HASHTAG.finditer(text)))
 
 
 @dataclass
@@ -32,6 +44,19 @@ class PostPreview:
     text: str
     lengths: list[dict[str, Any]]
     over_limit: bool
+    timezone: str = "UTC"
+    day_local: str = ""
+    #: The text of each part as the adapter will send it (one for a plain post).
+    parts: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    link: str | None = None
+    template: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    expires_at: str | None = None
+    expires_local: str | None = None
+    #: True when the post would not go out any more at the time of the preview.
+    expired: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, Any] | None = None
     error: str | None = None
@@ -52,8 +77,11 @@ def preview_posts(
     return [preview_one(session, post, channel) for post, channel in rows]
 
 
-def preview_one(session: Session, post: Post, channel: Channel) -> PostPreview:
+def preview_one(
+    session: Session, post: Post, channel: Channel, now: dt.datetime | None = None
+) -> PostPreview:
     assert post.id is not None
+    found = urls(post.text)
     item = PostPreview(
         id=post.id,
         channel=channel.name,
@@ -64,16 +92,29 @@ def preview_one(session: Session, post: Post, channel: Channel) -> PostPreview:
         text=post.text,
         lengths=[],
         over_limit=False,
+        timezone=channel.timezone,
+        day_local=local(post.due_at, channel.timezone).date().isoformat(),
+        parts=[post.text],
+        hashtags=hashtags(post.text),
+        link=post.link or (found[0] if found else None),
+        template=post.template,
+        kind=post.source_kind,
+        reason=post.reason,
+        expires_at=post.expires_at.isoformat() if post.expires_at else None,
+        expires_local=show(post.expires_at, channel.timezone) if post.expires_at else None,
+        expired=post.status == PostStatus.queued.value and is_expired(post, now or utcnow()),
         source=provenance(session, post),
     )
     try:
         publisher = publisher_for(channel, reveal=False)
-        measures = publisher.measure(post.text)
+        sending = outgoing(post)
+        item.parts = list(sending.texts)
+        measures = [m for part in item.parts for m in publisher.measure(part)]
         item.lengths = [
             {"unit": m.unit, "count": m.count, "limit": m.limit, "ok": m.ok} for m in measures
         ]
         item.over_limit = not all(m.ok for m in measures)
-        item.requests = [r.redacted() for r in publisher.build_requests(outgoing(post))]
+        item.requests = [r.redacted() for r in publisher.build_requests(sending)]
     except SchedulerError as exc:
         item.error = str(exc)
     return item
@@ -100,6 +141,11 @@ def provenance(session: Session, post: Post) -> dict[str, Any] | None:
         "sentence": sentence_around(article.text, row.start, row.end),
         "verbatim": article.text[row.start : row.end] == row.text,
     }
+    info["words"] = row.text
     if isinstance(row, Quote):
         info["speaker"] = row.speaker
+        info["category"] = row.category
+    else:
+        info["date"] = row.date.isoformat()
+        info["precision"] = row.precision
     return info

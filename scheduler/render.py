@@ -1,9 +1,14 @@
-"""Terminal rendering of previews and daemon events (Rich)."""
+"""Terminal rendering of previews, daemon events and the simulated timeline (Rich).
+
+Colour is never the only signal: every warning also has a word (OVER THE LIMIT,
+EXPIRED), so output read with NO_COLOR (which Rich honours) or piped into a file
+says the same thing.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.panel import Panel
 from rich.syntax import Syntax
@@ -13,6 +18,9 @@ from scheduler.dispatch import SendEvent
 from scheduler.output import console, styled_status
 from scheduler.preview import PostPreview
 
+if TYPE_CHECKING:
+    from scheduler.simulation import Step
+
 
 def length_line(item: PostPreview) -> str:
     parts = []
@@ -21,16 +29,23 @@ def length_line(item: PostPreview) -> str:
         parts.append(f"[{colour}]{m['count']}/{m['limit']} {m['unit']}[/]")
     line = ", ".join(parts)
     if item.over_limit:
-        line += "  [bold red]OVER THE LIMIT[/]"
+        over = max(m["count"] - m["limit"] for m in item.lengths)
+        line += f"  [bold red]OVER THE LIMIT by {over}[/]"
     return line
 
 
-def print_previews(items: list[PostPreview]) -> None:
+def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> None:
     if not items:
         console.print("nothing queued to preview")
         return
     for item in items:
-        body = Text(item.text)
+        if len(item.parts) > 1:
+            body = Text()
+            for i, part in enumerate(item.parts, 1):
+                body.append(f"[{i}/{len(item.parts)}] ", style="dim")
+                body.append(part + ("\n" if i < len(item.parts) else ""))
+        else:
+            body = Text(item.text)
         title = (
             f"post {item.id} · {item.channel} ({item.platform}) · {item.due_local} · "
             f"{styled_status(item.status)}"
@@ -38,18 +53,38 @@ def print_previews(items: list[PostPreview]) -> None:
         console.print(Panel(body, title=title, title_align="left", expand=False))
         if item.lengths:
             console.print(f"  length: {length_line(item)}")
+        if len(item.parts) > 1:
+            console.print(f"  thread: {len(item.parts)} parts")
+        if item.hashtags:
+            console.print(f"  hashtags: {' '.join(item.hashtags)}", markup=False)
+        if item.link:
+            console.print(f"  link card: {item.link}", markup=False)
+        if item.expires_local:
+            flag = "  [bold red]EXPIRED: will not be sent[/]" if item.expired else ""
+            console.print(f"  expires: {item.expires_local}{flag}")
         if item.source:
             src = item.source
             tick = "verbatim" if src.get("verbatim") else "[red]NOT verbatim[/]"
+            who = f" ({src['speaker']})" if src.get("speaker") else ""
             console.print(
-                f"  source: article {src['article_id']} chars {src['start']}-{src['end']} ({tick})",
+                f"  source: article {src['article_id']} {src.get('article') or ''}, "
+                f"chars {src['start']}-{src['end']}{who}, {tick}",
             )
+            console.print(Text(f"    “{src['sentence']}”", style="dim"))
+        if item.reason:
+            console.print(Text(f"  why: {item.reason}", style="dim"))
         if item.error:
             console.print(f"  [red]error:[/] {item.error}")
-        for request in item.requests:
-            console.print(
-                Syntax(json.dumps(request, ensure_ascii=False, indent=2), "json", word_wrap=True)
-            )
+        if show_requests:
+            for request in item.requests:
+                console.print(
+                    Syntax(
+                        json.dumps(request, ensure_ascii=False, indent=2),
+                        "json",
+                        word_wrap=True,
+                        theme="ansi_dark",
+                    )
+                )
 
 
 def event_dict(event: SendEvent) -> dict[str, Any]:
@@ -70,11 +105,39 @@ def event_dict(event: SendEvent) -> dict[str, Any]:
 def print_event(event: SendEvent, show_request: bool = True) -> None:
     first = event.text.splitlines()[0][:60] if event.text else ""
     when = event.due_at.strftime("%Y-%m-%d %H:%M UTC")
-    line = f"{when}  post {event.post_id:<5} {event.channel:<12} {styled_status(event.status)}  {first}"
-    console.print(line, markup=True, highlight=False)
+    line = Text.from_markup(
+        f"{when}  post {event.post_id:<5} {event.channel:<12} {styled_status(event.status)}  "
+    )
+    line.append(first)
+    console.print(line, highlight=False)
     if event.error:
-        console.print(f"    [red]{event.error}[/]")
+        console.print(Text(f"    {event.error}", style="red"))
     if show_request:
         for request in event.requests:
             target = f"{request['method']} {request['url']}"
             console.print(f"    [dim]{target}[/]", highlight=False)
+
+
+def print_timeline(steps: list[Step]) -> None:
+    """The simulated timeline as a table, one row per post, grouped by local day."""
+    from rich.table import Table
+
+    table = Table("when (channel time)", "post", "channel", "what", "outcome", "text")
+    day = None
+    for step in steps:
+        if step.day_local != day:
+            if day is not None:
+                table.add_section()
+            day = step.day_local
+        outcome = styled_status(step.outcome)
+        if step.outcome == "expired":
+            outcome = "[bold red]EXPIRED[/] (not sent)"
+        table.add_row(
+            step.when_local,
+            f"{step.post_id}{' (new)' if step.planned else ''}",
+            step.channel,
+            step.what,
+            outcome,
+            Text(step.event.text.splitlines()[0][:70] if step.event.text else ""),
+        )
+    console.print(table)

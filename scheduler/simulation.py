@@ -1,21 +1,78 @@
 """Simulating the daemon on a virtual clock: the same dispatcher, in dry-run
-mode, stepped from one due time to the next instead of waiting for them."""
+mode, stepped from one due time to the next instead of waiting for them.
+
+Recurring posts (evergreen picks, on-this-day, countdowns, throwbacks) that are
+not planned yet are planned by the real planner, `recurring.plan_recurring`,
+inside a database transaction that is rolled back at the end. The dispatcher
+runs on that same connection, so it sees them exactly as it would see committed
+rows, and nothing the simulation does is ever written.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+import jinja2
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, select
 
 from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher, SendEvent
+from scheduler.errors import PlanningError
+from scheduler.expiry import is_expired
 from scheduler.models import Channel, Post, PostStatus
+from scheduler.when import local, show
+
+#: How a post's template reads on the timeline.
+WHAT = {
+    "evergreen": "evergreen",
+    "on_this_day": "on this day",
+    "countdown": "countdown",
+    "throwback": "throwback",
+}
 
 
-def due_times(engine: Engine, start: dt.datetime, until: dt.datetime) -> list[dt.datetime]:
+@dataclass
+class Step:
+    """One post on the simulated timeline."""
+
+    event: SendEvent
+    post_id: int
+    channel: str
+    when_local: str
+    day_local: str
+    what: str
+    #: What would happen: the dispatcher's status, or `expired` / `missed`.
+    outcome: str
+    #: Planned by the simulation itself (a recurring post not in the queue yet).
+    planned: bool = False
+    reason: str | None = None
+    expires_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        from scheduler.render import event_dict
+
+        data = event_dict(self.event)
+        data.update(
+            when_local=self.when_local,
+            day_local=self.day_local,
+            what=self.what,
+            outcome=self.outcome,
+            planned=self.planned,
+            reason=self.reason,
+            expires_at=self.expires_at.isoformat() if self.expires_at else None,
+        )
+        return data
+
+
+def due_times(
+    engine: Engine | Connection, start: dt.datetime, until: dt.datetime
+) -> list[dt.datetime]:
     """Distinct moments at which something falls due, in order."""
     with Session(engine) as session:
         rows = session.execute(
@@ -39,19 +96,80 @@ def simulate(
     until: dt.datetime,
     *,
     start: dt.datetime | None = None,
-    on_event=None,  # type: ignore[no-untyped-def]
-) -> list[SendEvent]:
+    env: jinja2.Environment | None = None,
+    on_event: Callable[[SendEvent], None] | None = None,
+    on_moment: Callable[[int, int], None] | None = None,
+) -> list[Step]:
+    """The posts the daemon would send from `start` (default now) to `until`.
+    With `env`, recurring posts are planned first (and rolled back afterwards)."""
     start = start or dt.datetime.now(dt.UTC)
     if until < start:
-        from scheduler.errors import PlanningError
-
         raise PlanningError("--until is in the past")
-    dispatcher = Dispatcher(engine, settings, dry_run=True, on_event=on_event)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            planned: set[int] = set()
+            if env is not None:
+                from scheduler.recurring import plan_recurring
 
-    async def walk() -> list[SendEvent]:
-        events: list[SendEvent] = []
-        for moment in due_times(engine, start, until):
-            events.extend(await dispatcher.run_due(now=moment))
-        return events
+                with Session(conn) as session:
+                    result = plan_recurring(session, env, start, until)
+                    session.flush()
+                    planned = {p.id for p in result.created if p.id is not None}
+            dispatcher = Dispatcher(conn, settings, dry_run=True, on_event=on_event)  # type: ignore[arg-type]
+            moments = due_times(conn, start, until)
 
-    return asyncio.run(walk())
+            async def walk() -> list[SendEvent]:
+                events: list[SendEvent] = []
+                for i, moment in enumerate(moments, 1):
+                    events.extend(await dispatcher.run_due(now=moment))
+                    if on_moment is not None:
+                        on_moment(i, len(moments))
+                return events
+
+            events = asyncio.run(walk())
+            return _steps(conn, settings, events, planned)
+        finally:
+            outer.rollback()
+
+
+def _steps(
+    conn: Connection, settings: Settings, events: list[SendEvent], planned: set[int]
+) -> list[Step]:
+    steps = []
+    with Session(conn) as session:
+        posts = {
+            p.id: (p, c)
+            for p, c in session.exec(
+                select(Post, Channel)
+                .join(Channel, Channel.id == Post.channel_id)
+                .where(Post.id.in_([e.post_id for e in events]))
+            )
+        }
+        for event in events:
+            post, channel = posts[event.post_id]
+            grace = (
+                channel.grace_seconds
+                if channel.grace_seconds is not None
+                else settings.grace_seconds
+            )
+            outcome = event.status
+            if is_expired(post, event.at):
+                outcome = "expired"
+            elif post.attempts == 0 and event.lateness > grace:
+                outcome = "missed"
+            steps.append(
+                Step(
+                    event=event,
+                    post_id=event.post_id,
+                    channel=channel.name,
+                    when_local=show(event.at, channel.timezone),
+                    day_local=local(event.at, channel.timezone).date().isoformat(),
+                    what=WHAT.get(post.template or "", post.source_kind or "post"),
+                    outcome=outcome,
+                    planned=event.post_id in planned,
+                    reason=post.reason,
+                    expires_at=post.expires_at,
+                )
+            )
+    return steps

@@ -1,0 +1,157 @@
+"""Bulk import of hand-written posts from CSV (`scheduler queue import FILE`).
+
+Columns (a header row is required, order is free, UTF-8 with or without BOM):
+
+    channel   a channel name                                    required
+    text      the post text                                     required
+    at        ISO 8601 (channel's zone if none), 'now', '+2h'   required
+    link      a URL for the link card                           optional
+    expires   ISO 8601, or '+6h' counted from `at`              optional
+
+All or nothing: every row is checked first; if any row is bad, nothing is
+imported and the one-line error names each bad row (by its line in the file).
+A row identical to a post already in the queue (same channel, text and time) is
+skipped, so importing the same file twice does not double the posts.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from scheduler.channels import publisher_for
+from scheduler.errors import PlanningError, SchedulerError
+from scheduler.models import Channel, Post, PostStatus, utcnow
+from scheduler.planning import new_post
+from scheduler.when import parse_when
+
+REQUIRED = ("channel", "text", "at")
+OPTIONAL = ("link", "expires")
+MAX_SHOWN = 3
+
+
+@dataclass
+class ImportResult:
+    created: list[Post] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)  # file lines skipped
+    over_limit: list[int] = field(default_factory=list)  # indexes into created
+
+
+def read_rows(data: str, name: str) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    if not header:
+        raise PlanningError(f"{name} is empty; expected a header row: {','.join(REQUIRED)}")
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if missing or unknown:
+        what = []
+        if missing:
+            what.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            what.append(f"unknown column(s) {', '.join(unknown)}")
+        raise PlanningError(
+            f"{name}: {'; '.join(what)} (columns: {', '.join(REQUIRED + OPTIONAL)})"
+        )
+    reader.fieldnames = header
+    rows = []
+    try:
+        for record in reader:
+            extra = record.pop(None, None)  # type: ignore[call-overload]
+            line = reader.line_num
+            if extra:
+                rows.append((line, {"__error__": f"{len(extra)} value(s) more than columns"}))
+                continue
+            rows.append((line, {k: (v or "").strip() for k, v in record.items()}))
+    except csv.Error as exc:
+        raise PlanningError(f"{name} line {reader.line_num}: not valid CSV: {exc}") from None
+    return rows
+
+
+def import_csv(
+    session: Session, data: str, name: str = "CSV", now: dt.datetime | None = None
+) -> ImportResult:
+    now = now or utcnow()
+    rows = read_rows(data, name)
+    if not rows:
+        raise PlanningError(f"{name} has a header but no rows")
+    channels = {c.name: c for c in session.exec(select(Channel))}
+    errors: list[str] = []
+    good: list[tuple[int, Channel, dict[str, Any]]] = []
+    for line, row in rows:
+        try:
+            if "__error__" in row:
+                raise PlanningError(row["__error__"])
+            good.append((line, *_check_row(row, channels, now)))
+        except SchedulerError as exc:
+            errors.append(f"line {line}: {exc}")
+    if errors:
+        shown = "; ".join(errors[:MAX_SHOWN])
+        more = f"; and {len(errors) - MAX_SHOWN} more" if len(errors) > MAX_SHOWN else ""
+        raise PlanningError(f"{len(errors)} bad row(s) in {name}, nothing imported: {shown}{more}")
+    result = ImportResult()
+    seen: set[tuple[int, str, dt.datetime]] = set()
+    fits = {}
+    for line, channel, values in good:
+        key = (channel.id or 0, values["text"], values["due_at"])
+        if key in seen or _exists(session, channel, values["text"], values["due_at"]):
+            result.duplicates.append(line)
+            continue
+        seen.add(key)
+        post = new_post(channel, values["text"], values["due_at"], kind="csv")
+        post.link = values["link"]
+        post.expires_at = values["expires_at"]
+        post.reason = f"imported from {name} line {line}"
+        session.add(post)
+        result.created.append(post)
+        if channel.name not in fits:
+            fits[channel.name] = publisher_for(channel, reveal=False).fits
+        if not fits[channel.name](post.text):
+            result.over_limit.append(len(result.created) - 1)
+    session.flush()
+    return result
+
+
+def _check_row(
+    row: dict[str, str], channels: dict[str, Channel], now: dt.datetime
+) -> tuple[Channel, dict[str, Any]]:
+    name = row.get("channel", "")
+    if not name:
+        raise PlanningError("no channel")
+    channel = channels.get(name)
+    if channel is None:
+        raise PlanningError(f"no channel named {name!r}")
+    text = row.get("text", "").replace("\r\n", "\n").strip()
+    if not text:
+        raise PlanningError("empty text")
+    if not row.get("at"):
+        raise PlanningError("no time in 'at'")
+    due_at = parse_when(row["at"], channel.timezone, now=now)
+    expires_at = None
+    if row.get("expires"):
+        expires_at = parse_when(row["expires"], channel.timezone, now=due_at)
+        if expires_at <= due_at:
+            raise PlanningError("'expires' is not after 'at'")
+    link = row.get("link") or None
+    if link and not link.startswith(("http://", "https://")):
+        raise PlanningError(f"link must start with http:// or https://, not {link[:30]!r}")
+    return channel, {"text": text, "due_at": due_at, "expires_at": expires_at, "link": link}
+
+
+def _exists(session: Session, channel: Channel, text: str, due_at: dt.datetime) -> bool:
+    return (
+        session.exec(
+            select(Post.id).where(
+                Post.channel_id == channel.id,
+                Post.text == text,
+                Post.due_at == due_at,
+                Post.status != PostStatus.cancelled.value,
+            )
+        ).first()
+        is not None
+    )

@@ -1,0 +1,92 @@
+"""Expiry: old news is never sent late.
+
+A post may carry `expires_at`; from that moment on it must not go out at all.
+Planning sets it: calendar posts expire at the end of their local day, a post
+announcing a planned milestone expires when the milestone's day (or month, or
+year, as precisely as it is known) is over, and `plan --expires-after 2d` gives
+every planned post a lifetime.
+
+`expire_due` is the sweep a dispatcher runs before claiming: it moves expired
+queued posts to `missed` with the reason, in one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from scheduler.models import Channel, Milestone, Post, PostStatus
+from scheduler.when import show
+
+EXPIRED = "expired"
+
+
+def is_expired(post: Post, at: dt.datetime) -> bool:
+    return post.expires_at is not None and at >= post.expires_at
+
+
+def expiry_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Queued posts that must not be sent at `now` any more."""
+    return sa.and_(
+        Post.status == PostStatus.queued.value,
+        Post.expires_at.is_not(None),
+        Post.expires_at <= now,
+    )
+
+
+def expire_due(session: Session, now: dt.datetime) -> list[int]:
+    """Mark queued posts whose expiry has passed as missed; returns their ids."""
+    ids = [row[0] for row in session.execute(sa.select(Post.id).where(expiry_clause(now)))]
+    if ids:
+        session.execute(
+            sa.update(Post)
+            .where(Post.id.in_(ids), expiry_clause(now))
+            .values(
+                status=PostStatus.missed.value,
+                last_error="expired: not sent before its expiry time",
+                updated_at=now,
+            )
+        )
+    return ids
+
+
+def period_end(date: dt.date, precision: str, timezone: str) -> dt.datetime:
+    """The first moment after the day, month or year a date stands for."""
+    from scheduler.anniversaries import day_bounds
+
+    if precision == "year":
+        last = dt.date(date.year, 12, 31)
+    elif precision == "month":
+        following = dt.date(date.year + date.month // 12, date.month % 12 + 1, 1)
+        last = following - dt.timedelta(days=1)
+    else:
+        last = date
+    return day_bounds(last, timezone)[1]
+
+
+def annotate_planned(
+    session: Session,
+    posts: list[Post],
+    channel: Channel,
+    start: dt.datetime,
+    *,
+    expires_after: dt.timedelta | None = None,
+) -> None:
+    """Give posts from `plan_article` their reason and expiry (before commit)."""
+    for post in posts:
+        post.reason = (
+            f"{post.source_kind or 'post'} from article {post.article_id}: next free slot "
+            f"of '{channel.slots}' ({channel.timezone}) from {show(start, channel.timezone)}"
+        )
+        candidates = []
+        if expires_after is not None:
+            candidates.append(post.due_at + expires_after)
+        if post.source_kind == "milestone" and post.source_id is not None:
+            m = session.get(Milestone, post.source_id)
+            if m is not None and m.tense == "planned":
+                candidates.append(period_end(m.date, m.precision, channel.timezone))
+        if candidates:
+            post.expires_at = min(candidates)
+        session.add(post)
