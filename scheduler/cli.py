@@ -90,7 +90,8 @@ def _complete_channel(ctx: typer.Context, incomplete: str) -> list[str]:
 
         from scheduler import channels
 
-        state = ctx.find_object(State) or State(db=ctx.params.get("db"))
+        # While completing, the root callback has not run: read --db from its params.
+        state = ctx.find_object(State) or State(db=ctx.find_root().params.get("db"))
         with Session(state.engine()) as session:
             names = [c.name for c in channels.list_channels(session)]
     except Exception:

@@ -9,7 +9,7 @@ Columns (a header row is required, order is free, UTF-8 with or without BOM):
     expires   ISO 8601, or '+6h' counted from `at`              optional
 
 All or nothing: every row is checked first; if any row is bad, nothing is
-imported and the one-line error names each bad row (by its line in the file).
+imported and the one-line error names each bad row (by the line it starts on).
 A row identical to a post already in the queue (same channel, text and time) is
 skipped, so importing the same file twice does not double the posts.
 """
@@ -61,13 +61,14 @@ def read_rows(data: str, name: str) -> list[tuple[int, dict[str, str]]]:
     reader.fieldnames = header
     rows = []
     try:
+        line = reader.line_num + 1  # where the next row starts: a quoted row may span lines
         for record in reader:
             extra = record.pop(None, None)  # type: ignore[call-overload]
-            line = reader.line_num
             if extra:
                 rows.append((line, {"__error__": f"{len(extra)} value(s) more than columns"}))
-                continue
-            rows.append((line, {k: (v or "").strip() for k, v in record.items()}))
+            else:
+                rows.append((line, {k: (v or "").strip() for k, v in record.items()}))
+            line = reader.line_num + 1
     except csv.Error as exc:
         raise PlanningError(f"{name} line {reader.line_num}: not valid CSV: {exc}") from None
     return rows
