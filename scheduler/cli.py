@@ -521,7 +521,8 @@ def channels_calendar(
     off: Annotated[bool, typer.Option("--off", help="Turn calendar posts off.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """On-this-day, throwback and countdown posts from milestones (`plan --recurring`)."""
+    """On-this-day, throwback and countdown posts from milestones (`plan --recurring`).
+    Replaces the channel's calendar settings with the ones given."""
     from scheduler import channels, store
     from scheduler.errors import ConfigError
     from scheduler.recurring import CalendarRule, set_calendar
@@ -632,7 +633,7 @@ def plan(
     if recurring:
         if article is not None:
             raise PlanningError("--recurring plans from channel settings; drop the article")
-        _plan_recurring(ctx, channel, start, until, json_out)
+        _plan_recurring(ctx, channel, start, until, lifetime, json_out)
         return
     if article is None or channel is None:
         raise PlanningError("give an ARTICLE and --channel NAME, or use --recurring")
@@ -713,7 +714,12 @@ def _print_planned(rows: list[dict[str, Any]]) -> None:
 
 
 def _plan_recurring(
-    ctx: typer.Context, channel: str | None, start: str | None, until: str, json_out: bool
+    ctx: typer.Context,
+    channel: str | None,
+    start: str | None,
+    until: str,
+    lifetime: Any,
+    json_out: bool,
 ) -> None:
     from sqlmodel import select
 
@@ -737,6 +743,12 @@ def _plan_recurring(
             channels=chosen,
             fits=lambda c: channels.publisher_for(c, reveal=False).fits,
         )
+        if lifetime is not None:
+            for post in result.created:
+                end_of_life = post.due_at + lifetime
+                post.expires_at = min(post.expires_at or end_of_life, end_of_life)
+                session.add(post)
+            session.flush()
         by_id = {c.id: c for c in session.exec(select(Channel))}
         rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
     if json_out:
@@ -761,13 +773,9 @@ def _plan_recurring(
 
 
 def _checked_template(ctx: typer.Context, name: str) -> str:
-    from scheduler.compose.environment import list_templates
-    from scheduler.errors import TemplateError
+    from scheduler.compose import load
 
-    env = _state(ctx).template_env()
-    if name not in list_templates(env):
-        known = ", ".join(list_templates(env))
-        raise TemplateError(f"no template named {name!r} (available: {known})")
+    load(_state(ctx).template_env(), name)
     return name
 
 

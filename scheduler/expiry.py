@@ -17,10 +17,16 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from scheduler.config import Settings
 from scheduler.models import Channel, Milestone, Post, PostStatus
 from scheduler.when import show
 
 EXPIRED = "expired"
+
+
+def grace_seconds(channel: Channel, settings: Settings) -> float:
+    """How late a post of this channel may still go out (the dispatcher's rule)."""
+    return channel.grace_seconds if channel.grace_seconds is not None else settings.grace_seconds
 
 
 def is_expired(post: Post, at: dt.datetime) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from scheduler.config import Settings
-from scheduler.expiry import is_expired
+from scheduler.expiry import grace_seconds, is_expired
 from scheduler.models import Channel, Post, PostStatus, utcnow
 from scheduler.planning import parse_slots
 from scheduler.posts import get_post
@@ -35,7 +35,7 @@ def explain(
     channel = session.get(Channel, post.channel_id)
     assert channel is not None
     tz = channel.timezone
-    grace = channel.grace_seconds if channel.grace_seconds is not None else settings.grace_seconds
+    grace = grace_seconds(channel, settings)
     lines: list[str] = []
 
     # Why this post exists, and why at this time.

@@ -26,11 +26,11 @@ from scheduler.expiry import is_expired
 from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 from scheduler.when import local, show
 
-_HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*")
+HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*")
 
 
 def hashtags(text: str) -> list[str]:
-    return list(dict.fromkeys(m.group(0) for m in _HASHTAG.finditer(text)))
+    return list(dict.fromkeys(m.group(0) for m in HASHTAG.finditer(text)))
 
 
 @dataclass

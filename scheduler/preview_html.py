@@ -19,9 +19,9 @@ import jinja2
 import regex
 from markupsafe import Markup, escape
 
-from scheduler.preview import _HASHTAG, PostPreview
+from scheduler.preview import HASHTAG, PostPreview
 
-_TOKEN = regex.compile(rf"https?://[^\s<>\"]+|{_HASHTAG.pattern}", regex.IGNORECASE)
+_TOKEN = regex.compile(rf"https?://[^\s<>\"]+|{HASHTAG.pattern}", regex.IGNORECASE)
 TEMPLATE = "preview_page.html.j2"
 
 

@@ -122,7 +122,12 @@ def print_timeline(steps: list[Step]) -> None:
     """The simulated timeline as a table, one row per post, grouped by local day."""
     from rich.table import Table
 
-    table = Table("when (channel time)", "post", "channel", "what", "outcome", "text")
+    table = Table(expand=True)
+    table.add_column("when (channel time)", no_wrap=True)
+    for name in ("post", "channel", "what", "outcome"):
+        table.add_column(name)
+    # One line per post: the timeline is for scanning; `preview ID` shows it all.
+    table.add_column("text", ratio=1, no_wrap=True, overflow="ellipsis")
     day = None
     for step in steps:
         if step.day_local != day:
@@ -138,6 +143,6 @@ def print_timeline(steps: list[Step]) -> None:
             step.channel,
             step.what,
             outcome,
-            Text(step.event.text.splitlines()[0][:70] if step.event.text else ""),
+            Text(step.event.text.splitlines()[0] if step.event.text else ""),
         )
     console.print(table)

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher, SendEvent
 from scheduler.errors import PlanningError
-from scheduler.expiry import is_expired
+from scheduler.expiry import grace_seconds, is_expired
 from scheduler.models import Channel, Post, PostStatus
 from scheduler.when import local, show
 
@@ -148,15 +148,10 @@ def _steps(
         }
         for event in events:
             post, channel = posts[event.post_id]
-            grace = (
-                channel.grace_seconds
-                if channel.grace_seconds is not None
-                else settings.grace_seconds
-            )
             outcome = event.status
             if is_expired(post, event.at):
                 outcome = "expired"
-            elif post.attempts == 0 and event.lateness > grace:
+            elif post.attempts == 0 and event.lateness > grace_seconds(channel, settings):
                 outcome = "missed"
             steps.append(
                 Step(
