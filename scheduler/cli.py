@@ -1043,6 +1043,15 @@ def preview(
     limit: Annotated[
         int, typer.Option(min=1, help="At most this many when no ids are given.")
     ] = 50,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel", "-c", help="Only this channel.", autocompletion=_complete_channel
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only posts due by then: ISO 8601 or '+7d'.")
+    ] = None,
     html: Annotated[
         Path | None,
         typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML page."),
@@ -1056,11 +1065,16 @@ def preview(
     hashtags), its local send time, its source, and the exact request."""
     from sqlmodel import Session
 
+    from scheduler.channels import get_channel
     from scheduler.preview import preview_posts
     from scheduler.render import print_previews
+    from scheduler.when import parse_when
 
+    due_by = parse_when(until) if until else None
     with Session(_state(ctx).engine()) as session:
-        items = preview_posts(session, post_ids or [], limit=limit)
+        if channel is not None:
+            get_channel(session, channel)
+        items = preview_posts(session, post_ids or [], limit=limit, channel=channel, until=due_by)
     if post_ids:
         missing = set(post_ids) - {i.id for i in items}
         if missing:

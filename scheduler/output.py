@@ -54,9 +54,12 @@ def styled_status(status: str) -> str:
 
 
 def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterator[T]:
-    """Iterate with a progress bar on stderr for long work (more than one item, a
-    terminal, not --json); otherwise iterate silently, so pipes and JSON stay clean."""
-    if not enabled or len(items) < 2 or not err_console.is_terminal:
+    """Iterate with a progress bar for long work (more than one item, a terminal, not
+    --json); otherwise iterate silently, so pipes and JSON stay clean. The bar lives
+    on stdout when that is the terminal (lines printed meanwhile appear above it),
+    else on stderr (stdout is then a pipe or file and gets only the lines)."""
+    target = console if console.is_terminal else err_console
+    if not enabled or len(items) < 2 or not target.is_terminal:
         yield from items
         return
     from rich.progress import (
@@ -72,7 +75,7 @@ def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterato
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=target,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=len(items))

@@ -66,13 +66,24 @@ class PostPreview:
 
 
 def preview_posts(
-    session: Session, ids: Sequence[int] = (), *, limit: int = 50
+    session: Session,
+    ids: Sequence[int] = (),
+    *,
+    limit: int = 50,
+    channel: str | None = None,
+    until: dt.datetime | None = None,
 ) -> list[PostPreview]:
+    """The posts with these ids, or else the queued ones in send order (optionally
+    of one channel, and due by `until`)."""
     stmt = select(Post, Channel).join(Channel, Channel.id == Post.channel_id)
     if ids:
         stmt = stmt.where(Post.id.in_(list(ids)))
     else:
         stmt = stmt.where(Post.status == PostStatus.queued.value)
+    if channel is not None:
+        stmt = stmt.where(Channel.name == channel)
+    if until is not None:
+        stmt = stmt.where(Post.due_at <= until)
     rows = session.exec(stmt.order_by(Post.due_at, Post.id).limit(limit if not ids else None)).all()
     return [preview_one(session, post, channel) for post, channel in rows]
 

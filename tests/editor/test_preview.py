@@ -56,6 +56,9 @@ def test_preview_json_shows_what_will_be_sent(cli, seeded) -> None:
         assert request["url"] == "http://127.0.0.1:9/hooks"
         assert request["json"]["text"] == q["text"]
         assert request["headers"]["webhook-signature"].endswith("***")
+    # One channel, up to a time.
+    (only,) = cli.json("preview", "-c", "club", "--until", "2030-05-01T12:00")
+    assert only["text"] == LONG
 
 
 def test_preview_terminal_warns_in_words_and_respects_no_color(cli, seeded) -> None:
