@@ -1050,7 +1050,8 @@ def preview(
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only posts due by then: ISO 8601 or '+7d'.")
+        str | None,
+        typer.Option(help="Only posts due by then: ISO 8601 (the channel's zone) or '+7d'."),
     ] = None,
     html: Annotated[
         Path | None,
@@ -1070,10 +1071,10 @@ def preview(
     from scheduler.render import print_previews
     from scheduler.when import parse_when
 
-    due_by = parse_when(until) if until else None
     with Session(_state(ctx).engine()) as session:
-        if channel is not None:
-            get_channel(session, channel)
+        # A time without a zone is the channel's, as everywhere else.
+        zone = get_channel(session, channel).timezone if channel is not None else "UTC"
+        due_by = parse_when(until, zone) if until else None
         items = preview_posts(session, post_ids or [], limit=limit, channel=channel, until=due_by)
     if post_ids:
         missing = set(post_ids) - {i.id for i in items}
