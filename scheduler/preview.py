@@ -120,11 +120,12 @@ def preview_one(
         publisher = publisher_for(channel, reveal=False)
         sending = outgoing(post)
         item.parts = list(sending.texts)
-        measures = [m for part in item.parts for m in publisher.measure(part)]
         item.lengths = [
-            {"unit": m.unit, "count": m.count, "limit": m.limit, "ok": m.ok} for m in measures
+            {"unit": m.unit, "count": m.count, "limit": m.limit, "ok": m.ok, "part": i}
+            for i, part in enumerate(item.parts, 1)
+            for m in publisher.measure(part)
         ]
-        item.over_limit = not all(m.ok for m in measures)
+        item.over_limit = not all(m["ok"] for m in item.lengths)
         item.requests = [r.redacted() for r in publisher.build_requests(sending)]
     except SchedulerError as exc:
         item.error = str(exc)

@@ -36,7 +36,9 @@ def test_preview_json_shows_what_will_be_sent(cli, seeded) -> None:
     by_text = {i["text"]: i for i in items}
     long = by_text[LONG]
     assert long["over_limit"] is True
-    assert long["lengths"] == [{"unit": "graphemes", "count": len(LONG), "limit": 280, "ok": False}]
+    assert long["lengths"] == [
+        {"unit": "graphemes", "count": len(LONG), "limit": 280, "ok": False, "part": 1}
+    ]
     assert long["parts"] == [LONG]
     assert long["due_local"] == "2030-05-01 09:00 CDT"
     regatta = next(i for i in items if i["text"].startswith("Regatta day!"))

@@ -111,7 +111,10 @@ def test_thread_parts_render_as_a_thread() -> None:
         due_local="2030-05-01 09:00 CDT",
         due_utc="2030-05-01T14:00:00+00:00",
         text="one two",
-        lengths=[{"unit": "graphemes", "count": 3, "limit": 300, "ok": True}] * 2,
+        lengths=[
+            {"unit": "graphemes", "count": 28, "limit": 300, "ok": True, "part": 1},
+            {"unit": "graphemes", "count": 25, "limit": 300, "ok": True, "part": 2},
+        ],
         over_limit=False,
         day_local="2030-05-01",
         parts=["First part of the thread 1/2", "Second part with #Tag 2/2"],
@@ -121,4 +124,5 @@ def test_thread_parts_render_as_a_thread() -> None:
     assert 'data-part="1/2"' in page and 'data-part="2/2"' in page
     assert '<span class="tag">#Tag</span>' in page
     assert "platform-bluesky" in page
+    assert "28 / 300 graphemes (part 1)" in page and "25 / 300 graphemes (part 2)" in page
     assert json.dumps("x")  # the module imports cleanly without a database
