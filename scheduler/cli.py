@@ -1161,19 +1161,14 @@ def simulate(
 
     state = _state(ctx)
     first = parse_when(start) if start else None
-    end = parse_when(until, now=first) if first else parse_when(until)
-    bar = _MomentBar(enabled=not json_out)
-    try:
-        steps = run_simulation(
-            state.engine(),
-            state.settings,
-            end,
-            start=first,
-            env=state.template_env() if recurring else None,
-            on_moment=bar.update,
-        )
-    finally:
-        bar.close()
+    steps = run_simulation(
+        state.engine(),
+        state.settings,
+        parse_when(until, now=first),
+        start=first,
+        env=state.template_env() if recurring else None,
+        track=lambda moments: progress(moments, "simulating", enabled=not json_out),
+    )
     if json_out:
         print_json([s.as_dict() for s in steps])
         return
@@ -1190,34 +1185,6 @@ def simulate(
         + "".join(f", {n} {k}" for k, n in sorted(counts.items()) if k != "dry-run")
         + (f" ({new} recurring, not queued yet: `scheduler plan --recurring`)" if new else "")
     )
-
-
-class _MomentBar:
-    """A progress bar on stderr while a long simulation steps its clock."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        from scheduler.output import err_console
-
-        self.enabled = enabled and err_console.is_terminal
-        self._bar: Any = None
-        self._task: Any = None
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled or total < 50:
-            return
-        if self._bar is None:
-            from rich.progress import Progress
-
-            from scheduler.output import err_console
-
-            self._bar = Progress(console=err_console, transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("simulating", total=total)
-        self._bar.update(self._task, completed=done)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 @app.command()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session
 
 from scheduler.config import Settings
 from scheduler.expiry import grace_seconds, is_expired
@@ -103,17 +104,17 @@ def explain(
                     f" If the daemon is down, it still goes out up to {grace:.0f}s late, "
                     "then is marked missed."
                 )
-        before = session.exec(
-            select(Post.id)
+        before = session.execute(
+            sa.select(sa.func.count())
+            .select_from(Post)
             .where(
                 Post.channel_id == channel.id,
                 Post.status == PostStatus.queued.value,
                 Post.due_at < post.due_at,
             )
-            .order_by(Post.due_at.desc())
-        ).all()
+        ).scalar_one()
         if before:
-            verdict += f" {len(before)} queued post(s) of this channel go before it."
+            verdict += f" {before} queued post(s) of this channel go before it."
     elif status == PostStatus.sent:
         verdict = f"It was sent at {show(post.sent_at, tz)} ({post.remote_url or post.remote_id})."
     elif status == PostStatus.draft:

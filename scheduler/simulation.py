@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,10 +98,11 @@ def simulate(
     start: dt.datetime | None = None,
     env: jinja2.Environment | None = None,
     on_event: Callable[[SendEvent], None] | None = None,
-    on_moment: Callable[[int, int], None] | None = None,
+    track: Callable[[list[dt.datetime]], Iterable[dt.datetime]] = iter,
 ) -> list[Step]:
     """The posts the daemon would send from `start` (default now) to `until`.
-    With `env`, recurring posts are planned first (and rolled back afterwards)."""
+    With `env`, recurring posts are planned first (and rolled back afterwards).
+    `track` wraps the due moments as they are walked (a progress bar)."""
     start = start or dt.datetime.now(dt.UTC)
     if until < start:
         raise PlanningError("--until is in the past")
@@ -121,10 +122,8 @@ def simulate(
 
             async def walk() -> list[SendEvent]:
                 events: list[SendEvent] = []
-                for i, moment in enumerate(moments, 1):
+                for moment in track(moments):
                     events.extend(await dispatcher.run_due(now=moment))
-                    if on_moment is not None:
-                        on_moment(i, len(moments))
                 return events
 
             events = asyncio.run(walk())
