@@ -30,7 +30,14 @@ from sqlmodel import Session, select
 
 from scheduler.compose import render
 from scheduler.models import Article, Channel, Milestone, Post, PostStatus
-from scheduler.planning import PlanResult, article_context, iter_slots, new_post, parse_slots
+from scheduler.planning import (
+    PlanResult,
+    article_context,
+    iter_slots,
+    milestone_context,
+    new_post,
+    parse_slots,
+)
 from scheduler.recurring import CalendarRule
 
 
@@ -73,17 +80,6 @@ def time_on(channel: Channel, day: dt.date, at: str) -> tuple[dt.datetime, str]:
     if fire is None or fire.astimezone(dt.UTC) >= end:  # the time does not exist that day (DST)
         fire = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(channel.timezone))
     return fire.astimezone(dt.UTC), f"no slot that day; calendar time {at}"
-
-
-def milestone_context(m: Milestone) -> dict[str, Any]:
-    return {
-        "text": m.text,
-        "date": m.date,
-        "precision": m.precision,
-        "tense": m.tense,
-        "person": m.person,
-        "id": m.id,
-    }
 
 
 def _planned_days(
@@ -143,6 +139,16 @@ def plan_calendar(
         session.add(post)
         result.created.append(post)
 
+    def time_for(day: dt.date, done: set[dt.date]) -> tuple[dt.datetime, str] | None:
+        """When to post on `day`, or None when outside the window or already planned."""
+        when, how = time_on(channel, day, rule.at)
+        if not start <= when <= until:
+            return None
+        if day in done:
+            result.skipped += 1
+            return None
+        return when, how
+
     first_year = start.astimezone(tz).year
     last_year = until.astimezone(tz).year
     for m in milestones:
@@ -157,12 +163,10 @@ def plan_calendar(
                         "leap-day policy skip"
                     )
                     continue
-                when, how = time_on(channel, day, rule.at)
-                if not start <= when <= until:
+                slot = time_for(day, done)
+                if slot is None:
                     continue
-                if day in done:
-                    result.skipped += 1
-                    continue
+                when, how = slot
                 years = year - m.date.year
                 reason = (
                     f"on this day: milestone {m.id} happened on {m.date.isoformat()}, "
@@ -181,12 +185,10 @@ def plan_calendar(
             done = _planned_days(session, channel, m.id, "countdown")
             for days_left in rule.countdown:
                 day = m.date - dt.timedelta(days=days_left)
-                when, how = time_on(channel, day, rule.at)
-                if not start <= when <= until:
+                slot = time_for(day, done)
+                if slot is None:
                     continue
-                if day in done:
-                    result.skipped += 1
-                    continue
+                when, how = slot
                 reason = (
                     f"countdown: {days_left} day{'s' if days_left != 1 else ''} before "
                     f"milestone {m.id} on {m.date.isoformat()} ({channel.timezone}); {how}"

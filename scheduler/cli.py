@@ -677,23 +677,46 @@ def plan(
         )
         session.flush()
         rows = [post_dict(p, chan) | _extra(p) for p in result.created]
-    if json_out:
-        print_json(
-            {
-                "created": rows,
-                "skipped": result.skipped,
-                "over_limit": [rows[i]["id"] for i in result.over_limit],
-            }
-        )
-        return
-    _print_planned(rows)
-    console.print(
+    _report_created(
+        rows,
+        result.over_limit,
+        json_out,
         f"{len(rows)} posts queued on {channel}"
-        + (f", {result.skipped} already planned" if result.skipped else "")
+        + (f", {result.skipped} already planned" if result.skipped else ""),
+        skipped=result.skipped,
     )
-    for i in result.over_limit:
+
+
+def _report_created(
+    rows: list[dict[str, Any]],
+    over_limit: list[int],
+    json_out: bool,
+    summary: str,
+    *,
+    notes: list[str] | None = None,
+    **extra: Any,
+) -> None:
+    """What `plan` and `queue import` print: the new posts, then warnings."""
+    over_ids = [rows[i]["id"] for i in over_limit]
+    if json_out:
+        data = {"created": rows, **extra, "over_limit": over_ids}
+        if notes is not None:
+            data["notes"] = notes
+        print_json(data)
+        return
+    from rich.text import Text
+
+    for r in rows:
+        line = Text(f"post {r['id']} {r['channel']} {r['due_local']}  ")
+        line.append(r["text"].splitlines()[0][:70])
+        console.print(line)
+    console.print(summary)
+    for note in notes or []:
+        console.print(Text(f"note: {note}"))
+    for post_id in over_ids:
         console.print(
-            f"[yellow]warning:[/] post {rows[i]['id']} is over {chan.platform}'s limit; see `scheduler preview {rows[i]['id']}`"
+            f"[yellow]warning:[/] post {post_id} is over its platform's limit; "
+            f"see `scheduler preview {post_id}`"
         )
 
 
@@ -702,15 +725,6 @@ def _extra(post: Any) -> dict[str, Any]:
         "expires_at": post.expires_at.isoformat() if post.expires_at else None,
         "reason": post.reason,
     }
-
-
-def _print_planned(rows: list[dict[str, Any]]) -> None:
-    from rich.text import Text
-
-    for r in rows:
-        line = Text(f"post {r['id']} {r['channel']} {r['due_local']}  ")
-        line.append(r["text"].splitlines()[0][:70])
-        console.print(line)
 
 
 def _plan_recurring(
@@ -751,25 +765,15 @@ def _plan_recurring(
             session.flush()
         by_id = {c.id: c for c in session.exec(select(Channel))}
         rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
-    if json_out:
-        print_json(
-            {
-                "created": rows,
-                "skipped": result.skipped,
-                "notes": result.notes,
-                "over_limit": [rows[i]["id"] for i in result.over_limit],
-            }
-        )
-        return
-    _print_planned(rows)
-    console.print(
+    _report_created(
+        rows,
+        result.over_limit,
+        json_out,
         f"{len(rows)} recurring posts queued"
-        + (f", {result.skipped} already planned" if result.skipped else "")
+        + (f", {result.skipped} already planned" if result.skipped else ""),
+        notes=result.notes,
+        skipped=result.skipped,
     )
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    for i in result.over_limit:
-        console.print(f"[yellow]warning:[/] post {rows[i]['id']} is over its platform's limit")
 
 
 def _checked_template(ctx: typer.Context, name: str) -> str:
@@ -1006,29 +1010,18 @@ def queue_import(
         result = import_csv(session, data, name)
         by_id = {c.id: c for c in channels.list_channels(session)}
         rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
-    if json_out:
-        print_json(
-            {
-                "created": rows,
-                "duplicate_lines": result.duplicates,
-                "over_limit": [rows[i]["id"] for i in result.over_limit],
-            }
-        )
-        return
-    _print_planned(rows)
-    console.print(
+    _report_created(
+        rows,
+        result.over_limit,
+        json_out,
         f"{len(rows)} posts imported from {name}"
         + (
             f"; lines {', '.join(map(str, result.duplicates))} already queued, skipped"
             if result.duplicates
             else ""
-        )
+        ),
+        duplicate_lines=result.duplicates,
     )
-    for i in result.over_limit:
-        console.print(
-            f"[yellow]warning:[/] post {rows[i]['id']} is over its platform's limit; "
-            f"see `scheduler preview {rows[i]['id']}`"
-        )
 
 
 # -- preview, daemon, simulate, demo ---------------------------------------------------

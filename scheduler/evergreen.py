@@ -18,7 +18,14 @@ from sqlmodel import Session, select
 
 from scheduler.compose import render
 from scheduler.models import Article, Channel, Post, PostStatus, Quote
-from scheduler.planning import PlanResult, article_context, iter_slots, new_post, parse_slots
+from scheduler.planning import (
+    PlanResult,
+    article_context,
+    iter_slots,
+    new_post,
+    parse_slots,
+    quote_context,
+)
 from scheduler.recurring import EvergreenRule
 from scheduler.when import show
 
@@ -135,12 +142,7 @@ def plan_evergreen(
         article = session.get(Article, quote.article_id)
         assert article is not None
         context = {
-            "quote": {
-                "text": quote.text,
-                "speaker": quote.speaker,
-                "cue": quote.cue,
-                "id": quote.id,
-            },
+            "quote": quote_context(quote),
             "article": article_context(article),
             "channel": {"name": channel.name, "platform": channel.platform},
         }

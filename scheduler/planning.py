@@ -131,6 +131,21 @@ def article_context(article: Article) -> dict[str, Any]:
     }
 
 
+def quote_context(q: Quote) -> dict[str, Any]:
+    return {"text": q.text, "speaker": q.speaker, "cue": q.cue, "id": q.id}
+
+
+def milestone_context(m: Milestone) -> dict[str, Any]:
+    return {
+        "text": m.text,
+        "date": m.date,
+        "precision": m.precision,
+        "tense": m.tense,
+        "person": m.person,
+        "id": m.id,
+    }
+
+
 def sources_for(
     session: Session, article: Article, kinds: Sequence[str], templates: dict[str, str]
 ) -> list[Source]:
@@ -142,23 +157,13 @@ def sources_for(
         ):
             if not q.speaker:
                 continue  # a quote nobody can be credited for is not posted
-            ctx = dict(base, quote={"text": q.text, "speaker": q.speaker, "cue": q.cue, "id": q.id})
+            ctx = dict(base, quote=quote_context(q))
             sources.append(Source("quote", q.id or 0, templates["quote"], ctx))
     if "milestone" in kinds:
         for m in session.exec(
             select(Milestone).where(Milestone.article_id == article.id).order_by(Milestone.start)
         ):
-            ctx = dict(
-                base,
-                milestone={
-                    "text": m.text,
-                    "date": m.date,
-                    "precision": m.precision,
-                    "tense": m.tense,
-                    "person": m.person,
-                    "id": m.id,
-                },
-            )
+            ctx = dict(base, milestone=milestone_context(m))
             sources.append(Source("milestone", m.id or 0, templates["milestone"], ctx))
     if "link" in kinds:
         sources.append(Source("link", article.id or 0, templates["link"], dict(base)))
