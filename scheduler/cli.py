@@ -158,18 +158,37 @@ def ingest(
     sources: Annotated[
         list[str], typer.Argument(help="Files, folders, http(s) URLs, or - for stdin.")
     ],
+    published: Annotated[
+        str | None,
+        typer.Option(
+            help="The article's date (YYYY-MM-DD): past and planned milestones and "
+            "'last year' are read from it. Default: the date the page gives, else today."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Extract quotes and milestones from articles and store them."""
+    import dataclasses
+    import datetime as dt
+
     from scheduler import store
     from scheduler.articles import store_article
+    from scheduler.errors import IngestError
     from scheduler.ingest import extract, load_article
 
+    dated = None
+    if published is not None:
+        try:
+            dated = dt.date.fromisoformat(published)
+        except ValueError:
+            raise IngestError(f"bad --published date {published!r}: use YYYY-MM-DD") from None
     engine = _state(ctx).engine()
     paths = _expand_sources(sources)
     results = []
     for source in progress(paths, "ingesting", enabled=not json_out):
         loaded = load_article(source)
+        if dated is not None:
+            loaded = dataclasses.replace(loaded, published=dated)
         extraction = extract(loaded.text, published=loaded.published)
         with store.session_scope(engine) as session:
             stored = store_article(session, loaded, extraction)
@@ -977,6 +996,30 @@ def queue_retry(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = Fal
         print_json({"queued": post_ids})
     else:
         console.print(f"queued again: {', '.join(map(str, post_ids))}")
+
+
+@queue_app.command("reconcile")
+def queue_reconcile(
+    ctx: typer.Context,
+    post_ids: Annotated[
+        list[int] | None, typer.Argument(help="Posts to settle (default: every unknown post).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask each platform whether `unknown` posts landed: sent, queued again, or still unknown."""
+    from scheduler.reconcile import reconcile
+
+    settled = reconcile(_state(ctx).engine(), post_ids or [])
+    if json_out:
+        print_json([s.__dict__ for s in settled])
+        return
+    if not settled:
+        console.print("no unknown posts to settle")
+    for item in settled:
+        console.print(
+            f"post {item.post_id} on {item.channel}: {styled_status(item.result)}"
+            + (f"  {item.detail}" if item.detail else "")
+        )
 
 
 @queue_app.command("import")

@@ -39,3 +39,30 @@ def test_reconcile_unknown_posts(db_url, tmp_path):
         assert session.get(Post, lost.id).status == "queued"
         assert session.get(Post, fine.id).status == "queued"
     assert reconcile(engine) == []
+
+
+def test_queue_reconcile_command(ready_cli, db_url, tmp_path):
+    import sqlite3
+
+    outbox = tmp_path / "out.jsonl"
+    ready_cli("channels", "add", "box", "--platform", "outbox", "-o", f"path={outbox}")
+    post = ready_cli("queue", "add", "box", "did it land?", "--at", "now", "--json").json()
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("update posts set status = 'unknown' where id = ?", (post["id"],))
+    result = ready_cli("queue", "reconcile", "--json")
+    assert result.code == 0, result.stderr
+    assert [(r["post_id"], r["result"]) for r in result.json()] == [(post["id"], "queued")]
+    assert ready_cli("queue", "reconcile", "--json").json() == []
+
+
+def test_ingest_reads_tense_from_the_published_date(ready_cli, tmp_path):
+    text = (
+        "Pia Lindqvist Eyes the Title\n\n"
+        "The Swedish rider is now set to chase the 2024 national championship in June.\n"
+    )
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    assert ready_cli("ingest", "a.txt", "--published", "2024-01-15").code == 0
+    (milestone,) = ready_cli("milestones", "list", "--json").json()
+    assert milestone["tense"] == "planned"
+    bad = ready_cli("ingest", "a.txt", "--published", "15/01/2024")
+    assert bad.code != 0 and "bad --published date" in bad.stderr
