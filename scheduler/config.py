@@ -33,8 +33,11 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 30.0
     #: Seconds a late post may still go out when a daemon comes back.
     grace_seconds: float = 3600.0
-    #: Concurrent sends per channel.
+    #: Concurrent sends per channel; a channel whose endpoint hangs holds only
+    #: its own sends, never another channel's.
     channel_concurrency: int = 4
+    #: Seconds one HTTP request to a platform may take before it counts as lost.
+    request_timeout_seconds: float = 20.0
 
     @classmethod
     def settings_customise_sources(

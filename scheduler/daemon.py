@@ -1,9 +1,16 @@
 """The long-running publisher.
 
 APScheduler drives time; the posts table is the queue. Jobs: a one-shot wake-up
-at the next due time (re-armed after every pass), and a periodic sweep that
-notices posts added or moved by other processes. SIGTERM/SIGINT stop new claims,
-let in-flight sends finish (bounded by the lease), then exit.
+at the next due time (re-armed after every pass) and a periodic sweep that
+notices posts added or moved by other processes. On PostgreSQL the daemon also
+LISTENs (see `notify.py`), so a post queued elsewhere wakes it at once, and
+several daemons share one database: claims use `FOR UPDATE SKIP LOCKED`.
+
+Sends run as tasks, at most `channel_concurrency` per channel; each finished
+send wakes the loop to claim the next. Leases of posts in flight are renewed
+while the daemon lives; if it is killed, they run out and any daemon takes the
+posts back. SIGTERM/SIGINT stop new claims, let sends in flight finish (bounded
+by the lease), then exit.
 """
 
 from __future__ import annotations
@@ -19,9 +26,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from scheduler import store
+from scheduler import notify
 from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher, SendEvent, make_client
 
@@ -36,19 +42,24 @@ class Daemon:
         *,
         dry_run: bool = False,
         on_event: Callable[[SendEvent], None] | None = None,
+        listen: bool = True,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.dry_run = dry_run
         self.on_event = on_event
+        self.listen = listen and notify.supported(engine) and not dry_run
         self._stop = asyncio.Event()
-        self._pass_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
+        self._armed: dt.datetime | None = None
         self.dispatcher: Dispatcher | None = None
+        #: Set once the LISTEN connection is up (tests wait on it).
+        self.listening = asyncio.Event()
 
     async def run_once(self) -> list[SendEvent]:
         """Publish what is due now, then return (`scheduler daemon --once`)."""
-        async with make_client() as client:
+        async with make_client(self.settings.request_timeout_seconds) as client:
             self.dispatcher = self._dispatcher(client)
             return await self.dispatcher.run_due()
 
@@ -57,53 +68,78 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread
                 loop.add_signal_handler(sig, self.stop)
-        async with make_client() as client:
+        async with make_client(self.settings.request_timeout_seconds) as client:
             self.dispatcher = self._dispatcher(client)
             self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
             self._scheduler.add_job(
-                self._pass,
+                self._wake_job,
                 IntervalTrigger(seconds=self._sweep_seconds()),
                 id="sweep",
                 coalesce=True,
                 max_instances=1,
             )
             self._scheduler.start()
-            await self._pass()
-            await self._stop.wait()
+            background = [asyncio.create_task(self.dispatcher.heartbeat(self._stop))]
+            if self.listen:
+                background.append(
+                    asyncio.create_task(
+                        notify.listen(
+                            self.engine, self.wake, self._stop, on_ready=self.listening.set
+                        )
+                    )
+                )
+            self.wake()
+            await self._loop()
+            # Stopping: no new claims; sends in flight finish. If they outlast a
+            # lease, we leave anyway and the posts are recovered like a crash.
+            self.dispatcher.claiming = False
             self._scheduler.shutdown(wait=False)
-            # Let a pass in progress finish its sends; a lease bounds how long a
-            # post stays claimed if we are killed instead.
-            async with self._pass_lock:
-                pass
+            await self.dispatcher.drain(timeout=self.settings.lease_seconds)
+            for task in background:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, timeout=5)
         log.info("daemon stopped")
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
-    async def _pass(self) -> None:
-        if self._stop.is_set():
-            return
-        async with self._pass_lock:
-            assert self.dispatcher is not None
+    def wake(self) -> None:
+        """Look at the queue again soon (safe to call often: wake-ups coalesce)."""
+        self._wake.set()
+
+    async def _wake_job(self) -> None:
+        # An async job runs on the event loop itself (a plain function would run
+        # in APScheduler's thread pool, where touching asyncio objects is unsafe).
+        self.wake()
+
+    async def _loop(self) -> None:
+        assert self.dispatcher is not None
+        while not self._stop.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             try:
-                await self.dispatcher.run_due()
+                if self.dry_run:
+                    await self.dispatcher.run_due()
+                else:
+                    await self.dispatcher.pump()
+                    self._arm_wake_up()
             except Exception:
-                # A database hiccup must not kill the daemon; the next pass retries.
+                # A database hiccup must not kill the daemon; the sweep retries.
                 log.exception("dispatch pass failed")
-            self._arm_wake_up()
 
     def _arm_wake_up(self) -> None:
-        if self._scheduler is None or self._stop.is_set() or self.dry_run:
-            # A dry run leaves posts queued, so "next due" never moves on; it
-            # relies on the (shortened) sweep instead.
-            return
-        with Session(self.engine) as session:
-            when = store.next_due_at(session)
-        if when is None:
+        if self._scheduler is None or self._stop.is_set() or self.dispatcher is None:
             return
         now = dt.datetime.now(dt.UTC)
+        when = self.dispatcher.next_wake(now)
+        if when is None or when == self._armed:
+            return
+        self._armed = when
         self._scheduler.add_job(
-            self._pass,
+            self._wake_job,
             DateTrigger(run_date=max(when, now + dt.timedelta(milliseconds=10))),
             id="wake-up",
             replace_existing=True,
@@ -122,4 +158,5 @@ class Daemon:
             client=client,
             dry_run=self.dry_run,
             on_event=self.on_event,
+            on_capacity=self.wake,
         )

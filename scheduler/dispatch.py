@@ -8,11 +8,16 @@ A dry run stops just before the network: same adapter, same request builder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import json
 import logging
+import os
 import random
 import socket
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +36,7 @@ from scheduler.errors import (
     SchedulerError,
     UnknownOutcomeError,
 )
-from scheduler.models import Channel, Post, PostStatus
+from scheduler.models import Channel, Post, PostStatus, utcnow
 from scheduler.publishers import OutgoingPost, Publisher, publisher_class
 from scheduler.publishers.registry import available
 
@@ -79,7 +84,26 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
 
+def maybe_delivered(exc: Exception) -> bool:
+    """Whether a retryable failure may still have reached the platform (no
+    answer after the request left). Adapters may say so with a
+    `maybe_delivered` attribute; the base adapter's wording is the fallback."""
+    flag = getattr(exc, "maybe_delivered", None)
+    if flag is not None:
+        return bool(flag)
+    return str(exc).startswith("no answer from")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
 class Dispatcher:
+    """Claims due posts channel by channel, up to `channel_concurrency` sends in
+    flight per channel, and runs each send as its own task: a channel whose
+    endpoint hangs or rate-limits holds only its own slots."""
+
     def __init__(
         self,
         engine: Engine,
@@ -89,6 +113,7 @@ class Dispatcher:
         dry_run: bool = False,
         owner: str | None = None,
         on_event: Callable[[SendEvent], None] | None = None,
+        on_capacity: Callable[[], None] | None = None,
         batch: int = 200,
     ) -> None:
         self.engine = engine
@@ -97,9 +122,28 @@ class Dispatcher:
         self.dry_run = dry_run
         self.owner = owner or new_owner()
         self.on_event = on_event
+        #: Called when a send finishes and its channel has room for another.
+        self.on_capacity = on_capacity
         self.batch = batch
+        #: False once the daemon is stopping: sends in flight finish, nothing new.
+        self.claiming = True
         self._shown: set[int] = set()
-        self._limits: dict[int, asyncio.Semaphore] = {}
+        self._inflight: dict[int, set[int]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Channel -> time before which it is not claimed from (a 429's Retry-After).
+        self._hold: dict[int, dt.datetime] = {}
+        self._last_upkeep = float("-inf")
+        self._idempotent: list[str] | None = None
+        self._events: list[SendEvent] = []
+        self._publishers: dict[tuple[Any, ...], Publisher] = {}
+
+    @property
+    def lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.lease_seconds)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(ids) for ids in self._inflight.values())
 
     # -- the real path ---------------------------------------------------------
 
@@ -108,136 +152,301 @@ class Dispatcher:
         now_fn = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
         if self.dry_run:
             return self._dry_run_due(now_fn())
-        events: list[SendEvent] = []
-        with store.session_scope(self.engine) as session:
-            store.recover_expired_leases(session, now_fn(), self._idempotent_platforms())
-            events.extend(self._mark_missed(session, now_fn()))
-        while True:
-            with store.session_scope(self.engine) as session:
-                ids = store.claim_due(
-                    session,
-                    self.owner,
-                    now_fn(),
-                    dt.timedelta(seconds=self.settings.lease_seconds),
-                    self.batch,
-                )
-            if not ids:
-                break
-            results = await asyncio.gather(*(self._send(i, now_fn) for i in ids))
-            events.extend(e for e in results if e is not None)
-        for event in events:
-            self._emit(event)
+        self._events = []
+        self._last_upkeep = float("-inf")
+        stop = asyncio.Event()
+        beat = asyncio.create_task(self.heartbeat(stop))
+        try:
+            while True:
+                started = await self.pump(now_fn)
+                if not started and not self._tasks:
+                    break
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks))
+            stop.set()
+            await beat
+        events, self._events = self._events, []
         return events
 
-    async def _send(self, post_id: int, now_fn: Callable[[], dt.datetime]) -> SendEvent | None:
-        with Session(self.engine, expire_on_commit=False) as session:
-            post = session.get(Post, post_id)
-            if post is None:
-                return None
-            channel = session.get(Channel, post.channel_id)
-            assert channel is not None and channel.id is not None
-            limit = self._limits.setdefault(
-                channel.id, asyncio.Semaphore(self.settings.channel_concurrency)
+    async def pump(self, now_fn: Callable[[], dt.datetime] | None = None) -> int:
+        """One look at the queue: hand back dead daemons' posts, mark missed
+        ones, and start sends where channels have room. Returns how many sends
+        it started; they run on as tasks."""
+        now_fn = now_fn or (lambda: dt.datetime.now(dt.UTC))
+        if not self.claiming:
+            return 0
+        if time.monotonic() - self._last_upkeep >= self._upkeep_every():
+            await store.retry_transient_async(lambda: self._upkeep(now_fn()))
+            self._last_upkeep = time.monotonic()
+        now = now_fn()
+        channels = await store.retry_transient_async(lambda: self._due_channels(now))
+        started = 0
+        for channel_id in channels:
+            if not self.claiming:
+                break
+            held = self._hold.get(channel_id)
+            if held is not None and held > now:
+                continue
+            room = min(
+                self.settings.channel_concurrency - len(self._inflight[channel_id]), self.batch
             )
-            async with limit:
-                return await self._send_one(session, post, channel, now_fn)
+            if room <= 0:
+                continue
+            ids = await store.retry_transient_async(
+                lambda c=channel_id, n=room: self._claim(c, n, now_fn())
+            )
+            for post_id in ids:
+                self._inflight[channel_id].add(post_id)
+                task = asyncio.create_task(self._run(post_id, channel_id, now_fn))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                started += 1
+        return started
 
-    async def _send_one(
+    def next_wake(self, now: dt.datetime) -> dt.datetime | None:
+        """The next moment something may become claimable: a post falling due,
+        a retry's time, a channel's Retry-After running out."""
+        with Session(self.engine) as session:
+            when = store.next_due_at(session, after=now)
+        holds = [t for t in self._hold.values() if t > now]
+        return min([*holds, *([when] if when else [])], default=None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for sends in flight (a stopping daemon)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew the leases of posts in flight every third of a lease, so a
+        slow platform never lets another daemon take a post we are sending."""
+        every = max(self.settings.lease_seconds / 3, 0.05)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            ids = [i for group in self._inflight.values() for i in group]
+            if not ids:
+                continue
+            try:
+                with Session(self.engine) as session:
+                    store.renew_leases(session, self.owner, ids, utcnow(), self.lease)
+            except Exception as exc:
+                # Leases run out if this keeps failing; the posts are then
+                # recovered by whichever daemon can reach the database.
+                log.warning("could not renew leases: %s", _one_line(exc))
+
+    def _upkeep_every(self) -> float:
+        return max(min(self.settings.sweep_seconds, self.settings.lease_seconds / 2, 5.0), 0.05)
+
+    def _upkeep(self, now: dt.datetime) -> None:
+        with store.session_scope(self.engine) as session:
+            recovered = store.recover_expired_leases(session, now, self._idempotent_platforms())
+            if any(recovered.values()):
+                log.info("took back posts from stopped daemons: %s", recovered)
+            missed = store.mark_missed(session, now, self.settings.grace_seconds)
+        for event in self._missed_events(missed, now):
+            self._record(event)
+
+    def _due_channels(self, now: dt.datetime) -> list[int]:
+        with Session(self.engine) as session:
+            return store.due_channels(session, now)
+
+    def _claim(self, channel_id: int, limit: int, now: dt.datetime) -> list[int]:
+        with Session(self.engine) as session:
+            return store.claim_due(
+                session, self.owner, now, self.lease, limit, channel_id=channel_id
+            )
+
+    async def _run(self, post_id: int, channel_id: int, now_fn: Callable[[], dt.datetime]) -> None:
+        try:
+            event = await self._send(post_id, channel_id, now_fn)
+            if event is not None:
+                self._record(event)
+        except Exception as exc:
+            # Most likely the database went away mid-send. The post stays
+            # leased until its lease runs out; then it is recovered (resent
+            # when safe, else `unknown`).
+            log.error("post %s: outcome not recorded: %s", post_id, _one_line(exc))
+        finally:
+            self._inflight[channel_id].discard(post_id)
+            if self.on_capacity is not None:
+                self.on_capacity()
+
+    async def _send(
+        self, post_id: int, channel_id: int, now_fn: Callable[[], dt.datetime]
+    ) -> SendEvent | None:
+        retry_for = self.settings.lease_seconds
+        try:
+            post, channel = await store.retry_transient_async(
+                lambda: self._load(post_id, channel_id), seconds=retry_for
+            )
+        except Exception as exc:
+            if store.is_transient(exc):
+                raise
+            # A row that no longer reads (bad date, broken JSON, a value of the
+            # wrong type): this post fails with the reason, the others go on.
+            error = f"cannot read post {post_id} or its channel: {_one_line(exc)}"
+            log.error(error)
+            await store.retry_transient_async(lambda: self._fail(post_id, error), seconds=retry_for)
+            return SendEvent(post_id, f"#{channel_id}", "failed", now_fn(), now_fn(), error=error)
+        assert post.id is not None
+        event = SendEvent(post.id, channel.name, "failed", post.due_at, now_fn(), post.text)
+        # Everything that can go wrong before the network fails the post at
+        # once: nothing left, so nothing is unknown.
+        try:
+            publisher = self._publisher(channel)
+            with contextlib.suppress(NotImplementedError):
+                publisher.build_requests(outgoing(post))
+        except Exception as exc:
+            event.error = f"cannot prepare the post: {_one_line(exc)}"
+            await store.retry_transient_async(
+                lambda: self._fail(post_id, event.error or ""), seconds=retry_for
+            )
+            return event
+        started = await store.retry_transient_async(
+            lambda: self._start(post_id, now_fn()), seconds=retry_for
+        )
+        if started is None:
+            log.warning("post %s: lease lost before sending; left to its new owner", post_id)
+            return None
+        post.attempts = started.attempts
+        outcome = await self._publish(publisher, post, channel, started, now_fn)
+        kept = await store.retry_transient_async(
+            lambda: self._finish(post_id, started.attempt_id, outcome), seconds=retry_for
+        )
+        if not kept:
+            log.warning("post %s: lease lost before the outcome was recorded", post_id)
+        event.status = {"queued": "retry"}.get(outcome.status.value, outcome.status.value)
+        event.error = outcome.error
+        event.remote_id = outcome.remote_id
+        event.at = now_fn()
+        return event
+
+    async def _publish(
         self,
-        session: Session,
+        publisher: Publisher,
         post: Post,
         channel: Channel,
+        started: store.Started,
         now_fn: Callable[[], dt.datetime],
-    ) -> SendEvent:
-        assert post.id is not None
-        attempt_id = store.start_attempt(session, post.id, self.owner)
+    ) -> store.Outcome:
+        assert post.id is not None and channel.id is not None
         try:
-            publisher = publisher_for(channel, reveal=True)
             result = await publisher.publish(self._client(), outgoing(post))
         except RetryableError as exc:
-            if post.attempts >= self.settings.max_attempts:
-                outcome = store.Outcome(
-                    PostStatus.failed,
-                    f"gave up after {post.attempts} attempts: {exc}",
-                    exc.status_code,
+            unsure = maybe_delivered(exc)
+            if exc.status_code == 429 or exc.retry_after:
+                # The platform asked the whole account to slow down.
+                until = now_fn() + dt.timedelta(seconds=exc.retry_after or 0)
+                self._hold[channel.id] = max(self._hold.get(channel.id, until), until)
+            if started.attempts >= self.settings.max_attempts:
+                return self._final(
+                    post.id, f"gave up after {started.attempts} attempts: {exc}", exc, unsure
                 )
-            else:
-                wait = backoff(post.attempts, self.settings.retry_base_seconds, exc.retry_after)
-                outcome = store.Outcome(
-                    PostStatus.queued,
-                    str(exc),
-                    exc.status_code,
-                    next_attempt_at=now_fn() + dt.timedelta(seconds=wait),
-                )
+            wait = backoff(started.attempts, self.settings.retry_base_seconds, exc.retry_after)
+            return store.Outcome(
+                PostStatus.queued,
+                str(exc),
+                exc.status_code,
+                next_attempt_at=now_fn() + dt.timedelta(seconds=wait),
+                attempt_outcome="unsure" if unsure else None,
+            )
         except UnknownOutcomeError as exc:
-            outcome = store.Outcome(PostStatus.unknown, str(exc), exc.status_code)
+            return store.Outcome(PostStatus.unknown, str(exc), exc.status_code)
         except PermanentError as exc:
-            outcome = store.Outcome(PostStatus.failed, str(exc), exc.status_code)
+            return self._final(post.id, str(exc), exc, False)
         except SchedulerError as exc:  # bad channel setup: nothing was sent
-            outcome = store.Outcome(PostStatus.failed, str(exc))
+            return self._final(post.id, str(exc), exc, False)
         except Exception as exc:
             # A bug in an adapter: we cannot know whether anything left.
             log.exception("adapter %s crashed on post %s", channel.platform, post.id)
-            outcome = store.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
-        else:
-            outcome = store.Outcome(
-                PostStatus.sent, remote_id=result.remote_id, remote_url=result.remote_url
-            )
-        kept = store.finish(session, post.id, attempt_id, self.owner, outcome)
-        if not kept:
-            log.warning("post %s: lease lost before the outcome was recorded", post.id)
-        status = {"queued": "retry"}.get(outcome.status.value, outcome.status.value)
-        return SendEvent(
-            post_id=post.id,
-            channel=channel.name,
-            status=status,
-            due_at=post.due_at,
-            at=now_fn(),
-            text=post.text,
-            error=outcome.error,
-            remote_id=outcome.remote_id,
+            return store.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
+        return store.Outcome(
+            PostStatus.sent, remote_id=result.remote_id, remote_url=result.remote_url
         )
 
-    def _mark_missed(self, session: Session, now: dt.datetime) -> list[SendEvent]:
-        """Posts so late that sending them now would surprise (a daemon that was
-        down for a day must not flood a day's posts at once)."""
+    def _final(self, post_id: int, error: str, exc: Exception, unsure: bool) -> store.Outcome:
+        """A post that will not be tried again: `failed` only when no attempt
+        can have reached the platform, else `unknown` (so `failed` always means
+        "not published" and `queue retry` cannot post it twice)."""
+        code = getattr(exc, "status_code", None)
+        if not unsure:
+            with Session(self.engine) as session:
+                unsure = store.earlier_unsure(session, post_id)
+        if unsure:
+            return store.Outcome(
+                PostStatus.unknown,
+                f"{error}; an earlier attempt may have reached the platform",
+                code,
+                attempt_outcome="failed",
+            )
+        return store.Outcome(PostStatus.failed, error, code)
+
+    # -- database steps of one send (each its own short transaction) -------------
+
+    def _load(self, post_id: int, channel_id: int) -> tuple[Post, Channel]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            post = session.get(Post, post_id)
+            channel = session.get(Channel, channel_id)
+            if post is None or channel is None:
+                raise LookupError(f"post {post_id} or channel {channel_id} is gone")
+            # Touch every column now, so a corrupt value fails here, not later.
+            for obj in (post, channel):
+                for column in obj.__table__.columns:
+                    getattr(obj, column.key)
+            return post, channel
+
+    def _fail(self, post_id: int, error: str) -> None:
+        with Session(self.engine) as session:
+            store.fail_unreadable(session, post_id, self.owner, error)
+
+    def _start(self, post_id: int, now: dt.datetime) -> store.Started | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return store.start_attempt(session, post_id, self.owner, now, self.lease)
+
+    def _finish(self, post_id: int, attempt_id: int, outcome: store.Outcome) -> bool:
+        with Session(self.engine) as session:
+            return store.finish(session, post_id, attempt_id, self.owner, outcome)
+
+    def _missed_events(self, missed: list[tuple[int, float]], now: dt.datetime) -> list[SendEvent]:
         events = []
-        rows = session.exec(
-            select(Post, Channel)
-            .join(Channel, Channel.id == Post.channel_id)
-            .where(
-                Post.status == PostStatus.queued.value,
-                Post.attempts == 0,
-                Post.next_attempt_at.is_(None),
-                Post.due_at < now - dt.timedelta(seconds=self._least_grace(session)),
-            )
-        ).all()
-        for post, channel in rows:
-            grace = (
-                channel.grace_seconds
-                if channel.grace_seconds is not None
-                else self.settings.grace_seconds
-            )
-            if post.due_at >= now - dt.timedelta(seconds=grace):
-                continue
-            result = session.execute(
-                sa.update(Post)
-                .where(Post.id == post.id, Post.status == PostStatus.queued.value)
-                .values(
-                    status=PostStatus.missed.value,
-                    last_error=f"not sent within {grace:.0f}s of its time (daemon was down?)",
-                    updated_at=now,
-                )
-            )
-            if result.rowcount:
-                events.append(
-                    SendEvent(post.id or 0, channel.name, "missed", post.due_at, now, post.text)
-                )
+        with Session(self.engine) as session:
+            for post_id, _grace in missed:
+                try:
+                    row = session.execute(
+                        sa.select(Post.due_at, Post.text, Channel.name)
+                        .join(Channel, Channel.id == Post.channel_id)
+                        .where(Post.id == post_id)
+                    ).one()
+                    due, text, name = row
+                except Exception:
+                    due, text, name = now, "", "?"
+                events.append(SendEvent(post_id, name, "missed", due, now, text))
         return events
 
-    def _least_grace(self, session: Session) -> float:
-        smallest = session.execute(sa.select(sa.func.min(Channel.grace_seconds))).scalar()
-        return min(self.settings.grace_seconds, smallest if smallest is not None else 1e12)
+    def _publisher(self, channel: Channel) -> Publisher:
+        """One adapter per channel setup (looking adapters up by entry point on
+        every send would cost more than the send)."""
+        key = (
+            channel.id,
+            channel.name,
+            channel.platform,
+            json.dumps(channel.options, sort_keys=True, default=str),
+            channel.secret_env,
+            os.environ.get(channel.secret_env or "", None) if channel.secret_env else None,
+            channel.timezone,
+        )
+        publisher = self._publishers.get(key)
+        if publisher is None:
+            publisher = publisher_for(channel, reveal=True)
+            self._publishers[key] = publisher
+        return publisher
+
+    def _record(self, event: SendEvent) -> None:
+        self._events.append(event)
+        self._emit(event)
 
     # -- the dry run -------------------------------------------------------------
 
@@ -280,6 +489,8 @@ class Dispatcher:
             self.on_event(event)
 
     def _idempotent_platforms(self) -> list[str]:
+        if self._idempotent is not None:
+            return self._idempotent
         names = []
         for name in available():
             try:
@@ -287,16 +498,17 @@ class Dispatcher:
                     names.append(name)
             except SchedulerError:
                 continue
+        self._idempotent = names
         return names
 
     def publisher(self, channel: Channel) -> Publisher:
         return publisher_for(channel, reveal=not self.dry_run)
 
 
-def make_client() -> httpx.AsyncClient:
+def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
     """One client per daemon: keep-alive connections are reused across posts."""
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(20.0, connect=5.0),
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         follow_redirects=False,
         headers={"User-Agent": "scheduler/0.1"},

@@ -9,16 +9,21 @@ daemons never hold the same post.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, select
 
 from scheduler import migrations
@@ -26,6 +31,9 @@ from scheduler.errors import DatabaseError
 from scheduler.models import Attempt, Channel, Post, PostStatus, utcnow
 
 SQLITE_BUSY_MS = 30_000
+
+T = TypeVar("T")
+log = logging.getLogger("scheduler.store")
 
 
 def normalise_url(url: str) -> str:
@@ -38,7 +46,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
+    """`busy_timeout` (seconds, SQLite): how long a write waits for another
+    writer before `database is locked`; the callers retry after that."""
     url = normalise_url(url)
     try:
         parsed = make_url(url)
@@ -46,7 +56,9 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"not a database URL: {url}") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url)
+            return _sqlite_engine(
+                url, SQLITE_BUSY_MS if busy_timeout is None else busy_timeout * 1000
+            )
         return sa.create_engine(url, pool_pre_ping=True, future=True)
     except NoSuchModuleError:
         raise DatabaseError(f"no driver for {parsed.drivername!r}") from None
@@ -58,13 +70,13 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"database driver missing: {exc.name}") from None
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_ms: float = SQLITE_BUSY_MS) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         parent = Path(database).expanduser().resolve().parent
         if not parent.is_dir():
             raise DatabaseError(f"folder for the database does not exist: {parent}")
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, future=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000}, future=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -72,7 +84,7 @@ def _sqlite_engine(url: str) -> Engine:
         # the busy timeout makes a locked database wait instead of failing.
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -127,6 +139,73 @@ def _first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+# -- transient failures -------------------------------------------------------
+
+#: SQLite under another writer past its busy timeout, PostgreSQL restarting or
+#: dropping a connection, a deadlock or serialization failure: all worth trying
+#: again rather than failing a pass (or a post).
+_TRANSIENT_WORDS = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "deadlock detected",
+    "could not serialize",
+    "server closed the connection",
+    "connection refused",
+    "terminating connection",
+    "the database system is",
+    "connection is closed",
+    "consuming input failed",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that goes away if the same work is tried again."""
+    if not isinstance(exc, (OperationalError, DBAPIError)):
+        return False
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(word in text for word in _TRANSIENT_WORDS)
+
+
+def retry_transient(
+    fn: Callable[[], T],
+    *,
+    seconds: float = 60.0,
+    first_wait: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `fn` (which opens its own session) again while it fails transiently,
+    up to `seconds`; the last error is raised when time runs out."""
+    deadline = time.monotonic() + seconds
+    wait = first_wait
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
+        sleep(wait)
+        wait = min(wait * 2, 2.0) * random.uniform(0.8, 1.2)
+
+
+async def retry_transient_async(fn: Callable[[], T], *, seconds: float = 60.0) -> T:
+    """`retry_transient` for the daemon: waits without blocking the event loop."""
+    deadline = time.monotonic() + seconds
+    wait = 0.05
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 2.0) * random.uniform(0.8, 1.2)
+
+
 # -- claiming ---------------------------------------------------------------
 
 
@@ -138,14 +217,29 @@ def due_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def due_channels(session: Session, now: dt.datetime) -> list[int]:
+    """Channels (not paused) with at least one post due now."""
+    stmt = (
+        sa.select(Post.channel_id)
+        .join(Channel, Channel.id == Post.channel_id)
+        .where(due_clause(now), Channel.paused.is_(False))
+        .distinct()
+    )
+    return sorted(session.execute(stmt).scalars())
+
+
 def claim_due(
     session: Session,
     owner: str,
     now: dt.datetime,
     lease: dt.timedelta,
     limit: int = 100,
+    *,
+    channel_id: int | None = None,
 ) -> list[int]:
-    """Atomically lease up to `limit` due posts to `owner`; returns their ids."""
+    """Atomically lease up to `limit` due posts (of one channel, if given) to
+    `owner`; returns their ids, oldest first. Claiming is not an attempt: the
+    attempt count moves when a request is about to leave (`start_attempt`)."""
     pick = (
         sa.select(Post.id)
         .join(Channel, Channel.id == Post.channel_id)
@@ -153,39 +247,114 @@ def claim_due(
         .order_by(Post.due_at, Post.id)
         .limit(limit)
     )
+    if channel_id is not None:
+        pick = pick.where(Post.channel_id == channel_id)
+    claimed = {
+        "status": PostStatus.sending.value,
+        "lease_owner": owner,
+        "lease_expires_at": now + lease,
+        "updated_at": now,
+    }
     if session.get_bind().dialect.name == "postgresql":
         # Rows another daemon is claiming right now are skipped, not waited on.
-        pick = pick.with_for_update(skip_locked=True, of=Post)
-    stmt = (
-        sa.update(Post)
-        .where(Post.id.in_(pick.scalar_subquery()), Post.status == PostStatus.queued.value)
-        .values(
-            status=PostStatus.sending.value,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            attempts=Post.attempts + 1,
-            updated_at=now,
+        # The pick is a MATERIALIZED CTE, run exactly once: as `id IN (subquery)`
+        # the planner may rescan the locking subquery, and each rescan skips the
+        # rows this very statement already updated and returns the next ones,
+        # so LIMIT stops limiting (a real claim of 5 posts for a limit of 3).
+        picked = (
+            pick.with_for_update(skip_locked=True, of=Post)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
         )
-        .returning(Post.id)
-    )
-    ids = [row[0] for row in session.execute(stmt)]
+        stmt = (
+            sa.update(Post)
+            .where(Post.id == picked.c.id, Post.status == PostStatus.queued.value)
+            .values(**claimed)
+            .returning(Post.id, Post.due_at)
+        )
+    else:
+        # SQLite: one statement under the single writer; the IN list is built
+        # once, and the status is checked again by the UPDATE itself.
+        stmt = (
+            sa.update(Post)
+            .where(Post.id.in_(pick.scalar_subquery()), Post.status == PostStatus.queued.value)
+            .values(**claimed)
+            .returning(Post.id, Post.due_at)
+        )
+    rows = session.execute(stmt).all()
     session.commit()
-    return sorted(ids)
+    return [r[0] for r in sorted(rows, key=lambda r: (r[1], r[0]))]
 
 
-def next_due_at(session: Session) -> dt.datetime | None:
-    """When the earliest queued post becomes due (for the daemon's wake-up)."""
-    stmt = (
-        sa.select(sa.func.min(sa.func.coalesce(Post.next_attempt_at, Post.due_at)))
+def next_due_at(session: Session, after: dt.datetime | None = None) -> dt.datetime | None:
+    """When the earliest queued post becomes due (for the daemon's wake-up);
+    with `after`, the earliest one strictly later than that."""
+    base = (
+        sa.select(Post.due_at, Post.next_attempt_at)
         .join(Channel, Channel.id == Post.channel_id)
         .where(Post.status == PostStatus.queued.value, Channel.paused.is_(False))
+        .subquery()
     )
-    value = session.execute(stmt).scalar()
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite's coalesce loses the column type
+    first_try = sa.select(sa.func.min(base.c.due_at)).where(base.c.next_attempt_at.is_(None))
+    retry = sa.select(sa.func.min(base.c.next_attempt_at)).where(
+        base.c.next_attempt_at.is_not(None)
+    )
+    if after is not None:
+        first_try = first_try.where(base.c.due_at > after)
+        retry = retry.where(base.c.next_attempt_at > after)
+    found = [v for v in (session.execute(first_try).scalar(), session.execute(retry).scalar()) if v]
+    values = [_aware(v) for v in found]
+    return min(values) if values else None
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):  # SQLite aggregates lose the column type
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def renew_leases(
+    session: Session, owner: str, post_ids: Sequence[int], now: dt.datetime, lease: dt.timedelta
+) -> int:
+    """Keep the posts this daemon is sending leased to it while it is alive; a
+    daemon that dies (or loses the database) stops renewing, and its posts go
+    back after one lease."""
+    if not post_ids:
+        return 0
+    result = session.execute(
+        sa.update(Post)
+        .where(
+            Post.id.in_(list(post_ids)),
+            Post.lease_owner == owner,
+            Post.status == PostStatus.sending.value,
+        )
+        .values(lease_expires_at=now + lease)
+    )
+    session.commit()
+    return result.rowcount
+
+
+def release(session: Session, post_ids: Sequence[int], owner: str, now: dt.datetime) -> int:
+    """Hand claimed posts that were never attempted back to the queue (a daemon
+    stopping cleanly)."""
+    if not post_ids:
+        return 0
+    result = session.execute(
+        sa.update(Post)
+        .where(
+            Post.id.in_(list(post_ids)),
+            Post.lease_owner == owner,
+            Post.status == PostStatus.sending.value,
+        )
+        .values(
+            status=PostStatus.queued.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    session.commit()
+    return result.rowcount
 
 
 @dataclass(frozen=True)
@@ -196,21 +365,63 @@ class Outcome:
     remote_id: str | None = None
     remote_url: str | None = None
     next_attempt_at: dt.datetime | None = None
+    #: How the attempt row records it when that differs from the post's status
+    #: ("unsure": a retry after a send that may have reached the platform).
+    attempt_outcome: str | None = None
 
 
-def start_attempt(session: Session, post_id: int, owner: str) -> int:
+@dataclass(frozen=True)
+class Started:
+    attempt_id: int
+    #: Requests started for this post, this one included.
+    attempts: int
+
+
+def start_attempt(
+    session: Session, post_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
+) -> Started | None:
     """Written and committed before the request leaves, so a crash mid-send
-    leaves a trace that the outcome is unknown."""
-    attempt = Attempt(post_id=post_id, owner=owner)
+    leaves a trace that the outcome is unknown. Only while the lease is still
+    ours (it is renewed here); None means another daemon took the post back and
+    nothing may be sent."""
+    row = session.execute(
+        sa.update(Post)
+        .where(
+            Post.id == post_id,
+            Post.lease_owner == owner,
+            Post.status == PostStatus.sending.value,
+        )
+        .values(lease_expires_at=now + lease, attempts=Post.attempts + 1, updated_at=now)
+        .returning(Post.attempts)
+    ).first()
+    if row is None:
+        session.rollback()
+        return None
+    attempt = Attempt(post_id=post_id, owner=owner, started_at=now)
     session.add(attempt)
     session.commit()
     assert attempt.id is not None
-    return attempt.id
+    return Started(attempt.id, row[0])
+
+
+def earlier_unsure(session: Session, post_id: int) -> bool:
+    """Whether an earlier attempt may have reached the platform (no answer, or
+    a daemon died mid-send)."""
+    return (
+        session.execute(
+            sa.select(Attempt.id)
+            .where(Attempt.post_id == post_id, Attempt.outcome.in_(("unsure", "lost", "unknown")))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def finish(session: Session, post_id: int, attempt_id: int, owner: str, outcome: Outcome) -> bool:
     """Record how a send ended. Returns False when the lease was lost meanwhile
-    (another daemon took the post back), in which case the post is left alone."""
+    (another daemon took the post back), in which case the post is left alone,
+    unless it was sent and still waits in the queue: then it is marked sent, so
+    it is not sent again."""
     now = utcnow()
     values: dict[str, object] = {
         "status": outcome.status.value,
@@ -232,65 +443,137 @@ def finish(session: Session, post_id: int, attempt_id: int, owner: str, outcome:
         )
         .values(**values)
     )
+    kept = result.rowcount == 1
+    if not kept and outcome.status is PostStatus.sent:
+        session.execute(
+            sa.update(Post)
+            .where(
+                Post.id == post_id,
+                Post.status.in_((PostStatus.queued.value, PostStatus.unknown.value)),
+            )
+            .values(**values)
+        )
     session.execute(
         sa.update(Attempt)
         .where(Attempt.id == attempt_id)
         .values(
             finished_at=now,
-            outcome={"queued": "retry"}.get(outcome.status.value, outcome.status.value),
+            outcome=outcome.attempt_outcome
+            or {"queued": "retry"}.get(outcome.status.value, outcome.status.value),
             status_code=outcome.status_code,
             error=outcome.error,
             remote_id=outcome.remote_id,
         )
     )
     session.commit()
+    return kept
+
+
+def fail_unreadable(session: Session, post_id: int, owner: str, error: str) -> bool:
+    """A claimed post whose row (or channel row) cannot be read: it fails with
+    the reason, without loading it, so it cannot stop the others."""
+    result = session.execute(
+        sa.update(Post)
+        .where(
+            Post.id == post_id,
+            Post.lease_owner == owner,
+            Post.status == PostStatus.sending.value,
+        )
+        .values(
+            status=PostStatus.failed.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=error,
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
     return result.rowcount == 1
+
+
+LOST_SAFE = "daemon stopped mid-send; sent again with the same idempotency key"
+LOST_UNSAFE = "daemon stopped mid-send; the platform may have the post"
 
 
 def recover_expired_leases(
     session: Session, now: dt.datetime, idempotent_platforms: Sequence[str]
 ) -> dict[str, int]:
-    """Posts whose daemon died mid-send. Back to the queue when resending is
-    safe (nothing left, or the platform dedupes); otherwise `unknown`."""
-    rows = session.execute(
-        sa.select(Post.id, Channel.platform)
-        .join(Channel, Channel.id == Post.channel_id)
-        .where(Post.status == PostStatus.sending.value, Post.lease_expires_at < now)
-    ).all()
-    counts = {"queued": 0, "unknown": 0}
-    for post_id, platform in rows:
-        in_flight = session.execute(
-            sa.select(sa.func.count())
-            .select_from(Attempt)
-            .where(Attempt.post_id == post_id, Attempt.outcome.is_(None))
-        ).scalar_one()
-        safe = in_flight == 0 or platform in idempotent_platforms
-        status = PostStatus.queued if safe else PostStatus.unknown
-        error = None if safe else "daemon stopped mid-send; the platform may have the post"
-        updated = session.execute(
+    """Posts whose daemon died (or lost the database) mid-send. Back to the
+    queue when resending is safe (no request had left, or the platform dedupes
+    by key); otherwise `unknown`. Set-based, so a crash leaving thousands of
+    leases is recovered in a few statements."""
+    expired = sa.and_(
+        Post.status == PostStatus.sending.value,
+        Post.lease_expires_at.is_not(None),
+        Post.lease_expires_at < now,
+    )
+    in_flight = (
+        sa.select(Attempt.id).where(Attempt.post_id == Post.id, Attempt.outcome.is_(None)).exists()
+    )
+    unsafe_channels = sa.select(Channel.id).where(
+        Channel.platform.not_in(list(idempotent_platforms))
+    )
+    cleared = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    unknown_ids = list(
+        session.execute(
             sa.update(Post)
-            .where(
-                Post.id == post_id,
-                Post.status == PostStatus.sending.value,
-                Post.lease_expires_at < now,
-            )
-            .values(
-                status=status.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=error,
-                updated_at=now,
-            )
-        )
-        if updated.rowcount:
+            .where(expired, in_flight, Post.channel_id.in_(unsafe_channels))
+            .values(status=PostStatus.unknown.value, last_error=LOST_UNSAFE, **cleared)
+            .returning(Post.id)
+        ).scalars()
+    )
+    resent_ids = list(
+        session.execute(
+            sa.update(Post)
+            .where(expired, in_flight)
+            .values(status=PostStatus.queued.value, last_error=LOST_SAFE, **cleared)
+            .returning(Post.id)
+        ).scalars()
+    )
+    # Claimed but never attempted: nothing left, so the post simply goes back.
+    untouched = session.execute(
+        sa.update(Post).where(expired).values(status=PostStatus.queued.value, **cleared)
+    ).rowcount
+    for ids, label in ((unknown_ids, "unknown"), (resent_ids, "lost")):
+        for i in range(0, len(ids), 500):
             session.execute(
                 sa.update(Attempt)
-                .where(Attempt.post_id == post_id, Attempt.outcome.is_(None))
-                .values(outcome="unknown" if not safe else "lost", finished_at=now)
+                .where(Attempt.post_id.in_(ids[i : i + 500]), Attempt.outcome.is_(None))
+                .values(outcome=label, finished_at=now)
             )
-            counts[status.value] += 1
     session.commit()
-    return counts
+    return {"queued": len(resent_ids) + untouched, "unknown": len(unknown_ids)}
+
+
+def mark_missed(
+    session: Session, now: dt.datetime, default_grace: float
+) -> list[tuple[int, float]]:
+    """Queued posts never tried and now later than their channel's grace period
+    become `missed` (shown, never silently dropped, never flooded out late).
+    Returns (post id, grace) pairs. Works on ids only, so an unreadable row
+    elsewhere cannot stop it."""
+    missed: list[tuple[int, float]] = []
+    for channel_id, grace in session.execute(sa.select(Channel.id, Channel.grace_seconds)).all():
+        grace = default_grace if grace is None else float(grace)
+        ids = session.execute(
+            sa.update(Post)
+            .where(
+                Post.channel_id == channel_id,
+                Post.status == PostStatus.queued.value,
+                Post.attempts == 0,
+                Post.next_attempt_at.is_(None),
+                Post.due_at < now - dt.timedelta(seconds=grace),
+            )
+            .values(
+                status=PostStatus.missed.value,
+                last_error=f"not sent within {grace:.0f}s of its time (daemon was down?)",
+                updated_at=now,
+            )
+            .returning(Post.id)
+        ).scalars()
+        missed.extend((i, grace) for i in ids)
+    session.commit()
+    return missed
 
 
 # -- listing ----------------------------------------------------------------

@@ -1,0 +1,200 @@
+"""Shared by the fault suite and benchmarks/chaos.py: channels and thousands of
+posts written straight to the database, real `scheduler daemon` processes, and
+the final accounting of what reached the sink."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from scheduler import store
+from scheduler.models import Channel, Post, PostStatus, utcnow
+
+from .sink import SinkStats
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def add_channels(url: str, endpoints: dict[str, str], **fields: object) -> dict[str, int]:
+    """Webhook channels name -> URL; returns name -> id."""
+    engine = store.make_engine(url)
+    ids = {}
+    with store.session_scope(engine) as session:
+        for name, endpoint in endpoints.items():
+            channel = Channel(name=name, platform="webhook", options={"url": endpoint}, **fields)
+            session.add(channel)
+            session.flush()
+            assert channel.id is not None
+            ids[name] = channel.id
+    engine.dispose()
+    return ids
+
+
+def add_posts(
+    url: str,
+    channel_ids: list[int],
+    count: int,
+    *,
+    due: dt.datetime | None = None,
+    spread_seconds: float = 0.0,
+) -> None:
+    """`count` queued posts spread round-robin over the channels, in one bulk insert."""
+    engine = store.make_engine(url)
+    due = due or utcnow()
+    now = utcnow()
+    rows = [
+        {
+            "channel_id": channel_ids[i % len(channel_ids)],
+            "status": PostStatus.queued.value,
+            "text": f"post number {i}",
+            "source_kind": "manual",
+            "due_at": due + dt.timedelta(seconds=spread_seconds * i / max(count, 1)),
+            "idempotency_key": uuid.uuid4().hex,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    with store.session_scope(engine) as session:
+        for i in range(0, len(rows), 1000):
+            session.execute(sa.insert(Post), rows[i : i + 1000])
+    engine.dispose()
+
+
+def status_counts(url: str) -> Counter[str]:
+    engine = store.make_engine(url)
+    with Session(engine) as session:
+        rows = session.execute(sa.select(Post.status, sa.func.count()).group_by(Post.status))
+        counts = Counter({status: n for status, n in rows})
+    engine.dispose()
+    return counts
+
+
+def posts_by_key(url: str) -> dict[str, tuple[int, str]]:
+    engine = store.make_engine(url)
+    with Session(engine) as session:
+        rows = session.execute(sa.select(Post.idempotency_key, Post.id, Post.status)).all()
+    engine.dispose()
+    return {key: (post_id, status) for key, post_id, status in rows}
+
+
+def daemon_env(url: str, **settings: object) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SCHEDULER_DB"] = url
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    for key, value in settings.items():
+        env[f"SCHEDULER_{key.upper()}"] = str(value)
+    return env
+
+
+class DaemonProcess:
+    """A real `python -m scheduler daemon`, logging to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "scheduler", "daemon", "--json"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
+                cwd=self.log.parent,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
+
+    def terminate(self, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Tally:
+    """The end of a run, from the database and the sink together.
+
+    - sent: posts marked sent whose key the sink published (once: it dedupes)
+    - lost: posts not finished (still queued or sending), or marked sent but
+      never published at the sink
+    - duplicated: posts the receiver published twice, i.e. under two keys;
+      the same key arriving again is a deduped resend, not a duplicate
+    - failed_but_published: posts marked failed that the sink did publish
+      (`failed` must mean "not on the platform")
+    - resends: requests repeating a key the sink had already published
+    - acked_resends: keys for which the sink answered 2xx more than once
+    """
+
+    posts: int
+    statuses: dict[str, int]
+    sent: int
+    lost: int
+    duplicated: int
+    unknown: int
+    failed: int
+    failed_but_published: int
+    stray: int
+    resends: int
+    acked_resends: int
+    requests: int
+    faults: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def tally(url: str, stats: SinkStats) -> Tally:
+    posts = posts_by_key(url)
+    statuses = Counter(status for _, status in posts.values())
+    sent_ok = sum(1 for k, (_, s) in posts.items() if s == "sent" and k in stats.published)
+    sent_missing = sum(1 for k, (_, s) in posts.items() if s == "sent" and k not in stats.published)
+    unfinished = statuses["queued"] + statuses["sending"]
+    failed_published = sum(
+        1 for k, (_, s) in posts.items() if s == "failed" and k in stats.published
+    )
+    return Tally(
+        posts=len(posts),
+        statuses=dict(statuses),
+        sent=sent_ok,
+        lost=unfinished + sent_missing,
+        duplicated=len(stats.duplicate_publications()),
+        unknown=statuses["unknown"],
+        failed=statuses["failed"],
+        failed_but_published=failed_published,
+        stray=sum(1 for k in stats.published if k not in posts),
+        resends=sum(stats.replays.values()),
+        acked_resends=len(stats.acked_more_than_once()),
+        requests=sum(stats.requests.values()),
+        faults=dict(stats.faults),
+    )

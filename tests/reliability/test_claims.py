@@ -1,0 +1,212 @@
+"""The claim, leases and recovery, on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from scheduler import store
+from scheduler.models import Attempt, Post, PostStatus, utcnow
+
+from . import harness
+
+LEASE = dt.timedelta(seconds=30)
+
+
+def _post(engine, post_id: int) -> Post:
+    with Session(engine) as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        return post
+
+
+def _ids(engine) -> list[int]:
+    with Session(engine) as session:
+        return list(session.execute(sa.select(Post.id).order_by(Post.id)).scalars())
+
+
+def test_concurrent_claims_never_share_a_post(db_url: str) -> None:
+    channels = harness.add_channels(
+        db_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"}
+    )
+    harness.add_posts(db_url, list(channels.values()), 600)
+    engine = store.make_engine(db_url)
+    claimed: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def worker(name: str) -> None:
+        mine: list[int] = []
+        try:
+            barrier.wait()
+            while True:
+                with Session(engine) as session:
+                    got = store.claim_due(session, name, utcnow(), LEASE, 7)
+                if not got:
+                    break
+                mine.extend(got)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        claimed[name] = mine
+
+    threads = [threading.Thread(target=worker, args=(f"d{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    every = [i for ids in claimed.values() for i in ids]
+    assert len(every) == len(set(every)), "a post was claimed twice"
+    assert sorted(every) == _ids(engine)
+    with Session(engine) as session:
+        owners = dict(session.execute(sa.select(Post.id, Post.lease_owner)).all())
+    for name, ids in claimed.items():
+        assert all(owners[i] == name for i in ids)
+    engine.dispose()
+
+
+def test_claim_per_channel_and_in_due_order(db_url: str) -> None:
+    channels = harness.add_channels(
+        db_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"}
+    )
+    now = utcnow()
+    harness.add_posts(
+        db_url, [channels["a"]], 5, due=now - dt.timedelta(minutes=5), spread_seconds=60
+    )
+    harness.add_posts(db_url, [channels["b"]], 3, due=now - dt.timedelta(minutes=1))
+    harness.add_posts(db_url, [channels["a"]], 2, due=now + dt.timedelta(hours=1))
+    engine = store.make_engine(db_url)
+    with Session(engine) as session:
+        assert store.due_channels(session, now) == sorted(channels.values())
+        got = store.claim_due(session, "me", now, LEASE, 3, channel_id=channels["a"])
+        dues = [session.get(Post, i).due_at for i in got]
+        assert dues == sorted(dues) and len(got) == 3
+        assert {session.get(Post, i).channel_id for i in got} == {channels["a"]}
+        rest = store.claim_due(session, "me", now, LEASE, 100)
+        assert len(rest) == 2 + 3  # the future posts are not due
+        assert store.next_due_at(session, after=now) == now + dt.timedelta(hours=1)
+    engine.dispose()
+
+
+def test_start_attempt_needs_the_lease(db_url: str) -> None:
+    channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(db_url, list(channels.values()), 1)
+    engine = store.make_engine(db_url)
+    now = utcnow()
+    with Session(engine) as session:
+        (post_id,) = store.claim_due(session, "old", now, dt.timedelta(seconds=-1), 10)
+        # The lease ran out and another daemon took the post back...
+        store.recover_expired_leases(session, now, ["webhook"])
+        (again,) = store.claim_due(session, "new", now, LEASE, 10)
+        assert again == post_id
+        # ...so the first daemon must not send it.
+        assert store.start_attempt(session, post_id, "old", now, LEASE) is None
+        started = store.start_attempt(session, post_id, "new", now, LEASE)
+        assert started is not None and started.attempts == 1
+    assert _post(engine, post_id).attempts == 1
+    engine.dispose()
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_recovery_after_a_crash(db_url: str, idempotent: bool) -> None:
+    """A daemon died: one post claimed but never started, one mid-send."""
+    channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(db_url, list(channels.values()), 3)
+    engine = store.make_engine(db_url)
+    then = utcnow()
+    with Session(engine) as session:
+        idle, mid, healthy = store.claim_due(session, "dead", then, LEASE, 10)
+        store.start_attempt(session, mid, "dead", then, LEASE)
+        store.renew_leases(session, "dead", [healthy], then, dt.timedelta(hours=1))
+        # Before the lease runs out nothing moves.
+        assert store.recover_expired_leases(session, then, ["webhook"]) == {
+            "queued": 0,
+            "unknown": 0,
+        }
+        later = then + LEASE + dt.timedelta(seconds=1)
+        platforms = ["webhook"] if idempotent else []
+        counts = store.recover_expired_leases(session, later, platforms)
+    assert _post(engine, idle).status == "queued"
+    assert _post(engine, idle).last_error is None
+    assert _post(engine, healthy).status == "sending"
+    mid_post = _post(engine, mid)
+    with Session(engine) as session:
+        (attempt,) = session.execute(sa.select(Attempt).where(Attempt.post_id == mid)).scalars()
+    if idempotent:
+        assert counts == {"queued": 2, "unknown": 0}
+        assert mid_post.status == "queued"
+        assert "same idempotency key" in (mid_post.last_error or "")
+        assert attempt.outcome == "lost"
+    else:
+        assert counts == {"queued": 1, "unknown": 1}
+        assert mid_post.status == "unknown"
+        assert "may have the post" in (mid_post.last_error or "")
+        assert attempt.outcome == "unknown"
+    assert mid_post.lease_owner is None
+    engine.dispose()
+
+
+def test_a_late_success_is_kept_even_after_the_lease_was_lost(db_url: str) -> None:
+    channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(db_url, list(channels.values()), 1)
+    engine = store.make_engine(db_url)
+    now = utcnow()
+    with Session(engine) as session:
+        (post_id,) = store.claim_due(session, "slow", now, dt.timedelta(seconds=1), 1)
+        started = store.start_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
+        assert started is not None
+        store.recover_expired_leases(session, now + dt.timedelta(seconds=5), ["webhook"])
+        assert _post(engine, post_id).status == "queued"
+        kept = store.finish(
+            session,
+            post_id,
+            started.attempt_id,
+            "slow",
+            store.Outcome(PostStatus.sent, remote_id="r1"),
+        )
+    assert kept is False
+    post = _post(engine, post_id)
+    assert post.status == "sent" and post.remote_id == "r1"
+    engine.dispose()
+
+
+def test_missed_posts_are_marked_not_dropped(db_url: str) -> None:
+    channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
+    strict = harness.add_channels(db_url, {"strict": "http://127.0.0.1:9/s"}, grace_seconds=60.0)
+    now = utcnow()
+    harness.add_posts(db_url, [channels["a"]], 1, due=now - dt.timedelta(hours=2))
+    harness.add_posts(db_url, [channels["a"]], 1, due=now - dt.timedelta(minutes=10))
+    harness.add_posts(db_url, [strict["strict"]], 1, due=now - dt.timedelta(minutes=10))
+    engine = store.make_engine(db_url)
+    with Session(engine) as session:
+        missed = store.mark_missed(session, now, 3600.0)
+        statuses = dict(session.execute(sa.select(Post.id, Post.status)).all())
+    assert len(missed) == 2
+    assert sorted(statuses.values()) == ["missed", "missed", "queued"]
+    for post_id, _ in missed:
+        assert "not sent within" in (_post(engine, post_id).last_error or "")
+    engine.dispose()
+
+
+def test_retry_transient_waits_out_a_locked_database() -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("UPDATE posts", {}, Exception("database is locked"))
+        return "done"
+
+    assert store.retry_transient(flaky, sleep=lambda s: None) == "done"
+    assert len(calls) == 3
+
+    def broken() -> None:
+        raise OperationalError("SELECT", {}, Exception("no such table: posts"))
+
+    with pytest.raises(OperationalError):
+        store.retry_transient(broken, sleep=lambda s: None)
