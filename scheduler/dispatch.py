@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -97,6 +98,19 @@ def maybe_delivered(exc: Exception) -> bool:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _describe(exc: Exception, channel: Channel) -> str:
+    """One clear line for an error raised while preparing a post."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in errors[:3]
+        ]
+        return (
+            f"channel {channel.name}: {channel.platform} options are invalid ({'; '.join(parts)})"
+        )
+    return _one_line(exc)
 
 
 class Dispatcher:
@@ -300,7 +314,7 @@ class Dispatcher:
             with contextlib.suppress(NotImplementedError):
                 publisher.build_requests(outgoing(post))
         except Exception as exc:
-            event.error = f"cannot prepare the post: {_one_line(exc)}"
+            event.error = f"cannot prepare the post: {_describe(exc, channel)}"
             await store.retry_transient_async(
                 lambda: self._fail(post_id, event.error or ""), seconds=retry_for
             )

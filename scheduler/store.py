@@ -238,7 +238,7 @@ def claim_due(
     channel_id: int | None = None,
 ) -> list[int]:
     """Atomically lease up to `limit` due posts (of one channel, if given) to
-    `owner`; returns their ids, oldest first. Claiming is not an attempt: the
+    `owner`; returns their ids. Claiming is not an attempt: the
     attempt count moves when a request is about to leave (`start_attempt`)."""
     pick = (
         sa.select(Post.id)
@@ -270,7 +270,7 @@ def claim_due(
             sa.update(Post)
             .where(Post.id == picked.c.id, Post.status == PostStatus.queued.value)
             .values(**claimed)
-            .returning(Post.id, Post.due_at)
+            .returning(Post.id)
         )
     else:
         # SQLite: one statement under the single writer; the IN list is built
@@ -279,11 +279,13 @@ def claim_due(
             sa.update(Post)
             .where(Post.id.in_(pick.scalar_subquery()), Post.status == PostStatus.queued.value)
             .values(**claimed)
-            .returning(Post.id, Post.due_at)
+            .returning(Post.id)
         )
-    rows = session.execute(stmt).all()
+    # Only ids come back: a row with an unreadable value is claimed like any
+    # other and then fails alone, instead of breaking the claim for everyone.
+    ids = sorted(session.execute(stmt).scalars())
     session.commit()
-    return [r[0] for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+    return ids
 
 
 def next_due_at(session: Session, after: dt.datetime | None = None) -> dt.datetime | None:
@@ -554,7 +556,11 @@ def mark_missed(
     elsewhere cannot stop it."""
     missed: list[tuple[int, float]] = []
     for channel_id, grace in session.execute(sa.select(Channel.id, Channel.grace_seconds)).all():
-        grace = default_grace if grace is None else float(grace)
+        grace = max(default_grace if grace is None else float(grace), 0.0)
+        try:
+            cutoff = now - dt.timedelta(seconds=grace)
+        except OverflowError:
+            continue  # a grace period longer than the calendar: nothing is ever missed
         ids = session.execute(
             sa.update(Post)
             .where(
@@ -562,7 +568,7 @@ def mark_missed(
                 Post.status == PostStatus.queued.value,
                 Post.attempts == 0,
                 Post.next_attempt_at.is_(None),
-                Post.due_at < now - dt.timedelta(seconds=grace),
+                Post.due_at < cutoff,
             )
             .values(
                 status=PostStatus.missed.value,

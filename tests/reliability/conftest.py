@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scheduler import migrations, store
+
 from .pgserver import PgCluster, create_database, drop_database, find_bindir
 from .sink import Sink
 

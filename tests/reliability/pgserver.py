@@ -7,6 +7,7 @@ containers), the cluster is owned by and run as `nobody` through `runuser`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -96,10 +97,8 @@ class PgCluster:
         )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
