@@ -63,16 +63,47 @@ def parse_slots(spec: str, timezone: str) -> OrTrigger:
 
 
 def iter_slots(trigger: Any, start: dt.datetime) -> Iterator[dt.datetime]:
-    """Slot times at or after `start`, in UTC, in order."""
-    previous = None
+    """Slot times at or after `start`, in UTC, in order, each once.
+
+    Steps in UTC: adding a second to a local fire time drops its DST `fold`,
+    which sent the search back into the repeated hour and returned the same
+    time forever. When clocks fall back, a slot in the repeated hour fires once
+    (its first occurrence); a slot in the hour skipped in spring fires at the
+    same instant shifted forward (APScheduler's rule)."""
     now = start
+    seen: dict[dt.datetime, dt.datetime] = {}
     while True:
-        fire = trigger.get_next_fire_time(previous, now)
+        fire = _next_fire(trigger, now)
         if fire is None:
             return
-        yield fire.astimezone(dt.UTC)
-        previous = fire
-        now = fire + dt.timedelta(seconds=1)
+        fire_utc = fire.astimezone(dt.UTC)
+        wall = fire.replace(tzinfo=None, fold=0)
+        if wall not in seen:
+            yield fire_utc
+        seen[wall] = fire_utc
+        # Only the last day's wall times can repeat.
+        for key in [k for k, v in seen.items() if fire_utc - v > dt.timedelta(days=1)]:
+            del seen[key]
+        now = fire_utc + dt.timedelta(seconds=1)
+
+
+def _next_fire(trigger: Any, now: dt.datetime) -> dt.datetime | None:
+    """The next fire time at or after `now`, compared in UTC. APScheduler's
+    OrTrigger takes the min of local datetimes sharing one tzinfo, which Python
+    compares by wall clock, ignoring DST `fold`: inside a fall-back hour it
+    picked the second 01:00 over the first 01:30."""
+    parts = getattr(trigger, "triggers", None)
+    if parts is not None:
+        fires = [f for f in (_next_fire(t, now) for t in parts) if f is not None]
+        return min(fires, key=lambda f: f.astimezone(dt.UTC), default=None)
+    # No `previous`: from `now` alone the cron search is exact.
+    fire = trigger.get_next_fire_time(None, now)
+    if fire is None:
+        return None
+    first = fire.replace(fold=0)
+    if now.astimezone(dt.UTC) <= first.astimezone(dt.UTC) < fire.astimezone(dt.UTC):
+        return first
+    return fire
 
 
 def free_slots(
