@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,3 +201,73 @@ def tally(url: str, stats: SinkStats) -> Tally:
         requests=sum(stats.requests.values()),
         faults=dict(stats.faults),
     )
+
+
+@dataclass
+class ChaosRun:
+    tally: Tally
+    kills: int
+    seconds: float
+    exit_codes: list[int | None]
+
+
+def run_chaos(
+    url: str,
+    sink_base: str,
+    stats: Callable[[], SinkStats],
+    workdir: Path,
+    *,
+    posts: int,
+    channels: int = 4,
+    daemons: int = 1,
+    kill_every: tuple[float, float] | None = (1.0, 2.5),
+    spread_seconds: float = 0.0,
+    deadline: float = 150.0,
+    seed: int = 7,
+    settings: dict[str, object] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ChaosRun:
+    """Queue `posts` posts over `channels` webhook channels pointing at the
+    sink's /chaos, run `daemons` real daemon processes, SIGKILL one at random
+    every `kill_every` seconds (and start it again at once) until every post
+    is finished, then stop them with SIGTERM and count."""
+    rng = random.Random(seed)
+    ids = add_channels(url, {f"ch{i}": f"{sink_base}/chaos/{i}" for i in range(channels)})
+    add_posts(url, list(ids.values()), posts, spread_seconds=spread_seconds)
+    cfg: dict[str, object] = {
+        "lease_seconds": 2,
+        "sweep_seconds": 0.5,
+        "retry_base_seconds": 0.2,
+        "max_attempts": 10,
+        "request_timeout_seconds": 1,
+        "channel_concurrency": 8,
+        "grace_seconds": 3600,
+    }
+    cfg.update(settings or {})
+    env = daemon_env(url, **cfg)
+    procs = [DaemonProcess(env, workdir / f"daemon{i}.log") for i in range(daemons)]
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    next_kill = started + rng.uniform(*kill_every) if kill_every else float("inf")
+    try:
+        while time.monotonic() - started < deadline:
+            time.sleep(0.2)
+            counts = status_counts(url)
+            unfinished = counts["queued"] + counts["sending"]
+            if progress is not None:
+                progress(f"{time.monotonic() - started:6.1f}s {dict(counts)}")
+            if unfinished == 0:
+                break
+            if kill_every and time.monotonic() >= next_kill:
+                victim = rng.choice(procs)
+                victim.kill()
+                victim.start()
+                next_kill = time.monotonic() + rng.uniform(*kill_every)
+            for p in procs:
+                if not p.alive:  # a crash we did not cause is a failure, but keep going
+                    p.start()
+    finally:
+        codes = [p.terminate() for p in procs]
+    elapsed = time.monotonic() - started
+    return ChaosRun(tally(url, stats()), sum(p.kills for p in procs), elapsed, codes)
