@@ -76,7 +76,9 @@ class Daemon:
                 IntervalTrigger(seconds=self._sweep_seconds()),
                 id="sweep",
                 coalesce=True,
-                max_instances=1,
+                # The job only sets an event; while the loop is busy with a
+                # pass, a second instance waiting is harmless (no warning).
+                max_instances=8,
             )
             self._scheduler.start()
             background = [asyncio.create_task(self.dispatcher.heartbeat(self._stop))]
@@ -144,6 +146,7 @@ class Daemon:
             id="wake-up",
             replace_existing=True,
             misfire_grace_time=None,
+            max_instances=8,
         )
 
     def _sweep_seconds(self) -> float:
