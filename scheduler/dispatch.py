@@ -418,7 +418,7 @@ class Dispatcher:
 
     def _start(self, post_id: int, now: dt.datetime) -> store.Started | None:
         with Session(self.engine, expire_on_commit=False) as session:
-            return store.start_attempt(session, post_id, self.owner, now, self.lease)
+            return store.begin_attempt(session, post_id, self.owner, now, self.lease)
 
     def _finish(self, post_id: int, attempt_id: int, outcome: store.Outcome) -> bool:
         with Session(self.engine) as session:

@@ -379,13 +379,21 @@ class Started:
     attempts: int
 
 
-def start_attempt(
-    session: Session, post_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
+def begin_attempt(
+    session: Session,
+    post_id: int,
+    owner: str,
+    now: dt.datetime | None = None,
+    lease: dt.timedelta | None = None,
 ) -> Started | None:
     """Written and committed before the request leaves, so a crash mid-send
     leaves a trace that the outcome is unknown. Only while the lease is still
-    ours (it is renewed here); None means another daemon took the post back and
-    nothing may be sent."""
+    ours (renewed here when `lease` is given); None means another daemon took
+    the post back and nothing may be sent."""
+    now = now or utcnow()
+    values: dict[str, object] = {"attempts": Post.attempts + 1, "updated_at": now}
+    if lease is not None:
+        values["lease_expires_at"] = now + lease
     row = session.execute(
         sa.update(Post)
         .where(
@@ -393,7 +401,7 @@ def start_attempt(
             Post.lease_owner == owner,
             Post.status == PostStatus.sending.value,
         )
-        .values(lease_expires_at=now + lease, attempts=Post.attempts + 1, updated_at=now)
+        .values(**values)
         .returning(Post.attempts)
     ).first()
     if row is None:
@@ -404,6 +412,18 @@ def start_attempt(
     session.commit()
     assert attempt.id is not None
     return Started(attempt.id, row[0])
+
+
+def start_attempt(
+    session: Session,
+    post_id: int,
+    owner: str,
+    now: dt.datetime | None = None,
+    lease: dt.timedelta | None = None,
+) -> int | None:
+    """`begin_attempt`, returning just the attempt's id (None: lease lost)."""
+    started = begin_attempt(session, post_id, owner, now, lease)
+    return started.attempt_id if started else None
 
 
 def earlier_unsure(session: Session, post_id: int) -> bool:

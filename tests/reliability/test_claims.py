@@ -105,8 +105,8 @@ def test_start_attempt_needs_the_lease(db_url: str) -> None:
         (again,) = store.claim_due(session, "new", now, LEASE, 10)
         assert again == post_id
         # ...so the first daemon must not send it.
-        assert store.start_attempt(session, post_id, "old", now, LEASE) is None
-        started = store.start_attempt(session, post_id, "new", now, LEASE)
+        assert store.begin_attempt(session, post_id, "old", now, LEASE) is None
+        started = store.begin_attempt(session, post_id, "new", now, LEASE)
         assert started is not None and started.attempts == 1
     assert _post(engine, post_id).attempts == 1
     engine.dispose()
@@ -158,7 +158,7 @@ def test_a_late_success_is_kept_even_after_the_lease_was_lost(db_url: str) -> No
     now = utcnow()
     with Session(engine) as session:
         (post_id,) = store.claim_due(session, "slow", now, dt.timedelta(seconds=1), 1)
-        started = store.start_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
+        started = store.begin_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
         assert started is not None
         store.recover_expired_leases(session, now + dt.timedelta(seconds=5), ["webhook"])
         assert _post(engine, post_id).status == "queued"
