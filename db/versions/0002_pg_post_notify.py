@@ -1,4 +1,4 @@
-"""wake daemons: NOTIFY on posts queued or moved (PostgreSQL only)
+"""wake daemons: NOTIFY on posts queued or moved, channels changed (PostgreSQL only)
 
 Every statement that inserts queued posts, or updates posts so that some are
 queued (added, moved, retried, handed back after a crash or a retryable
@@ -34,6 +34,17 @@ $$
 """
 
 
+CHANNEL_FUNCTION = """
+CREATE OR REPLACE FUNCTION scheduler_channels_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('scheduler_posts', '');
+    RETURN NULL;
+END
+$$
+"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -48,11 +59,19 @@ def upgrade() -> None:
         "REFERENCING NEW TABLE AS changed_posts "
         "FOR EACH STATEMENT EXECUTE FUNCTION scheduler_posts_notify()"
     )
+    # A channel resumed (or edited) may have posts waiting.
+    op.execute(CHANNEL_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER channels_notify_update AFTER UPDATE ON channels "
+        "FOR EACH STATEMENT EXECUTE FUNCTION scheduler_channels_notify()"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP TRIGGER IF EXISTS channels_notify_update ON channels")
+    op.execute("DROP FUNCTION IF EXISTS scheduler_channels_notify()")
     op.execute("DROP TRIGGER IF EXISTS posts_notify_update ON posts")
     op.execute("DROP TRIGGER IF EXISTS posts_notify_insert ON posts")
     op.execute("DROP FUNCTION IF EXISTS scheduler_posts_notify()")

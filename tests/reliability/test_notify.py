@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from scheduler import store
 from scheduler.config import load_settings
@@ -47,7 +48,15 @@ def test_insert_and_move_wake_a_sleeping_daemon(pg_url: str, sink: Sink) -> None
             with store.session_scope(engine) as session:
                 move_post(session, get_post(session, 1), utcnow())
             moved = await _wait_for(lambda: harness.status_counts(pg_url)["sent"] == 4)
-            return inserted, moved
+            with store.session_scope(engine) as session:
+                session.execute(sa.text("UPDATE channels SET paused = true"))
+            harness.add_posts(pg_url, [ids["a"]], 2)
+            await asyncio.sleep(0.3)
+            held = harness.status_counts(pg_url)["queued"] == 2
+            with store.session_scope(engine) as session:
+                session.execute(sa.text("UPDATE channels SET paused = false"))
+            resumed = await _wait_for(lambda: harness.status_counts(pg_url)["sent"] == 6)
+            return inserted, moved and held and resumed
         finally:
             daemon.stop()
             await task
@@ -55,8 +64,8 @@ def test_insert_and_move_wake_a_sleeping_daemon(pg_url: str, sink: Sink) -> None
 
     inserted, moved = asyncio.run(scenario())
     assert inserted, "a post inserted by another process did not wake the daemon"
-    assert moved, "a post moved to now did not wake the daemon"
-    assert len(sink.snapshot().published) == 4
+    assert moved, "a post moved to now, or a channel resumed, did not wake the daemon"
+    assert len(sink.snapshot().published) == 6
 
 
 def test_notifications_are_sent_by_the_trigger(pg_url: str) -> None:
