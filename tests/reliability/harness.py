@@ -26,15 +26,20 @@ from scheduler.models import Channel, Post, PostStatus, utcnow
 from .sink import SinkStats
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Holds the `plainhook` adapter (a platform that does not dedupe) and its entry point.
+PLUGIN = Path(__file__).resolve().parent / "plugin"
 
 
-def add_channels(url: str, endpoints: dict[str, str], **fields: object) -> dict[str, int]:
-    """Webhook channels name -> URL; returns name -> id."""
+def add_channels(
+    url: str, endpoints: dict[str, str], platform: str = "webhook", **fields: object
+) -> dict[str, int]:
+    """Webhook channels name -> URL; returns name -> id. `plainhook` is the
+    same adapter for a platform that does not dedupe (see plugin/)."""
     engine = store.make_engine(url)
     ids = {}
     with store.session_scope(engine) as session:
         for name, endpoint in endpoints.items():
-            channel = Channel(name=name, platform="webhook", options={"url": endpoint}, **fields)
+            channel = Channel(name=name, platform=platform, options={"url": endpoint}, **fields)
             session.add(channel)
             session.flush()
             assert channel.id is not None
@@ -84,18 +89,25 @@ def status_counts(url: str) -> Counter[str]:
     return counts
 
 
-def posts_by_key(url: str) -> dict[str, tuple[int, str]]:
+def posts_by_key(url: str) -> dict[str, tuple[int, str, str]]:
+    """idempotency key -> (post id, status, platform)."""
     engine = store.make_engine(url)
     with Session(engine) as session:
-        rows = session.execute(sa.select(Post.idempotency_key, Post.id, Post.status)).all()
+        rows = session.execute(
+            sa.select(Post.idempotency_key, Post.id, Post.status, Channel.platform).join(
+                Channel, Channel.id == Post.channel_id
+            )
+        ).all()
     engine.dispose()
-    return {key: (post_id, status) for key, post_id, status in rows}
+    return {key: (post_id, status, platform) for key, post_id, status, platform in rows}
 
 
 def daemon_env(url: str, **settings: object) -> dict[str, str]:
     env = dict(os.environ)
     env["SCHEDULER_DB"] = url
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(PLUGIN), *filter(None, [env.get("PYTHONPATH")])]
+    )
     for key, value in settings.items():
         env[f"SCHEDULER_{key.upper()}"] = str(value)
     return env
@@ -109,8 +121,10 @@ class DaemonProcess:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self.started_at = 0.0
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "scheduler", "daemon", "--json"],
@@ -128,8 +142,12 @@ class DaemonProcess:
             self.kills += 1
 
     def terminate(self, timeout: float = 30) -> int | None:
+        """SIGTERM, once the process is surely past start-up (before its
+        handler is installed, SIGTERM simply ends Python, which is harmless
+        but is not the clean stop checked here)."""
         if self.proc is None:
             return None
+        time.sleep(max(0.0, self.started_at + 4.0 - time.monotonic()))
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -157,6 +175,9 @@ class Tally:
       (`failed` must mean "not on the platform")
     - resends: requests repeating a key the sink had already published
     - acked_resends: keys for which the sink answered 2xx more than once
+    - unsafe_resends: requests repeating an already published key of a post on
+      a platform that does not dedupe: there, each would be a second post, so
+      this must be 0 (an unclear outcome must become `unknown`, never a resend)
     """
 
     posts: int
@@ -170,6 +191,7 @@ class Tally:
     stray: int
     resends: int
     acked_resends: int
+    unsafe_resends: int
     requests: int
     faults: dict[str, int]
 
@@ -179,13 +201,16 @@ class Tally:
 
 def tally(url: str, stats: SinkStats) -> Tally:
     posts = posts_by_key(url)
-    statuses = Counter(status for _, status in posts.values())
-    sent_ok = sum(1 for k, (_, s) in posts.items() if s == "sent" and k in stats.published)
-    sent_missing = sum(1 for k, (_, s) in posts.items() if s == "sent" and k not in stats.published)
+    statuses = Counter(status for _, status, _ in posts.values())
+    sent_ok = sum(1 for k, (_, s, _) in posts.items() if s == "sent" and k in stats.published)
+    sent_missing = sum(
+        1 for k, (_, s, _) in posts.items() if s == "sent" and k not in stats.published
+    )
     unfinished = statuses["queued"] + statuses["sending"]
     failed_published = sum(
-        1 for k, (_, s) in posts.items() if s == "failed" and k in stats.published
+        1 for k, (_, s, _) in posts.items() if s == "failed" and k in stats.published
     )
+    unsafe = sum(n for k, n in stats.replays.items() if k in posts and posts[k][2] != "webhook")
     return Tally(
         posts=len(posts),
         statuses=dict(statuses),
@@ -198,6 +223,7 @@ def tally(url: str, stats: SinkStats) -> Tally:
         stray=sum(1 for k in stats.published if k not in posts),
         resends=sum(stats.replays.values()),
         acked_resends=len(stats.acked_more_than_once()),
+        unsafe_resends=unsafe,
         requests=sum(stats.requests.values()),
         faults=dict(stats.faults),
     )
@@ -219,6 +245,7 @@ def run_chaos(
     *,
     posts: int,
     channels: int = 4,
+    plain_channels: int = 1,
     daemons: int = 1,
     kill_every: tuple[float, float] | None = (1.0, 2.5),
     spread_seconds: float = 0.0,
@@ -227,12 +254,18 @@ def run_chaos(
     settings: dict[str, object] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ChaosRun:
-    """Queue `posts` posts over `channels` webhook channels pointing at the
-    sink's /chaos, run `daemons` real daemon processes, SIGKILL one at random
+    """Queue `posts` posts over `channels` webhook channels and
+    `plain_channels` channels of a platform that does not dedupe, all pointing
+    at the sink's /chaos, run `daemons` real daemon processes, SIGKILL one at random
     every `kill_every` seconds (and start it again at once) until every post
     is finished, then stop them with SIGTERM and count."""
     rng = random.Random(seed)
     ids = add_channels(url, {f"ch{i}": f"{sink_base}/chaos/{i}" for i in range(channels)})
+    ids |= add_channels(
+        url,
+        {f"plain{i}": f"{sink_base}/chaos/p{i}" for i in range(plain_channels)},
+        platform="plainhook",
+    )
     add_posts(url, list(ids.values()), posts, spread_seconds=spread_seconds)
     cfg: dict[str, object] = {
         "lease_seconds": 2,

@@ -46,12 +46,15 @@ def free_port() -> int:
 class PgCluster:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="scheduler-pg-"))
+        root = os.geteuid() == 0
+        # As root the cluster runs as `nobody`, who must be able to reach the
+        # folder: /tmp rather than a TMPDIR that may be private to root.
+        self.root = Path(tempfile.mkdtemp(prefix="scheduler-pg-", dir="/tmp" if root else None))
         self.data = self.root / "data"
         self.port = free_port()
         self.user = "postgres"
         self._as: list[str] = []
-        if os.geteuid() == 0:
+        if root:
             nobody = pwd.getpwnam("nobody")
             os.chown(self.root, nobody.pw_uid, nobody.pw_gid)
             self._as = ["runuser", "-u", "nobody", "--"]

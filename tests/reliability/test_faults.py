@@ -10,6 +10,8 @@ What must hold at the end (see `harness.Tally` for the exact definitions):
   lost answer or a crash is a deduped resend, not a duplicate publication; a
   duplicate is one post arriving under two keys;
 - `failed` means not published;
+- on a platform that does not dedupe (the `plainhook` test plugin), a post
+  that may have arrived is never sent again: it becomes `unknown`;
 - every post is sent, or shown as `unknown` / `failed`.
 """
 
@@ -35,10 +37,12 @@ def check(run: harness.ChaosRun, posts: int) -> None:
     assert t.duplicated == 0, t
     assert t.stray == 0, t
     assert t.failed_but_published == 0, t
+    assert t.unsafe_resends == 0, t
     assert t.sent + t.unknown + t.failed == posts, t
-    # The webhook receiver dedupes, so retrying is safe and nearly every post
-    # gets through; the faults did happen.
-    assert t.sent >= 0.95 * posts, t
+    # Four channels in five dedupe, so retrying is safe there and nearly every
+    # post gets through; on the fifth an unclear outcome becomes `unknown`.
+    assert t.sent >= 0.75 * posts, t
+    assert t.unknown > 0, t
     assert sum(t.faults.values()) > 0
     assert run.exit_codes == [0] * len(run.exit_codes), "a daemon did not stop cleanly"
 
@@ -74,7 +78,7 @@ def test_two_daemons_killed_again_and_again_on_postgres(
     check(run, posts)
     # Only a daemon killed between the sink's answer and its own record may
     # send a post it was told had arrived.
-    assert run.tally.acked_resends <= run.kills * 4 * 8
+    assert run.tally.acked_resends <= run.kills * 5 * 8
 
 
 @pytest.mark.postgres
