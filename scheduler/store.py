@@ -570,11 +570,16 @@ def recover_expired_leases(
 def mark_missed(
     session: Session, now: dt.datetime, default_grace: float
 ) -> list[tuple[int, float]]:
-    """Queued posts never tried and now later than their channel's grace period
-    become `missed` (shown, never silently dropped, never flooded out late).
+    """Queued posts later than their channel's grace period (past their time,
+    or past their retry's time when a daemon was down) become `missed` (shown, never silently dropped, never flooded out late).
     Returns (post id, grace) pairs. Works on ids only, so an unreadable row
     elsewhere cannot stop it."""
     missed: list[tuple[int, float]] = []
+    maybe_landed = (
+        sa.select(Attempt.id)
+        .where(Attempt.post_id == Post.id, Attempt.outcome.in_(("unsure", "lost", "unknown")))
+        .exists()
+    )
     for channel_id, grace in session.execute(sa.select(Channel.id, Channel.grace_seconds)).all():
         grace = max(default_grace if grace is None else float(grace), 0.0)
         try:
@@ -586,9 +591,14 @@ def mark_missed(
             .where(
                 Post.channel_id == channel_id,
                 Post.status == PostStatus.queued.value,
-                Post.attempts == 0,
-                Post.next_attempt_at.is_(None),
-                Post.due_at < cutoff,
+                # Late against its time, or against its retry's time.
+                sa.or_(
+                    sa.and_(Post.next_attempt_at.is_(None), Post.due_at < cutoff),
+                    Post.next_attempt_at < cutoff,
+                ),
+                # A post that may already be on the platform is sent again
+                # (deduped by key) rather than called missed.
+                ~maybe_landed,
             )
             .values(
                 status=PostStatus.missed.value,

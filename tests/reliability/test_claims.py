@@ -182,12 +182,22 @@ def test_missed_posts_are_marked_not_dropped(db_url: str) -> None:
     harness.add_posts(db_url, [channels["a"]], 1, due=now - dt.timedelta(hours=2))
     harness.add_posts(db_url, [channels["a"]], 1, due=now - dt.timedelta(minutes=10))
     harness.add_posts(db_url, [strict["strict"]], 1, due=now - dt.timedelta(minutes=10))
+    # Two retries whose time passed while the daemon was down; the second
+    # may already be on the platform, so it is sent again, not missed.
+    harness.add_posts(db_url, [channels["a"]], 2, due=now - dt.timedelta(hours=3))
     engine = store.make_engine(db_url)
+    with store.session_scope(engine) as session:
+        session.execute(
+            sa.update(Post)
+            .where(Post.id.in_([4, 5]))
+            .values(attempts=1, next_attempt_at=now - dt.timedelta(hours=2))
+        )
+        session.add(Attempt(post_id=5, owner="x", started_at=now, outcome="unsure"))
     with Session(engine) as session:
         missed = store.mark_missed(session, now, 3600.0)
         statuses = dict(session.execute(sa.select(Post.id, Post.status)).all())
-    assert len(missed) == 2
-    assert sorted(statuses.values()) == ["missed", "missed", "queued"]
+    assert sorted(i for i, _ in missed) == [1, 3, 4]
+    assert statuses == {1: "missed", 2: "queued", 3: "missed", 4: "missed", 5: "queued"}
     for post_id, _ in missed:
         assert "not sent within" in (_post(engine, post_id).last_error or "")
     engine.dispose()
