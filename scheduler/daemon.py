@@ -81,7 +81,10 @@ class Daemon:
                 max_instances=8,
             )
             self._scheduler.start()
-            background = [asyncio.create_task(self.dispatcher.heartbeat(self._stop))]
+            # Leases are renewed until the last send in flight is done.
+            beat_stop = asyncio.Event()
+            beat = asyncio.create_task(self.dispatcher.heartbeat(beat_stop))
+            background: list[asyncio.Task[None]] = []
             if self.listen:
                 background.append(
                     asyncio.create_task(
@@ -97,7 +100,8 @@ class Daemon:
             self.dispatcher.claiming = False
             self._scheduler.shutdown(wait=False)
             await self.dispatcher.drain(timeout=self.settings.lease_seconds)
-            for task in background:
+            beat_stop.set()
+            for task in [beat, *background]:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, timeout=5)
         log.info("daemon stopped")
