@@ -37,6 +37,7 @@ from scheduler.errors import (
     SchedulerError,
     UnknownOutcomeError,
 )
+from scheduler.expiry import EXPIRED, expire_due
 from scheduler.models import Channel, Post, PostStatus, utcnow
 from scheduler.publishers import OutgoingPost, Publisher, publisher_class
 from scheduler.publishers.registry import available
@@ -259,7 +260,10 @@ class Dispatcher:
             recovered = store.recover_expired_leases(session, now, self._idempotent_platforms())
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
+            expired = expire_due(session, now)
             missed = store.mark_missed(session, now, self.settings.grace_seconds)
+        for event in self._missed_events([(i, 0.0) for i in expired], now, EXPIRED):
+            self._record(event)
         for event in self._missed_events(missed, now):
             self._record(event)
 
@@ -424,7 +428,9 @@ class Dispatcher:
         with Session(self.engine) as session:
             return store.finish(session, post_id, attempt_id, self.owner, outcome)
 
-    def _missed_events(self, missed: list[tuple[int, float]], now: dt.datetime) -> list[SendEvent]:
+    def _missed_events(
+        self, missed: list[tuple[int, float]], now: dt.datetime, why: str | None = None
+    ) -> list[SendEvent]:
         events = []
         with Session(self.engine) as session:
             for post_id, _grace in missed:
@@ -437,7 +443,7 @@ class Dispatcher:
                     due, text, name = row
                 except Exception:
                     due, text, name = now, "", "?"
-                events.append(SendEvent(post_id, name, "missed", due, now, text))
+                events.append(SendEvent(post_id, name, "missed", due, now, text, error=why))
         return events
 
     def _publisher(self, channel: Channel) -> Publisher:

@@ -1,6 +1,6 @@
 """Wake-ups between daemons on PostgreSQL: LISTEN on `scheduler_posts`.
 
-A trigger (migration 0002) sends a NOTIFY after any statement leaves posts
+A trigger (migration 0003) sends a NOTIFY after any statement leaves posts
 queued: added, moved, retried, handed back. Each daemon keeps one psycopg 3
 async connection listening and runs a pass when something arrives, so a post
 queued for "now" by another process goes out at once rather than at the next

@@ -217,12 +217,18 @@ def due_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def claimable_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Due, and not expired: an expired post is never sent, even if the sweep
+    that marks it (`expiry.expire_due`) has not run yet."""
+    return sa.and_(due_clause(now), sa.or_(Post.expires_at.is_(None), Post.expires_at > now))
+
+
 def due_channels(session: Session, now: dt.datetime) -> list[int]:
     """Channels (not paused) with at least one post due now."""
     stmt = (
         sa.select(Post.channel_id)
         .join(Channel, Channel.id == Post.channel_id)
-        .where(due_clause(now), Channel.paused.is_(False))
+        .where(claimable_clause(now), Channel.paused.is_(False))
         .distinct()
     )
     return sorted(session.execute(stmt).scalars())
@@ -243,7 +249,7 @@ def claim_due(
     pick = (
         sa.select(Post.id)
         .join(Channel, Channel.id == Post.channel_id)
-        .where(due_clause(now), Channel.paused.is_(False))
+        .where(claimable_clause(now), Channel.paused.is_(False))
         .order_by(Post.due_at, Post.id)
         .limit(limit)
     )

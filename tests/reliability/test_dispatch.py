@@ -278,3 +278,35 @@ def test_each_post_carries_its_own_stable_key(sqlite_url: str, sink: Sink, share
     stats = sink.snapshot()
     keys = {p.idempotency_key: p.id for p in posts(sqlite_url)}
     assert stats.published == keys
+
+
+def test_expired_posts_are_never_sent(db_url: str, sink: Sink) -> None:
+    ids = harness.add_channels(db_url, {"a": f"{sink.base}/ok"})
+    now = utcnow()
+    harness.add_posts(db_url, [ids["a"]], 3, due=now - dt.timedelta(minutes=5))
+    engine = store.make_engine(db_url)
+    with store.session_scope(engine) as session:
+        session.execute(
+            sa.update(Post).where(Post.id == 2).values(expires_at=now - dt.timedelta(minutes=1))
+        )
+        # Not expired yet when claimed: sent.
+        session.execute(
+            sa.update(Post).where(Post.id == 3).values(expires_at=now + dt.timedelta(hours=1))
+        )
+        # Between sweeps, the claim itself refuses an expired post.
+        assert sorted(store.claim_due(session, "x", now, dt.timedelta(seconds=30), 10)) == [1, 3]
+        session.execute(
+            sa.update(Post)
+            .where(Post.id.in_([1, 3]))
+            .values(status="queued", lease_owner=None, lease_expires_at=None)
+        )
+    engine.dispose()
+    events = asyncio.run(run(db_url, settings(db_url)))
+    assert sorted((e.post_id, e.status) for e in events) == [
+        (1, "sent"),
+        (2, "missed"),
+        (3, "sent"),
+    ]
+    assert [p.status for p in posts(db_url)] == ["sent", "missed", "sent"]
+    assert "expired" in (posts(db_url)[1].last_error or "")
+    assert set(sink.snapshot().published.values()) == {1, 3}

@@ -8,16 +8,16 @@ Statement-level triggers with transition tables: one notification per
 statement, not per row, so planning thousands of posts stays cheap. SQLite has
 no LISTEN; daemons there rely on their wake-up and sweep as before.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-25 15:00:00
 """
 
 from alembic import op
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
