@@ -3,6 +3,15 @@
 This is the one code path that turns a queued post into a request, used by the
 daemon (real clock), `daemon --dry-run`, `simulate` and the demo (virtual clock).
 A dry run stops just before the network: same adapter, same request builder.
+
+One send, each step its own short transaction: claim (lease) -> read the row
+(an unreadable row fails alone) -> build the request (a failure here sends
+nothing, so the post is `failed`) -> write the attempt and renew the lease,
+only if the lease is still ours -> send -> record. Retryable failures come back
+with an exponential, jittered `next_attempt_at` (never sooner than Retry-After);
+when they run out, or on a permanent error, the post is `failed`, unless some
+attempt may have reached the platform, which makes it `unknown`. Transient
+database errors (SQLite locked, PostgreSQL restarting) are retried.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ and how a send's outcome is written back.
 The posts table is the queue of record. A daemon claims due posts by moving
 them queued -> sending with a lease in one statement (`FOR UPDATE SKIP LOCKED`
 on PostgreSQL; a conditional UPDATE under SQLite's single writer), so two
-daemons never hold the same post.
+daemons never hold the same post. The daemon renews the leases of posts it is
+sending; a daemon that dies stops renewing, and after one lease any daemon puts
+its posts back (or marks them `unknown` when a request may have left for a
+platform that does not dedupe).
 """
 
 from __future__ import annotations
