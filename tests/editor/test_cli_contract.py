@@ -127,9 +127,11 @@ def test_a_0001_database_migrates(tmp_path: Path) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
+    head = migrations.head_revision(engine)
     engine.dispose()
     proc = c.run("init")
-    assert "migrated (revision 0002)" in proc.stdout
+    assert head != "0001"
+    assert f"migrated (revision {head})" in proc.stdout
     add_outbox(c, "club")
     c.run("queue", "add", "club", "Still here after the upgrade.", "--at", "+1d")
     (post,) = c.json("preview")
