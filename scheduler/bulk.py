@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,63 +68,98 @@ def enqueue_many(
         raise ValueError("chunk must be at least 1")
     with _connection(target) as conn:
         channel_id = _channel_id(conn, channel)
-        insert = sa.insert(Post.__table__)  # type: ignore[arg-type]
-        now = utcnow()
-        count = 0
-        batch: list[dict[str, Any]] = []
+        write = _writer(conn, channel_id)
         keys = _KeySource()
+        count = 0
+        batch: list[tuple[Any, ...]] = []
         for index, row in enumerate(rows):
-            batch.append(_values(index, row, channel_id, now, keys))
+            batch.append(_checked(index, row, keys))
             if len(batch) >= chunk:
-                conn.execute(insert, batch)
+                write(batch)
                 count += len(batch)
                 batch = []
         if batch:
-            conn.execute(insert, batch)
+            write(batch)
             count += len(batch)
     return count
 
 
-def _values(
-    index: int, row: RowLike, channel_id: int, now: dt.datetime, keys: _KeySource
-) -> dict[str, Any]:
-    if isinstance(row, PostRow):
-        data: Mapping[str, Any] = row.__dict__
-    elif isinstance(row, tuple):
+#: The order of a checked row; the writers add channel, attempts and timestamps.
+_FIELDS = ("text", "due_at", "status", "idempotency_key", *_OPTIONAL)
+
+
+def _writer(conn: Connection, channel_id: int) -> Callable[[list[tuple[Any, ...]]], None]:
+    """How a chunk of checked rows reaches the database.
+
+    On SQLite the column types' own bind processors convert the rows and the
+    driver's executemany takes plain tuples: SQLAlchemy's per-row, per-column
+    parameter processing would otherwise cost more than SQLite's inserts. Other
+    dialects take the ordinary Core executemany.
+    """
+    now = utcnow()
+    table = Post.__table__  # type: ignore[attr-defined]
+    if conn.dialect.name == "sqlite":
+        # dialect_impl: the SQLite DATETIME processor (a fixed text format that
+        # sorts and compares right), not the driver's default adapter.
+        to_db = table.c.due_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        now_db = to_db(now)
+        columns = (*_FIELDS, "channel_id", "attempts", "created_at", "updated_at")
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+        tail = (channel_id, 0, now_db, now_db)
+
+        def write_sqlite(batch: list[tuple[Any, ...]]) -> None:
+            conn.exec_driver_sql(
+                sql, [(r[0], to_db(r[1]), *r[2:], *tail) for r in batch]  # type: ignore[arg-type]
+            )
+
+        return write_sqlite
+
+    insert = sa.insert(table)
+    extra = {"channel_id": channel_id, "attempts": 0, "created_at": now, "updated_at": now}
+
+    def write_core(batch: list[tuple[Any, ...]]) -> None:
+        conn.execute(insert, [dict(zip(_FIELDS, r, strict=True), **extra) for r in batch])
+
+    return write_core
+
+
+def _checked(index: int, row: RowLike, keys: _KeySource) -> tuple[Any, ...]:
+    if isinstance(row, tuple):
         if len(row) != 2:
             raise PlanningError(f"row {index}: expected (text, due_at), got {len(row)} items")
-        data = {"text": row[0], "due_at": row[1]}
-    elif isinstance(row, Mapping):
-        data = row
+        text, due = row
+        status: Any = PostStatus.queued.value
+        key: Any = None
+        optional: tuple[Any, ...] = (None,) * len(_OPTIONAL)
     else:
-        raise PlanningError(f"row {index}: expected a PostRow, a (text, due_at) pair or a dict")
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
+        if isinstance(row, PostRow):
+            data: Mapping[str, Any] = row.__dict__
+        elif isinstance(row, Mapping):
+            data = row
+        else:
+            raise PlanningError(
+                f"row {index}: expected a PostRow, a (text, due_at) pair or a dict"
+            )
+        text, due = data.get("text"), data.get("due_at")
+        status = data.get("status") or PostStatus.queued.value
+        key = data.get("idempotency_key")
+        optional = tuple(data.get(name) for name in _OPTIONAL)
+    if not isinstance(text, str) or not (text := text.strip()):
         raise PlanningError(f"row {index}: a post needs some text")
-    due = data.get("due_at")
     if not isinstance(due, dt.datetime):
         raise PlanningError(f"row {index}: due_at must be a datetime")
-    if due.tzinfo is None or due.utcoffset() is None:
+    if due.utcoffset() is None:
         raise PlanningError(f"row {index}: due_at {due.isoformat()} has no time zone")
-    status = data.get("status") or PostStatus.queued.value
     if status not in _STATUSES:
         raise PlanningError(f"row {index}: new posts are queued or draft, not {status!r}")
-    key = data.get("idempotency_key") or keys.next()
-    if not isinstance(key, str) or len(key) > 64:
-        raise PlanningError(f"row {index}: idempotency_key must be a string of at most 64")
-    values = {
-        "channel_id": channel_id,
-        "status": status,
-        "text": text.strip(),
-        "due_at": due,
-        "idempotency_key": key,
-        "attempts": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-    for name in _OPTIONAL:
-        values[name] = data.get(name)
-    return values
+    if key is None:
+        key = keys.next()
+    elif not isinstance(key, str) or not 0 < len(key) <= 64:
+        raise PlanningError(f"row {index}: idempotency_key must be 1 to 64 characters")
+    return (text, due, status, key, *optional)
 
 
 class _KeySource:
