@@ -96,8 +96,14 @@ def outgoing_requests(sink_url: str, n: int) -> list[tuple[bytes, dict[str, str]
     out = []
     for i in range(n):
         (req,) = publisher.build_requests(
-            OutgoingPost(post_id=i + 1, idempotency_key=f"{i:032x}", text=TEXT.format(i=i),
-                         due_at=now, attempt=1, link=None)
+            OutgoingPost(
+                post_id=i + 1,
+                idempotency_key=f"{i:032x}",
+                text=TEXT.format(i=i),
+                due_at=now,
+                attempt=1,
+                link=None,
+            )
         )
         out.append((req.content or b"", dict(req.headers)))
     return out
@@ -145,7 +151,10 @@ async def aps_send(url: str, body: bytes, headers: dict[str, str], due: float) -
 
 
 async def _aps_run(
-    folder: Path, url: str, requests: list[tuple[bytes, dict[str, str]]], dues: list[dt.datetime],
+    folder: Path,
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    dues: list[dt.datetime],
     store: str,
 ) -> float:
     global _client, _aps_finished, _aps_target
@@ -174,7 +183,9 @@ async def _aps_run(
         sched.start(paused=True)
         for i, ((body, headers), due) in enumerate(zip(requests, dues, strict=True)):
             sched.add_job(
-                aps_send, DateTrigger(run_date=due), args=(url, body, headers, due.timestamp()),
+                aps_send,
+                DateTrigger(run_date=due),
+                args=(url, body, headers, due.timestamp()),
                 id=f"post-{i}",
             )
         start = time.perf_counter()
@@ -226,8 +237,9 @@ def project_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float)
     return [(sent - due).total_seconds() for due, sent in rows]
 
 
-async def _raw_paced(url: str, requests: list[tuple[bytes, dict[str, str]]],
-                     dues: list[dt.datetime], conc: int) -> list[float]:
+async def _raw_paced(
+    url: str, requests: list[tuple[bytes, dict[str, str]]], dues: list[dt.datetime], conc: int
+) -> list[float]:
     from scheduler.dispatch import make_client
 
     late: list[float] = []
@@ -252,8 +264,9 @@ def raw_lateness(sink: SinkProcess, n: int, per_second: float, conc: int) -> lis
     return asyncio.run(_raw_paced(sink.url, requests, _spread(n, per_second, 1.0), conc))
 
 
-def apscheduler_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float,
-                         store: str) -> list[float]:
+def apscheduler_lateness(
+    folder: Path, sink: SinkProcess, n: int, per_second: float, store: str
+) -> list[float]:
     requests = outgoing_requests(sink.url, n)
     # Adding jobs to the SQLAlchemy store takes a while: start late enough.
     lead = 1.0 + n / 500
@@ -272,8 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000, help="throughput: due posts")
     parser.add_argument("--apscheduler-posts", type=int, default=2_000)
-    parser.add_argument("--apscheduler-store", choices=["sqlalchemy", "memory"],
-                        default="sqlalchemy")
+    parser.add_argument(
+        "--apscheduler-store", choices=["sqlalchemy", "memory"], default="sqlalchemy"
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="lateness: posts per second")
     parser.add_argument("--lateness-posts", type=int, default=2_000)
     parser.add_argument("--skip-apscheduler", action="store_true")
@@ -293,23 +307,30 @@ def main(argv: list[str] | None = None) -> None:
         raw_s = min(raw["seconds"], raw2["seconds"])
         aps = None
         if not args.skip_apscheduler and args.apscheduler_posts:
-            aps = apscheduler_throughput(folder, sink, args.apscheduler_posts,
-                                         args.apscheduler_store)
+            aps = apscheduler_throughput(
+                folder, sink, args.apscheduler_posts, args.apscheduler_store
+            )
 
         late_project = project_lateness(folder, sink, args.lateness_posts, args.rate)
         late_raw = raw_lateness(sink, args.lateness_posts, args.rate, conc)
         late_aps = None
         if not args.skip_apscheduler and args.apscheduler_posts:
-            late_aps = apscheduler_lateness(folder, sink, min(args.lateness_posts,
-                                            args.apscheduler_posts), args.rate,
-                                            args.apscheduler_store)
+            late_aps = apscheduler_lateness(
+                folder,
+                sink,
+                min(args.lateness_posts, args.apscheduler_posts),
+                args.rate,
+                args.apscheduler_store,
+            )
 
     p_rate = rate(args.posts, project["seconds"])
     r_rate = rate(args.posts, raw_s)
     ratio = p_rate / r_rate
     print(f"dispatch throughput: {args.posts:,} due posts, concurrency {conc} per channel")
-    print(f"  scheduler daemon (run_once)  {project['seconds']:7.2f} s  {p_rate:8,.0f} posts/s"
-          f"  (sent {project['sent']:,}, sink got {project['received']:,})")
+    print(
+        f"  scheduler daemon (run_once)  {project['seconds']:7.2f} s  {p_rate:8,.0f} posts/s"
+        f"  (sent {project['sent']:,}, sink got {project['received']:,})"
+    )
     print(f"  raw httpx loop (best of 2)   {raw_s:7.2f} s  {r_rate:8,.0f} posts/s")
     out |= {
         "project_s": round(project["seconds"], 3),
@@ -322,12 +343,16 @@ def main(argv: list[str] | None = None) -> None:
     }
     if aps:
         a_rate = rate(args.apscheduler_posts, aps["seconds"])
-        print(f"  APScheduler ({args.apscheduler_store} store)  {aps['seconds']:7.2f} s"
-              f"  {a_rate:8,.0f} posts/s  ({args.apscheduler_posts:,} posts)")
-        out |= {"apscheduler_posts": args.apscheduler_posts,
-                "apscheduler_store": args.apscheduler_store,
-                "apscheduler_posts_per_s": round(a_rate),
-                "ratio_vs_apscheduler": round(p_rate / a_rate, 2)}
+        print(
+            f"  APScheduler ({args.apscheduler_store} store)  {aps['seconds']:7.2f} s"
+            f"  {a_rate:8,.0f} posts/s  ({args.apscheduler_posts:,} posts)"
+        )
+        out |= {
+            "apscheduler_posts": args.apscheduler_posts,
+            "apscheduler_store": args.apscheduler_store,
+            "apscheduler_posts_per_s": round(a_rate),
+            "ratio_vs_apscheduler": round(p_rate / a_rate, 2),
+        }
     print(f"  vs raw {ratio:.2f}x  (goal >= 0.7x: {verdict(ratio >= 0.7)})")
 
     print(f"lateness at {args.rate:g} posts/s ({args.lateness_posts:,} posts): p50 / p99 / max")
@@ -335,8 +360,10 @@ def main(argv: list[str] | None = None) -> None:
     if late_aps:
         rows.append((f"APScheduler ({args.apscheduler_store})", late_aps))
     for name, late in rows:
-        print(f"  {name:26s} {_ms(late, 50):7.1f} / {_ms(late, 99):7.1f} / "
-              f"{max(late) * 1000:7.1f} ms  (n={len(late):,})")
+        print(
+            f"  {name:26s} {_ms(late, 50):7.1f} / {_ms(late, 99):7.1f} / "
+            f"{max(late) * 1000:7.1f} ms  (n={len(late):,})"
+        )
     p99 = percentile(late_project, 99)
     print(f"  scheduler p99 {p99 * 1000:.1f} ms  (goal < 50 ms: {verdict(p99 < 0.05)})")
     out |= {
@@ -350,8 +377,10 @@ def main(argv: list[str] | None = None) -> None:
         "goal_lateness_met": p99 < 0.05,
     }
     if late_aps:
-        out |= {"apscheduler_lateness_p50_ms": _ms(late_aps, 50),
-                "apscheduler_lateness_p99_ms": _ms(late_aps, 99)}
+        out |= {
+            "apscheduler_lateness_p50_ms": _ms(late_aps, 50),
+            "apscheduler_lateness_p99_ms": _ms(late_aps, 99),
+        }
     report("dispatch", out)
 
 

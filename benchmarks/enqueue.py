@@ -143,9 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     vs_raw = project_rate / raw_rate
     vs_aps = project_rate / aps_rate if aps_n else float("nan")
     print(f"enqueue: {args.posts:,} posts (median of {args.repeat}); APScheduler on {aps_n:,}")
-    print(f"  scheduler.bulk.enqueue_many  {median(project_s):8.3f} s  {project_rate:12,.0f} posts/s")
+    print(
+        f"  scheduler.bulk.enqueue_many  {median(project_s):8.3f} s  {project_rate:12,.0f} posts/s"
+    )
     print(f"  raw sqlite3 executemany      {median(raw_s):8.3f} s  {raw_rate:12,.0f} posts/s")
-    print(f"  APScheduler add_job (SQLA)   {aps_s:8.3f} s  {aps_rate:12,.0f} posts/s  ({aps_n:,} posts)")
+    print(
+        f"  APScheduler add_job (SQLA)   {aps_s:8.3f} s  {aps_rate:12,.0f} posts/s  ({aps_n:,} posts)"
+    )
     print(f"  vs raw        {vs_raw:6.2f}x  (goal >= 0.5x: {verdict(vs_raw >= 0.5)})")
     print(f"  vs APScheduler {vs_aps:6.1f}x  (goal >= 20x: {verdict(vs_aps >= 20)})")
     report(

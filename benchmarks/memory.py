@@ -64,17 +64,21 @@ def point_at(path: Path, sink_url: str) -> None:
     """Reuse a kept database: aim its channel at this run's sink, queue one due post."""
     import sqlalchemy as sa
 
-    from scheduler import store
-    from scheduler.bulk import enqueue_many
+    from scheduler import migrations, store
     from scheduler.models import Channel
 
     engine = store.make_engine(f"sqlite:///{path}")
+    migrations.upgrade(engine)
+    soon = {"t": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")}
     with engine.begin() as conn:
         conn.execute(sa.update(Channel).values(options={"url": sink_url}))
         conn.execute(
-            sa.text("DELETE FROM posts WHERE due_at < :t"),
-            {"t": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")},
+            sa.text(
+                "DELETE FROM attempts WHERE post_id IN (SELECT id FROM posts WHERE due_at < :t)"
+            ),
+            soon,
         )
+        conn.execute(sa.text("DELETE FROM posts WHERE due_at < :t"), soon)
     enqueue_due_now(engine)
     engine.dispose()
 
@@ -205,7 +209,9 @@ def main(argv: list[str] | None = None) -> None:
             f"CPU {r['cpu_s']:.2f} s, RSS {r['rss_mb']:.1f} MB (peak {r['peak_rss_mb']:.1f} MB)"
         )
     print(f"  bare python interpreter RSS {bare:.1f} MB")
-    print(f"  start-up (median first send) {first_send:.3f} s  (goal < 1 s: {verdict(first_send < 1)})")
+    print(
+        f"  start-up (median first send) {first_send:.3f} s  (goal < 1 s: {verdict(first_send < 1)})"
+    )
     print(f"  RSS (worst of runs) {worst_rss:.1f} MB  (goal < 120 MB: {verdict(worst_rss < 120)})")
     report(
         "memory",

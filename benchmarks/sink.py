@@ -52,7 +52,9 @@ class Sink(asyncio.Protocol):
             if head.startswith(b"GET /count"):
                 body = str(Sink.received).encode()
                 out.append(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+                    b"HTTP/1.1 200 OK\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
                     + body
                 )
             else:

@@ -112,7 +112,8 @@ def _writer(conn: Connection, channel_id: int) -> Callable[[list[tuple[Any, ...]
 
         def write_sqlite(batch: list[tuple[Any, ...]]) -> None:
             conn.exec_driver_sql(
-                sql, [(r[0], to_db(r[1]), *r[2:], *tail) for r in batch]  # type: ignore[arg-type]
+                sql,
+                [(r[0], to_db(r[1]), *r[2:], *tail) for r in batch],  # type: ignore[arg-type]
             )
 
         return write_sqlite
@@ -140,9 +141,7 @@ def _checked(index: int, row: RowLike, keys: _KeySource) -> tuple[Any, ...]:
         elif isinstance(row, Mapping):
             data = row
         else:
-            raise PlanningError(
-                f"row {index}: expected a PostRow, a (text, due_at) pair or a dict"
-            )
+            raise PlanningError(f"row {index}: expected a PostRow, a (text, due_at) pair or a dict")
         text, due = data.get("text"), data.get("due_at")
         status = data.get("status") or PostStatus.queued.value
         key = data.get("idempotency_key")
