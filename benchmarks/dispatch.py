@@ -140,15 +140,23 @@ _aps_done: list[tuple[float, float]] = []  # (due as epoch, sent as epoch)
 _aps_finished: asyncio.Event | None = None
 _aps_target = 0
 _aps_add_seconds: list[float] = []
+_aps_failed: list[float] = []
+_aps_limit: asyncio.Semaphore | None = None
 
 
 async def aps_send(url: str, body: bytes, headers: dict[str, str], due: float) -> None:
-    """The job: what a user would write around httpx with APScheduler."""
-    assert _client is not None
-    response = await _client.post(url, content=body, headers=headers)
-    response.raise_for_status()
-    _aps_done.append((due, time.time()))
-    if len(_aps_done) >= _aps_target and _aps_finished is not None:
+    """The job: what a user would write around httpx with APScheduler, with the
+    same concurrency limit as the daemon's (APScheduler's asyncio executor
+    starts every due job at once, which would exhaust the connection pool)."""
+    assert _client is not None and _aps_limit is not None
+    try:
+        async with _aps_limit:
+            response = await _client.post(url, content=body, headers=headers)
+        response.raise_for_status()
+        _aps_done.append((due, time.time()))
+    except httpx.HTTPError:
+        _aps_failed.append(due)
+    if len(_aps_done) + len(_aps_failed) >= _aps_target and _aps_finished is not None:
         _aps_finished.set()
 
 
@@ -162,12 +170,13 @@ async def _aps_run(
     """Add one job per request (paused), then resume and time until all ran.
     `dues` may be a function, called once the store is open, so that paced
     jobs can be timed from after the slow part (adding them) is done."""
-    global _client, _aps_finished, _aps_target
+    global _client, _aps_finished, _aps_target, _aps_limit
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.triggers.date import DateTrigger
 
+    from scheduler.config import Settings
     from scheduler.dispatch import make_client
 
     path = folder / "apscheduler.db"
@@ -176,6 +185,8 @@ async def _aps_run(
         SQLAlchemyJobStore(url=f"sqlite:///{path}") if store == "sqlalchemy" else MemoryJobStore()
     )
     _aps_done.clear()
+    _aps_failed.clear()
+    _aps_limit = asyncio.Semaphore(Settings().channel_concurrency)
     _aps_finished = asyncio.Event()
     _aps_target = len(requests)
     async with make_client() as client:
@@ -199,7 +210,10 @@ async def _aps_run(
         _aps_add_seconds.append(time.perf_counter() - added)
         start = time.perf_counter()
         sched.resume()
-        await _aps_finished.wait()
+        try:
+            await asyncio.wait_for(_aps_finished.wait(), timeout=900)
+        except TimeoutError:
+            print(f"APScheduler: gave up waiting; {len(_aps_done):,} of {_aps_target:,} done")
         seconds = time.perf_counter() - start
         sched.shutdown(wait=False)
         _client = None
@@ -211,7 +225,7 @@ def apscheduler_throughput(folder: Path, sink: SinkProcess, n: int, store: str) 
     due = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     before = sink.count()
     seconds = asyncio.run(_aps_run(folder, sink.url, requests, [due] * n, store))
-    return {"seconds": seconds, "received": sink.count() - before}
+    return {"seconds": seconds, "received": sink.count() - before, "failed": len(_aps_failed)}
 
 
 # -- lateness at a steady rate --------------------------------------------------------
@@ -371,7 +385,8 @@ def main(argv: list[str] | None = None) -> None:
         a_rate = rate(args.apscheduler_posts, aps["seconds"])
         print(
             f"  APScheduler ({args.apscheduler_store} store)  {aps['seconds']:7.2f} s"
-            f"  {a_rate:8,.0f} posts/s  ({args.apscheduler_posts:,} posts)"
+            f"  {a_rate:8,.0f} posts/s  ({args.apscheduler_posts:,} posts,"
+            f" {aps['failed']} failed)"
         )
         out |= {
             "apscheduler_posts": args.apscheduler_posts,
