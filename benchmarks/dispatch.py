@@ -293,7 +293,7 @@ def apscheduler_lateness(
     requests = outgoing_requests(sink.url, n)
     # Adding jobs to the store is slow: start the pace after the adds should be
     # done, by the add rate measured in the throughput part (with margin).
-    lead = 2.0 + 1.5 * n / add_rate
+    lead = 3.0 + 3.0 * n / add_rate
 
     asyncio.run(_aps_run(folder, sink.url, requests, lambda: _spread(n, per_second, lead), store))
     return [sent - due for due, sent in _aps_done]
