@@ -6,7 +6,7 @@ channels have due posts" query without walking a channel's sent history
 next-wake-up query into two index seeks (250 ms -> 0.4 ms).
 
 Revision ID: 0003
-Revises: 0001 (0002 once the reliability branch, which adds 0002, is merged)
+Revises: 0002 (the head of main when written: 0002_editor)
 Create Date: 2026-11-25 15:15:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
