@@ -27,7 +27,7 @@ from scheduler.models import Channel, Post, PostStatus, utcnow
 #: enough that a million-row import does not hold every parameter in memory.
 CHUNK = 10_000
 
-_OPTIONAL = ("template", "source_kind", "source_id", "article_id", "link")
+_OPTIONAL = ("template", "source_kind", "source_id", "article_id", "link", "reason")
 _STATUSES = frozenset({PostStatus.queued.value, PostStatus.draft.value})
 
 
@@ -42,6 +42,10 @@ class PostRow:
     source_id: int | None = None
     article_id: int | None = None
     link: str | None = None
+    #: Why this post and this time, in words (`scheduler explain`).
+    reason: str | None = None
+    #: After this moment the post must not go out at all.
+    expires_at: dt.datetime | None = None
     status: str = PostStatus.queued.value
     #: Leave empty to get a fresh random key, as `new_post` does.
     idempotency_key: str | None = None
@@ -85,7 +89,7 @@ def enqueue_many(
 
 
 #: The order of a checked row; the writers add channel, attempts and timestamps.
-_FIELDS = ("text", "due_at", "status", "idempotency_key", *_OPTIONAL)
+_FIELDS = ("text", "due_at", "expires_at", "status", "idempotency_key", *_OPTIONAL)
 
 
 def _writer(conn: Connection, channel_id: int) -> Callable[[list[tuple[Any, ...]]], None]:
@@ -113,7 +117,10 @@ def _writer(conn: Connection, channel_id: int) -> Callable[[list[tuple[Any, ...]
         def write_sqlite(batch: list[tuple[Any, ...]]) -> None:
             conn.exec_driver_sql(
                 sql,
-                [(r[0], to_db(r[1]), *r[2:], *tail) for r in batch],  # type: ignore[arg-type]
+                [
+                    (r[0], to_db(r[1]), None if r[2] is None else to_db(r[2]), *r[3:], *tail)  # type: ignore[arg-type]
+                    for r in batch
+                ],
             )
 
         return write_sqlite
@@ -132,6 +139,7 @@ def _checked(index: int, row: RowLike, keys: _KeySource) -> tuple[Any, ...]:
         if len(row) != 2:
             raise PlanningError(f"row {index}: expected (text, due_at), got {len(row)} items")
         text, due = row
+        expires: Any = None
         status: Any = PostStatus.queued.value
         key: Any = None
         optional: tuple[Any, ...] = (None,) * len(_OPTIONAL)
@@ -142,7 +150,7 @@ def _checked(index: int, row: RowLike, keys: _KeySource) -> tuple[Any, ...]:
             data = row
         else:
             raise PlanningError(f"row {index}: expected a PostRow, a (text, due_at) pair or a dict")
-        text, due = data.get("text"), data.get("due_at")
+        text, due, expires = data.get("text"), data.get("due_at"), data.get("expires_at")
         status = data.get("status") or PostStatus.queued.value
         key = data.get("idempotency_key")
         optional = tuple(data.get(name) for name in _OPTIONAL)
@@ -152,13 +160,17 @@ def _checked(index: int, row: RowLike, keys: _KeySource) -> tuple[Any, ...]:
         raise PlanningError(f"row {index}: due_at must be a datetime")
     if due.utcoffset() is None:
         raise PlanningError(f"row {index}: due_at {due.isoformat()} has no time zone")
+    if expires is not None and (
+        not isinstance(expires, dt.datetime) or expires.utcoffset() is None
+    ):
+        raise PlanningError(f"row {index}: expires_at must be a datetime with a time zone")
     if status not in _STATUSES:
         raise PlanningError(f"row {index}: new posts are queued or draft, not {status!r}")
     if key is None:
         key = keys.next()
     elif not isinstance(key, str) or not 0 < len(key) <= 64:
         raise PlanningError(f"row {index}: idempotency_key must be 1 to 64 characters")
-    return (text, due, status, key, *optional)
+    return (text, due, expires, status, key, *optional)
 
 
 class _KeySource:

@@ -77,6 +77,22 @@ def test_rows_read_back_like_single_posts(engine: sa.Engine, channel: Channel) -
     assert first.created_at.tzinfo is not None
 
 
+def test_expiry_and_reason(engine: sa.Engine, channel: Channel) -> None:
+    due = dt.datetime(2031, 1, 1, 9, tzinfo=dt.UTC)
+    until = dt.datetime(2031, 1, 1, 12, tzinfo=ZoneInfo("Europe/Paris"))
+    enqueue_many(
+        engine,
+        channel,
+        [PostRow("a", due, expires_at=until, reason="countdown"), ("b", due)],
+    )
+    first, second = posts(engine)
+    assert first.expires_at == until.astimezone(dt.UTC)
+    assert first.reason == "countdown"
+    assert second.expires_at is None and second.reason is None
+    with pytest.raises(PlanningError, match="expires_at"):
+        enqueue_many(engine, channel, [PostRow("c", due, expires_at=dt.datetime(2031, 1, 2))])
+
+
 def test_stored_times_compare_like_orm_written_ones(engine: sa.Engine, channel: Channel) -> None:
     """Same text format as the ORM writes, so keyset paging and claims that
     compare times in SQL see bulk and single posts alike."""
