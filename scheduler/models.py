@@ -152,6 +152,11 @@ class Post(SQLModel, table=True):
         # Queue listings per channel, and in time order overall.
         sa.Index("ix_posts_channel_due", "channel_id", "due_at", "id"),
         sa.Index("ix_posts_due", "due_at", "id"),
+        # One channel's due posts (claim per channel, "which channels have work"),
+        # without walking that channel's sent history; and --channel --status lists.
+        sa.Index("ix_posts_channel_status_due", "channel_id", "status", "due_at", "id"),
+        # The daemon's next wake-up: first queued due_at, first retry time.
+        sa.Index("ix_posts_wake", "status", "next_attempt_at", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
