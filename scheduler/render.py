@@ -16,9 +16,11 @@ from rich.text import Text
 
 from scheduler.dispatch import SendEvent
 from scheduler.output import console, styled_status
-from scheduler.preview import PostPreview
 
 if TYPE_CHECKING:
+    # Annotations only: importing preview pulls in ingest (trafilatura, lxml),
+    # about 0.4 s that `scheduler daemon` would pay at every start.
+    from scheduler.preview import PostPreview
     from scheduler.simulation import Step
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import random
 import time
@@ -21,11 +22,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, select
 
@@ -226,19 +227,84 @@ def claimable_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(due_clause(now), sa.or_(Post.expires_at.is_(None), Post.expires_at > now))
 
 
-def due_channels(session: Session, now: dt.datetime) -> list[int]:
-    """Channels (not paused) with at least one post due now."""
-    stmt = (
-        sa.select(Post.channel_id)
-        .join(Channel, Channel.id == Post.channel_id)
-        .where(claimable_clause(now), Channel.paused.is_(False))
-        .distinct()
+def _due_now() -> sa.ColumnElement[bool]:
+    """`claimable_clause` on the table, with the time as a bind (:p_now)."""
+    posts = _posts_table()
+    now = sa.bindparam("p_now", type_=posts.c.due_at.type)
+    return sa.and_(
+        posts.c.status == PostStatus.queued.value,
+        posts.c.due_at <= now,
+        sa.or_(posts.c.next_attempt_at.is_(None), posts.c.next_attempt_at <= now),
+        # Expired posts are never claimed, even before `expiry.expire_due` marks them.
+        sa.or_(posts.c.expires_at.is_(None), posts.c.expires_at > now),
     )
-    return sorted(session.execute(stmt).scalars())
+
+
+@functools.cache
+def _due_channels_statement() -> sa.Select[tuple[int]]:
+    # Per channel EXISTS: one index seek per channel (ix_posts_channel_status_due),
+    # where DISTINCT over the due posts reads the whole backlog on every pump.
+    posts, channels = _posts_table(), _channels_table()
+    has_due = sa.exists().where(posts.c.channel_id == channels.c.id, _due_now())
+    return (
+        sa.select(channels.c.id)
+        .where(channels.c.paused.is_(False), has_due)
+        .order_by(channels.c.id)
+    )
+
+
+def due_channels(session: Session | Connection, now: dt.datetime) -> list[int]:
+    """Channels (not paused) with at least one post due now."""
+    return sorted(session.execute(_due_channels_statement(), {"p_now": now}).scalars())
+
+
+@functools.cache
+def _claim_statement(dialect: str, by_channel: bool) -> sa.Update:
+    posts, channels = _posts_table(), _channels_table()
+    pick = (
+        sa.select(posts.c.id)
+        .join(channels, channels.c.id == posts.c.channel_id)
+        .where(_due_now(), channels.c.paused.is_(False))
+        .order_by(posts.c.due_at, posts.c.id)
+        .limit(sa.bindparam("p_limit", type_=sa.Integer))
+    )
+    if by_channel:
+        pick = pick.where(posts.c.channel_id == sa.bindparam("p_channel"))
+    claimed = {
+        "status": PostStatus.sending.value,
+        "lease_owner": sa.bindparam("p_owner", type_=posts.c.lease_owner.type),
+        "lease_expires_at": sa.bindparam("p_until", type_=posts.c.lease_expires_at.type),
+        "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
+    }
+    if dialect == "postgresql":
+        # Rows another daemon is claiming right now are skipped, not waited on.
+        # The pick is a MATERIALIZED CTE, run exactly once: as `id IN (subquery)`
+        # the planner may rescan the locking subquery, and each rescan skips the
+        # rows this very statement already updated and returns the next ones,
+        # so LIMIT stops limiting (a real claim of 5 posts for a limit of 3).
+        picked = (
+            pick.with_for_update(skip_locked=True, of=posts)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        return (
+            sa.update(posts)
+            .where(posts.c.id == picked.c.id, posts.c.status == PostStatus.queued.value)
+            .values(**claimed)
+            .returning(posts.c.id)
+        )
+    # SQLite: one statement under the single writer; the IN list is built
+    # once, and the status is checked again by the UPDATE itself.
+    return (
+        sa.update(posts)
+        .where(posts.c.id.in_(pick.scalar_subquery()), posts.c.status == PostStatus.queued.value)
+        .values(**claimed)
+        .returning(posts.c.id)
+    )
 
 
 def claim_due(
-    session: Session,
+    session: Session | Connection,
     owner: str,
     now: dt.datetime,
     lease: dt.timedelta,
@@ -248,73 +314,44 @@ def claim_due(
 ) -> list[int]:
     """Atomically lease up to `limit` due posts (of one channel, if given) to
     `owner`; returns their ids. Claiming is not an attempt: the
-    attempt count moves when a request is about to leave (`start_attempt`)."""
-    pick = (
-        sa.select(Post.id)
-        .join(Channel, Channel.id == Post.channel_id)
-        .where(claimable_clause(now), Channel.paused.is_(False))
-        .order_by(Post.due_at, Post.id)
-        .limit(limit)
-    )
+    attempt count moves when a request is about to leave (`start_attempt`).
+    The statement is built once per dialect (a daemon claims after every send)."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    stmt = _claim_statement(bind.dialect.name, channel_id is not None)
+    params = {"p_now": now, "p_limit": limit, "p_owner": owner, "p_until": now + lease}
     if channel_id is not None:
-        pick = pick.where(Post.channel_id == channel_id)
-    claimed = {
-        "status": PostStatus.sending.value,
-        "lease_owner": owner,
-        "lease_expires_at": now + lease,
-        "updated_at": now,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        # Rows another daemon is claiming right now are skipped, not waited on.
-        # The pick is a MATERIALIZED CTE, run exactly once: as `id IN (subquery)`
-        # the planner may rescan the locking subquery, and each rescan skips the
-        # rows this very statement already updated and returns the next ones,
-        # so LIMIT stops limiting (a real claim of 5 posts for a limit of 3).
-        picked = (
-            pick.with_for_update(skip_locked=True, of=Post)
-            .cte("picked")
-            .prefix_with("MATERIALIZED")
-        )
-        stmt = (
-            sa.update(Post)
-            .where(Post.id == picked.c.id, Post.status == PostStatus.queued.value)
-            .values(**claimed)
-            .returning(Post.id)
-        )
-    else:
-        # SQLite: one statement under the single writer; the IN list is built
-        # once, and the status is checked again by the UPDATE itself.
-        stmt = (
-            sa.update(Post)
-            .where(Post.id.in_(pick.scalar_subquery()), Post.status == PostStatus.queued.value)
-            .values(**claimed)
-            .returning(Post.id)
-        )
+        params["p_channel"] = channel_id
     # Only ids come back: a row with an unreadable value is claimed like any
     # other and then fails alone, instead of breaking the claim for everyone.
-    ids = sorted(session.execute(stmt).scalars())
+    ids = sorted(session.execute(stmt, params).scalars())
     session.commit()
     return ids
 
 
 def next_due_at(session: Session, after: dt.datetime | None = None) -> dt.datetime | None:
     """When the earliest queued post becomes due (for the daemon's wake-up);
-    with `after`, the earliest one strictly later than that."""
-    base = (
-        sa.select(Post.due_at, Post.next_attempt_at)
-        .join(Channel, Channel.id == Post.channel_id)
-        .where(Post.status == PostStatus.queued.value, Channel.paused.is_(False))
-        .subquery()
+    with `after`, the earliest one strictly later than that. Two index seeks
+    (ix_posts_wake), not a scan: a daemon asks after every pass."""
+
+    def first(column: Any, *where: Any) -> dt.datetime | None:
+        stmt = (
+            sa.select(column)
+            .join(Channel, Channel.id == Post.channel_id)
+            .where(Post.status == PostStatus.queued.value, Channel.paused.is_(False), *where)
+            .order_by(column)
+            .limit(1)
+        )
+        return session.execute(stmt).scalar()
+
+    first_try = first(
+        Post.due_at, Post.next_attempt_at.is_(None), *([Post.due_at > after] if after else [])
     )
-    first_try = sa.select(sa.func.min(base.c.due_at)).where(base.c.next_attempt_at.is_(None))
-    retry = sa.select(sa.func.min(base.c.next_attempt_at)).where(
-        base.c.next_attempt_at.is_not(None)
+    retry = first(
+        Post.next_attempt_at,
+        Post.next_attempt_at.is_not(None),
+        *([Post.next_attempt_at > after] if after else []),
     )
-    if after is not None:
-        first_try = first_try.where(base.c.due_at > after)
-        retry = retry.where(base.c.next_attempt_at > after)
-    found = [v for v in (session.execute(first_try).scalar(), session.execute(retry).scalar()) if v]
-    values = [_aware(v) for v in found]
+    values = [_aware(v) for v in (first_try, retry) if v is not None]
     return min(values) if values else None
 
 
@@ -389,7 +426,7 @@ class Started:
 
 
 def begin_attempt(
-    session: Session,
+    session: Session | Connection,
     post_id: int,
     owner: str,
     now: dt.datetime | None = None,
@@ -400,27 +437,95 @@ def begin_attempt(
     ours (renewed here when `lease` is given); None means another daemon took
     the post back and nothing may be sent."""
     now = now or utcnow()
-    values: dict[str, object] = {"attempts": Post.attempts + 1, "updated_at": now}
+    params: dict[str, object] = {"p_id": post_id, "p_owner": owner, "p_now": now}
     if lease is not None:
-        values["lease_expires_at"] = now + lease
-    row = session.execute(
-        sa.update(Post)
-        .where(
-            Post.id == post_id,
-            Post.lease_owner == owner,
-            Post.status == PostStatus.sending.value,
-        )
-        .values(**values)
-        .returning(Post.attempts)
-    ).first()
+        params["p_until"] = now + lease
+    row = session.execute(_start_statement(lease is not None), params).first()
     if row is None:
         session.rollback()
         return None
-    attempt = Attempt(post_id=post_id, owner=owner, started_at=now)
-    session.add(attempt)
+    attempt_id = session.execute(
+        _attempt_insert(), {"p_id": post_id, "p_owner": owner, "p_now": now}
+    ).scalar_one()
     session.commit()
-    assert attempt.id is not None
-    return Started(attempt.id, row[0])
+    return Started(attempt_id, row[0])
+
+
+# The statements every send runs, built once: constructing a statement costs
+# more than SQLite's work for a one-row update (coercion, cache keys), and the
+# ORM's bulk-UPDATE path more again. Core statements on the tables, with binds.
+
+
+@functools.cache
+def _start_statement(renew_lease: bool) -> sa.Update:
+    posts = _posts_table()
+    values: dict[str, object] = {
+        "attempts": posts.c.attempts + 1,
+        "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
+    }
+    if renew_lease:
+        values["lease_expires_at"] = sa.bindparam("p_until", type_=posts.c.lease_expires_at.type)
+    return (
+        sa.update(posts)
+        .where(
+            posts.c.id == sa.bindparam("p_id"),
+            posts.c.lease_owner == sa.bindparam("p_owner"),
+            posts.c.status == PostStatus.sending.value,
+        )
+        .values(values)
+        .returning(posts.c.attempts)
+    )
+
+
+@functools.cache
+def _attempt_insert() -> sa.Insert:
+    attempts = _attempts_table()
+    return (
+        sa.insert(attempts)
+        .values(
+            post_id=sa.bindparam("p_id"),
+            owner=sa.bindparam("p_owner"),
+            started_at=sa.bindparam("p_now", type_=attempts.c.started_at.type),
+        )
+        .returning(attempts.c.id)
+    )
+
+
+@functools.cache
+def _finish_statement(keys: tuple[str, ...]) -> sa.Update:
+    posts = _posts_table()
+    return (
+        sa.update(posts)
+        .where(
+            posts.c.id == sa.bindparam("p_id"),
+            posts.c.lease_owner == sa.bindparam("p_owner"),
+            posts.c.status == PostStatus.sending.value,
+        )
+        .values({k: sa.bindparam(f"v_{k}", type_=posts.c[k].type) for k in keys})
+    )
+
+
+@functools.cache
+def _attempt_finish() -> sa.Update:
+    attempts = _attempts_table()
+    keys = ("finished_at", "outcome", "status_code", "error", "remote_id")
+    return (
+        sa.update(attempts)
+        .where(attempts.c.id == sa.bindparam("p_id"))
+        .values({k: sa.bindparam(f"v_{k}", type_=attempts.c[k].type) for k in keys})
+    )
+
+
+def _posts_table() -> sa.Table:
+    return Post.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+def _channels_table() -> sa.Table:
+    return Channel.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+def _attempts_table() -> sa.Table:
+    return Attempt.__table__  # type: ignore[attr-defined,no-any-return]
 
 
 def start_attempt(
@@ -448,7 +553,9 @@ def earlier_unsure(session: Session, post_id: int) -> bool:
     )
 
 
-def finish(session: Session, post_id: int, attempt_id: int, owner: str, outcome: Outcome) -> bool:
+def finish(
+    session: Session | Connection, post_id: int, attempt_id: int, owner: str, outcome: Outcome
+) -> bool:
     """Record how a send ended. Returns False when the lease was lost meanwhile
     (another daemon took the post back), in which case the post is left alone,
     unless it was sent and still waits in the queue: then it is marked sent, so
@@ -465,36 +572,32 @@ def finish(session: Session, post_id: int, attempt_id: int, owner: str, outcome:
         values.update(remote_id=outcome.remote_id, remote_url=outcome.remote_url, sent_at=now)
     if outcome.status is PostStatus.queued:
         values["next_attempt_at"] = outcome.next_attempt_at
+    keys = tuple(sorted(values))
     result = session.execute(
-        sa.update(Post)
-        .where(
-            Post.id == post_id,
-            Post.lease_owner == owner,
-            Post.status == PostStatus.sending.value,
-        )
-        .values(**values)
+        _finish_statement(keys),
+        {"p_id": post_id, "p_owner": owner, **{f"v_{k}": values[k] for k in keys}},
     )
     kept = result.rowcount == 1
     if not kept and outcome.status is PostStatus.sent:
         session.execute(
-            sa.update(Post)
+            sa.update(_posts_table())
             .where(
-                Post.id == post_id,
-                Post.status.in_((PostStatus.queued.value, PostStatus.unknown.value)),
+                _posts_table().c.id == post_id,
+                _posts_table().c.status.in_((PostStatus.queued.value, PostStatus.unknown.value)),
             )
             .values(**values)
         )
     session.execute(
-        sa.update(Attempt)
-        .where(Attempt.id == attempt_id)
-        .values(
-            finished_at=now,
-            outcome=outcome.attempt_outcome
+        _attempt_finish(),
+        {
+            "p_id": attempt_id,
+            "v_finished_at": now,
+            "v_outcome": outcome.attempt_outcome
             or {"queued": "retry"}.get(outcome.status.value, outcome.status.value),
-            status_code=outcome.status_code,
-            error=outcome.error,
-            remote_id=outcome.remote_id,
-        )
+            "v_status_code": outcome.status_code,
+            "v_error": outcome.error,
+            "v_remote_id": outcome.remote_id,
+        },
     )
     session.commit()
     return kept

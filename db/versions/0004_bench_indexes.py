@@ -5,16 +5,16 @@ channels have due posts" query without walking a channel's sent history
 (254 ms -> 0.1 ms on a million-row table); ix_posts_wake turns the daemon's
 next-wake-up query into two index seeks (250 ms -> 0.4 ms).
 
-Revision ID: 0003
-Revises: 0002 (the head of main when written: 0002_editor)
+Revision ID: 0004
+Revises: 0003 (0003_pg_post_notify)
 Create Date: 2026-11-25 15:15:00
 """
 
 from alembic import op
 
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
