@@ -483,7 +483,7 @@ def channels_evergreen(
     off: Annotated[bool, typer.Option("--off", help="Stop recycling this category.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Recycle a category of quotes on a cadence (planned by `plan --recurring`)."""
+    """Recycle a category of quotes on a cadence (queued by the daemon, or `plan --recurring`)."""
     from scheduler import channels, store
     from scheduler.errors import ConfigError
     from scheduler.recurring import EvergreenRule, parse_duration_days, set_evergreen
@@ -845,6 +845,8 @@ def queue_list(
         detail = r["text"].splitlines()[0][:60]
         if r["last_error"]:
             detail += f"\n[red]{r['last_error'][:80]}[/]"
+        if r["status"] == "queued" and r["next_attempt_local"]:
+            detail += f"\n[yellow]next try {r['next_attempt_local']}[/]"
         table.add_row(
             str(r["id"]),
             r["channel"],
@@ -936,6 +938,8 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         )
     if data["last_error"]:
         console.print(f"[red]last error:[/] {data['last_error']}")
+    if data["status"] == "queued" and data["next_attempt_local"]:
+        console.print(f"[yellow]next try:[/] {data['next_attempt_local']}")
     for a in data["attempts_detail"]:
         console.print(
             f"  attempt {a['started_at']} -> {a['outcome'] or 'in flight'} {a['error'] or ''}"

@@ -33,6 +33,9 @@ from scheduler.dispatch import Dispatcher, SendEvent, make_client
 
 log = logging.getLogger("scheduler.daemon")
 
+#: How far ahead the daemon queues recurring posts (re-planned hourly).
+RECURRING_HORIZON = dt.timedelta(days=2)
+
 
 class Daemon:
     def __init__(
@@ -80,6 +83,17 @@ class Daemon:
                 # pass, a second instance waiting is harmless (no warning).
                 max_instances=8,
             )
+            if not self.dry_run:
+                # Channels with recurring settings (evergreen, calendar posts) get
+                # their next two days queued now and every hour after.
+                self._scheduler.add_job(
+                    self._recurring_job,
+                    IntervalTrigger(hours=1),
+                    id="recurring",
+                    next_run_time=dt.datetime.now(dt.UTC),
+                    coalesce=True,
+                    max_instances=1,
+                )
             self._scheduler.start()
             # Leases are renewed until the last send in flight is done.
             beat_stop = asyncio.Event()
@@ -118,6 +132,28 @@ class Daemon:
         # An async job runs on the event loop itself (a plain function would run
         # in APScheduler's thread pool, where touching asyncio objects is unsafe).
         self.wake()
+
+    async def _recurring_job(self) -> None:
+        try:
+            created = await asyncio.to_thread(self._plan_recurring)
+        except Exception:
+            # A broken recurring template must not stop the daemon publishing.
+            log.exception("planning recurring posts failed")
+            return
+        if created:
+            log.info("queued %d recurring posts", created)
+            self.wake()
+
+    def _plan_recurring(self) -> int:
+        from scheduler import store
+        from scheduler.compose import make_environment
+        from scheduler.recurring import plan_recurring
+
+        now = dt.datetime.now(dt.UTC)
+        env = make_environment(self.settings.templates)
+        with store.session_scope(self.engine) as session:
+            result = plan_recurring(session, env, now, now + RECURRING_HORIZON)
+            return len(result.created)
 
     async def _loop(self) -> None:
         assert self.dispatcher is not None

@@ -50,6 +50,7 @@ from scheduler.expiry import EXPIRED, expire_due
 from scheduler.models import Channel, Post, PostStatus, utcnow
 from scheduler.publishers import OutgoingPost, Publisher, publisher_class
 from scheduler.publishers.registry import available
+from scheduler.publishers.split import split_thread
 
 log = logging.getLogger("scheduler.dispatch")
 
@@ -73,14 +74,23 @@ class SendEvent:
         return (self.at - self.due_at).total_seconds()
 
 
-def outgoing(post: Post) -> OutgoingPost:
+def outgoing(post: Post, publisher: Publisher | None = None) -> OutgoingPost:
+    """The post as its adapter gets it. On a channel with the `thread` option, a
+    text too long for the platform is split into numbered parts; the split is
+    deterministic, so a retry or a reconcile sees the same parts."""
     assert post.id is not None
+    parts: tuple[str, ...] = ()
+    if publisher is not None and getattr(publisher.options, "thread", False):
+        pieces = split_thread(post.text, publisher)
+        if len(pieces) > 1:
+            parts = tuple(pieces)
     return OutgoingPost(
         post_id=post.id,
         idempotency_key=post.idempotency_key,
         text=post.text,
         due_at=post.due_at,
         attempt=max(post.attempts, 1),
+        parts=parts,
         link=post.link,
     )
 
@@ -97,12 +107,8 @@ def new_owner() -> str:
 
 def maybe_delivered(exc: Exception) -> bool:
     """Whether a retryable failure may still have reached the platform (no
-    answer after the request left). Adapters may say so with a
-    `maybe_delivered` attribute; the base adapter's wording is the fallback."""
-    flag = getattr(exc, "maybe_delivered", None)
-    if flag is not None:
-        return bool(flag)
-    return str(exc).startswith("no answer from")
+    answer after the request left); adapters say so on the error."""
+    return bool(getattr(exc, "maybe_delivered", False))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -323,7 +329,7 @@ class Dispatcher:
         try:
             publisher = self._publisher(channel)
             with contextlib.suppress(NotImplementedError):
-                publisher.build_requests(outgoing(post))
+                publisher.build_requests(outgoing(post, publisher))
         except Exception as exc:
             event.error = f"cannot prepare the post: {_describe(exc, channel)}"
             await store.retry_transient_async(
@@ -359,7 +365,7 @@ class Dispatcher:
     ) -> store.Outcome:
         assert post.id is not None and channel.id is not None
         try:
-            result = await publisher.publish(self._client(), outgoing(post))
+            result = await publisher.publish(self._client(), outgoing(post, publisher))
         except RetryableError as exc:
             unsure = maybe_delivered(exc)
             if exc.status_code == 429 or exc.retry_after:
@@ -499,7 +505,7 @@ class Dispatcher:
                 try:
                     publisher = publisher_for(channel, reveal=False)
                     event.requests = [
-                        r.redacted() for r in publisher.build_requests(outgoing(post))
+                        r.redacted() for r in publisher.build_requests(outgoing(post, publisher))
                     ]
                 except SchedulerError as exc:
                     event.status, event.error = "failed", str(exc)

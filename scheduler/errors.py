@@ -46,10 +46,18 @@ class RetryableError(PublishError):
     """Worth trying again later (429, 5xx, a connection refused before sending)."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        maybe_delivered: bool = False,
     ) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
+        #: The request may have reached the platform (no answer after it left);
+        #: a resend is safe only because the platform dedupes by key.
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentError(PublishError):

@@ -100,6 +100,8 @@ def post_dict(post: Post, channel: Channel) -> dict[str, Any]:
         "template": post.template,
         "source": f"{post.source_kind}:{post.source_id}" if post.source_kind else None,
         "attempts": post.attempts,
+        "next_attempt_at": post.next_attempt_at.isoformat() if post.next_attempt_at else None,
+        "next_attempt_local": show(post.next_attempt_at, channel.timezone),
         "last_error": post.last_error,
         "remote_id": post.remote_id,
         "remote_url": post.remote_url,

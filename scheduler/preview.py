@@ -118,7 +118,7 @@ def preview_one(
     )
     try:
         publisher = publisher_for(channel, reveal=False)
-        sending = outgoing(post)
+        sending = outgoing(post, publisher)
         item.parts = list(sending.texts)
         item.lengths = [
             {"unit": m.unit, "count": m.count, "limit": m.limit, "ok": m.ok, "part": i}

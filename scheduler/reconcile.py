@@ -50,7 +50,7 @@ async def _reconcile(engine: Engine, ids: Sequence[int]) -> list[Settled]:
             assert post.id is not None
             try:
                 publisher = publisher_for(channel, reveal=True)
-                found = await publisher.reconcile(client, outgoing(post))
+                found = await publisher.reconcile(client, outgoing(post, publisher))
             except SchedulerError as exc:
                 settled.append(Settled(post.id, channel.name, "unknown", str(exc)))
                 continue

@@ -207,7 +207,7 @@ async def send_classified(
     except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
         message = f"no answer from {host}: {_why(exc, request)}"
         if idempotent:
-            raise RetryableError(message) from None
+            raise RetryableError(message, maybe_delivered=True) from None
         raise UnknownOutcomeError(message) from None
     except httpx.HTTPError as exc:
         raise RetryableError(f"request to {host} failed: {_why(exc, request)}") from None

@@ -47,3 +47,52 @@ def test_daemon_publishes_then_stops_on_sigterm(ready_cli, db_url, tmp_path):
         assert sink.received[0].json()["text"] == "from another process"
         status = ready_cli("queue", "list", "--json").json()["posts"][0]["status"]
         assert status == "sent"
+
+
+def test_daemon_queues_recurring_posts_itself(ready_cli, db_url, tmp_path):
+    article = (
+        "Mia Castell Refuses to Coast\n\n"
+        '"Every session is a chance to be a little less wrong," Castell said.\n'
+    )
+    (tmp_path / "a.txt").write_text(article, encoding="utf-8")
+    ready_cli("ingest", "a.txt")
+    (quote,) = ready_cli("quotes", "list", "--json").json()
+    assert ready_cli("quotes", "tag", str(quote["id"]), "--category", "grit").code == 0
+    ready_cli("channels", "add", "box", "--platform", "outbox", "-o", f"path={tmp_path}/o.jsonl")
+    evergreen = ready_cli(
+        "channels",
+        "evergreen",
+        "box",
+        "--category",
+        "grit",
+        "--every",
+        "mon-sun 06:00,18:00",
+        "--cooldown",
+        "1h",
+    )
+    assert evergreen.code == 0, evergreen.stderr
+    assert ready_cli("queue", "list", "--json").json()["posts"] == []
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update({"SCHEDULER_DB": db_url, "NO_COLOR": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "daemon"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        def planned() -> list:
+            return ready_cli("queue", "list", "--json").json()["posts"]
+
+        assert _wait(lambda: len(planned()) > 0), "daemon planned nothing"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    posts = planned()
+    assert {p["template"] for p in posts} == {"evergreen"}
+    assert all("less wrong" in p["text"] for p in posts)
