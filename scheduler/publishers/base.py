@@ -149,12 +149,35 @@ class Publisher:
         self.channel = channel
         self.options = self.Options.model_validate(dict(channel.options))
 
+    #: How error messages name the platform and its credential.
+    display_name: ClassVar[str] = ""
+    secret_label: ClassVar[str] = "credentials"
+
     # -- text ---------------------------------------------------------------
     def measure(self, text: str) -> list[Measure]:
         raise NotImplementedError
 
     def fits(self, text: str) -> bool:
         return all(m.ok for m in self.measure(text))
+
+    def require_fits(self, post: OutgoingPost) -> None:
+        """Refuse, before anything leaves, a post with a part over the limit."""
+        for text in post.texts:
+            for m in self.measure(text):
+                if not m.ok:
+                    raise PermanentError(
+                        f"too long for {self.display_name or self.platform}: "
+                        f"{m.count} {m.unit} > {m.limit}"
+                    )
+
+    def require_secret(self) -> str:
+        """The channel's credential, or a permanent error naming what is missing."""
+        if not self.channel.secret:
+            raise PermanentError(
+                f"{self.display_name or self.platform} channel has no {self.secret_label} "
+                "(secret not set)"
+            )
+        return self.channel.secret
 
     async def prepare(self, client: httpx.AsyncClient, post: OutgoingPost | None = None) -> None:
         """Fetch what building a request needs from the platform (an instance's

@@ -117,6 +117,8 @@ FACET = "app.bsky.richtext.facet"
 
 class BlueskyPublisher(Publisher):
     platform: ClassVar[str] = "bluesky"
+    display_name: ClassVar[str] = "Bluesky"
+    secret_label: ClassVar[str] = "app password"
     # A resend reuses the same record key and is preceded by getRecord, so it can
     # never create a second post.
     idempotent: ClassVar[bool] = True
@@ -137,9 +139,7 @@ class BlueskyPublisher(Publisher):
 
     # -- credentials ----------------------------------------------------------------
     def _credentials(self) -> tuple[str, str]:
-        secret = self.channel.secret
-        if not secret:
-            raise PermanentError("Bluesky channel has no app password (secret not set)")
+        secret = self.require_secret()
         if self.options.handle:
             return self.options.handle, secret
         identifier, sep, password = secret.rpartition(":")
@@ -343,11 +343,7 @@ class BlueskyPublisher(Publisher):
         return {"uri": str(existing["uri"]), "cid": str(existing["cid"])}
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        for text in post.texts:
-            bad = [m for m in self.measure(text) if not m.ok]
-            if bad:
-                m = bad[0]
-                raise PermanentError(f"too long for Bluesky: {m.count} {m.unit} > {m.limit}")
+        self.require_fits(post)
         await self.session(client)
         await self.resolve_mentions(client, post.texts)
         refs: list[dict[str, str]] = []

@@ -70,6 +70,8 @@ def classify(response: httpx.Response) -> None:
 
 class DiscordPublisher(Publisher):
     platform: ClassVar[str] = "discord"
+    display_name: ClassVar[str] = "Discord"
+    secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -142,12 +144,8 @@ class DiscordPublisher(Publisher):
         )
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("Discord channel has no webhook URL (secret not set)")
-        for text in post.texts:
-            (m,) = self.measure(text)
-            if not m.ok:
-                raise PermanentError(f"too long for Discord: {m.count} {m.unit} > {m.limit}")
+        self.require_secret()
+        self.require_fits(post)
         results: list[SendResult] = []
         thread_id = self.options.thread_id
         for index, text in enumerate(post.texts):

@@ -98,6 +98,8 @@ def classify(response: httpx.Response) -> None:
 
 class LinkedInPublisher(Publisher):
     platform: ClassVar[str] = "linkedin"
+    display_name: ClassVar[str] = "LinkedIn"
+    secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -178,8 +180,7 @@ class LinkedInPublisher(Publisher):
         return f"https://www.linkedin.com/feed/update/{urn}/" if urn else None
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("LinkedIn channel has no access token (secret not set)")
+        self.require_secret()
         first_part, *rest = post.texts
         (m,) = self.measure(first_part)
         if not m.ok:

@@ -60,6 +60,8 @@ def classify(response: httpx.Response) -> None:
 
 class MastodonPublisher(Publisher):
     platform: ClassVar[str] = "mastodon"
+    display_name: ClassVar[str] = "Mastodon"
+    secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = True
 
@@ -164,8 +166,7 @@ class MastodonPublisher(Publisher):
         return SendResult(remote_id=str(data.get("id")), remote_url=data.get("url"))
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("Mastodon channel has no access token (secret not set)")
+        self.require_secret()
         await self.prepare(client)
         for text in post.texts:
             (m,) = self.measure(text)

@@ -54,6 +54,8 @@ def classify(response: httpx.Response) -> None:
 
 class SlackPublisher(Publisher):
     platform: ClassVar[str] = "slack"
+    display_name: ClassVar[str] = "Slack"
+    secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -97,12 +99,8 @@ class SlackPublisher(Publisher):
         return SendResult(detail={"answer": response.text.strip()[:100]})
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("Slack channel has no webhook URL (secret not set)")
-        for text in post.texts:
-            (m,) = self.measure(text)
-            if not m.ok:
-                raise PermanentError(f"too long for Slack: {m.count} {m.unit} > {m.limit}")
+        self.require_secret()
+        self.require_fits(post)
         for text in post.texts:
             await send_classified(
                 client, self.message_request(text), idempotent=False, classify=classify

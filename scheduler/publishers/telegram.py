@@ -71,6 +71,8 @@ def classify(response: httpx.Response) -> None:
 
 class TelegramPublisher(Publisher):
     platform: ClassVar[str] = "telegram"
+    display_name: ClassVar[str] = "Telegram"
+    secret_label: ClassVar[str] = "bot token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -135,12 +137,8 @@ class TelegramPublisher(Publisher):
         )
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("Telegram channel has no bot token (secret not set)")
-        for text in post.texts:
-            (m,) = self.measure(text)
-            if not m.ok:
-                raise PermanentError(f"too long for Telegram: {m.count} {m.unit} > {m.limit}")
+        self.require_secret()
+        self.require_fits(post)
         results: list[SendResult] = []
         for text in post.texts:
             reply_to = int(results[-1].remote_id) if results else None
@@ -163,8 +161,7 @@ class TelegramPublisher(Publisher):
         return json_body(response).get("result") or {}
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
-        if not self.channel.secret:
-            raise PermanentError("Telegram channel has no bot token (secret not set)")
+        self.require_secret()
         bot = await self._call(client, "getMe")
         chat = await self._call(client, "getChat", chat_id=self.options.chat_id)
         return {

@@ -81,6 +81,8 @@ def classify(response: httpx.Response) -> None:
 
 class ThreadsPublisher(Publisher):
     platform: ClassVar[str] = "threads"
+    display_name: ClassVar[str] = "Threads"
+    secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -263,12 +265,8 @@ class ThreadsPublisher(Publisher):
         return data.get("permalink")
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("Threads channel has no access token (secret not set)")
-        for text in post.texts:
-            for m in self.measure(text):
-                if not m.ok:
-                    raise PermanentError(f"too long for Threads: {m.count} {m.unit} > {m.limit}")
+        self.require_secret()
+        self.require_fits(post)
         await self._check_quota(client, replies=len(post.texts) - 1)
         ids: list[str] = []
         for text in post.texts:

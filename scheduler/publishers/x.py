@@ -83,6 +83,7 @@ def comparable(text: str) -> str:
 
 class XPublisher(Publisher):
     platform: ClassVar[str] = "x"
+    display_name: ClassVar[str] = "X"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
@@ -169,12 +170,8 @@ class XPublisher(Publisher):
         return f"https://x.com/i/web/status/{post_id}" if post_id else None
 
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
-        if not self.channel.secret:
-            raise PermanentError("X channel has no credentials (secret not set)")
-        for text in post.texts:
-            (m,) = self.measure(text)
-            if not m.ok:
-                raise PermanentError(f"too long for X: {m.count} {m.unit} > {m.limit}")
+        self.require_secret()
+        self.require_fits(post)
         ids: list[str] = []
         for index, text in enumerate(post.texts):
             request = self.tweet_request(text, ids[-1] if ids else None)
