@@ -129,6 +129,19 @@ class SendResult:
     remote_url: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def thread(cls, results: list[SendResult], **extra: Any) -> SendResult:
+        """A thread's result: the first part's id and URL; every part's in `detail`."""
+        return cls(
+            remote_id=results[0].remote_id,
+            remote_url=results[0].remote_url,
+            detail={
+                "ids": [r.remote_id for r in results],
+                "urls": [r.remote_url for r in results],
+                **extra,
+            },
+        )
+
 
 class Publisher:
     """Base class for adapters. Subclasses set `platform`, `Options`, and implement

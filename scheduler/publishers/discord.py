@@ -156,14 +156,7 @@ class DiscordPublisher(Publisher):
                 # The first message started a forum thread: its channel is the thread.
                 thread_id = result.detail.get("channel_id")
             results.append(result)
-        return SendResult(
-            remote_id=results[0].remote_id,
-            remote_url=results[0].remote_url,
-            detail={
-                "ids": [r.remote_id for r in results],
-                "channel_id": results[0].detail.get("channel_id"),
-            },
-        )
+        return SendResult.thread(results, channel_id=results[0].detail.get("channel_id"))
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:
         url, secrets = self._webhook()

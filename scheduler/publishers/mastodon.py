@@ -183,14 +183,7 @@ class MastodonPublisher(Publisher):
             request = self.status_request(post, index, parent)
             response = await send_classified(client, request, idempotent=True, classify=classify)
             results.append(self.parse_response(response))
-        return SendResult(
-            remote_id=results[0].remote_id,
-            remote_url=results[0].remote_url,
-            detail={
-                "ids": [r.remote_id for r in results],
-                "urls": [r.remote_url for r in results],
-            },
-        )
+        return SendResult.thread(results)
 
     async def _get(self, client: httpx.AsyncClient, path: str, **params: Any) -> Any:
         headers, secrets = self._headers()

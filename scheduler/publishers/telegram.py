@@ -145,14 +145,7 @@ class TelegramPublisher(Publisher):
             request = self.message_request(text, reply_to)
             response = await send_classified(client, request, idempotent=False, classify=classify)
             results.append(self.parse_response(response))
-        return SendResult(
-            remote_id=results[0].remote_id,
-            remote_url=results[0].remote_url,
-            detail={
-                "message_ids": [r.remote_id for r in results],
-                "urls": [r.remote_url for r in results],
-            },
-        )
+        return SendResult.thread(results)
 
     async def _call(self, client: httpx.AsyncClient, method: str, **body: Any) -> Any:
         url, secrets = self._url(method)

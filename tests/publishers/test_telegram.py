@@ -77,7 +77,7 @@ def test_html_escaping_and_thread_replies(stub):
     assert sent[0]["parse_mode"] == "HTML" and sent[0]["chat_id"] == "@club_news"
     assert "reply_parameters" not in sent[0]
     assert sent[1]["reply_parameters"] == {"message_id": 500}
-    assert result.remote_id == "500" and result.detail["message_ids"] == ["500", "501"]
+    assert result.remote_id == "500" and result.detail["ids"] == ["500", "501"]
     assert result.remote_url == "https://t.me/club_news/500"
 
 
