@@ -1158,14 +1158,28 @@ def daemon(
     state = _state(ctx)
     events: list[Any] = []
 
+    advance: Any = None
+
     def on_event(event: Any) -> None:
         events.append(event)
         if not json_out:
             print_event(event)
+        if advance is not None:
+            advance()
 
     runner = Daemon(state.engine(), state.settings, dry_run=dry_run, on_event=on_event)
     if once:
-        asyncio.run(runner.run_once())
+        import datetime as dt
+
+        from sqlmodel import Session
+
+        from scheduler import store
+        from scheduler.output import counting
+
+        with Session(state.engine()) as session:
+            due = store.count_due(session, dt.datetime.now(dt.UTC))
+        with counting(due, "catching up", enabled=not json_out) as advance:
+            asyncio.run(runner.run_once())
         if json_out:
             from scheduler.render import event_dict
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -82,3 +83,25 @@ def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterato
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def counting(total: int, label: str, *, enabled: bool = True) -> Iterator[Callable[[], None]]:
+    """A progress bar for work counted as it happens (a daemon catching up on
+    due posts); yields the function that advances it. Silent where `progress`
+    is silent."""
+    target = console if console.is_terminal else err_console
+    if not enabled or total < 2 or not target.is_terminal:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=target,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

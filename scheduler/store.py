@@ -253,6 +253,17 @@ def _due_channels_statement() -> sa.Select[tuple[int]]:
     )
 
 
+def count_due(session: Session, now: dt.datetime) -> int:
+    """How many posts a pass would send now (for a catching-up progress bar)."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Post)
+        .join(Channel, Channel.id == Post.channel_id)
+        .where(claimable_clause(now), Channel.paused.is_(False))
+    )
+    return session.execute(stmt).scalar_one()
+
+
 def due_channels(session: Session | Connection, now: dt.datetime) -> list[int]:
     """Channels (not paused) with at least one post due now."""
     return sorted(session.execute(_due_channels_statement(), {"p_now": now}).scalars())
