@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -418,16 +419,17 @@ class Dispatcher:
     # -- database steps of one send (each its own short transaction) -------------
 
     def _load(self, post_id: int, channel_id: int) -> tuple[Post, Channel]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            post = session.get(Post, post_id)
-            channel = session.get(Channel, channel_id)
-            if post is None or channel is None:
-                raise LookupError(f"post {post_id} or channel {channel_id} is gone")
-            # Touch every column now, so a corrupt value fails here, not later.
-            for obj in (post, channel):
-                for column in obj.__table__.columns:
-                    getattr(obj, column.key)
-            return post, channel
+        # One Core query for both rows: an ORM Session's identity map and unit
+        # of work cost more than the send itself. Every column is converted as
+        # the row is read, so a corrupt value fails here, not later.
+        with self.engine.connect() as conn:
+            row = conn.execute(_load_statement(), {"p_post": post_id, "p_channel": channel_id})
+            found = row.mappings().first()
+        if found is None:
+            raise LookupError(f"post {post_id} or channel {channel_id} is gone")
+        post = Post(**{c.key: found[f"p_{c.key}"] for c in Post.__table__.columns})
+        channel = Channel(**{c.key: found[f"c_{c.key}"] for c in Channel.__table__.columns})
+        return post, channel
 
     def _fail(self, post_id: int, error: str) -> None:
         with Session(self.engine) as session:
@@ -548,4 +550,17 @@ def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         follow_redirects=False,
         headers={"User-Agent": "scheduler/0.1"},
+    )
+
+
+@functools.cache
+def _load_statement() -> sa.Select[Any]:
+    posts, channels = Post.__table__, Channel.__table__
+    return (
+        sa.select(
+            *(c.label(f"p_{c.key}") for c in posts.columns),
+            *(c.label(f"c_{c.key}") for c in channels.columns),
+        )
+        .join_from(posts, channels, posts.c.channel_id == channels.c.id)
+        .where(posts.c.id == sa.bindparam("p_post"), channels.c.id == sa.bindparam("p_channel"))
     )
