@@ -372,6 +372,15 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _held_by(owner: str, post_ids: Sequence[int]) -> tuple[sa.ColumnElement[bool], ...]:
+    """Posts among `post_ids` that `owner` still holds mid-send."""
+    return (
+        Post.id.in_(list(post_ids)),
+        Post.lease_owner == owner,
+        Post.status == PostStatus.sending.value,
+    )
+
+
 def renew_leases(
     session: Session, owner: str, post_ids: Sequence[int], now: dt.datetime, lease: dt.timedelta
 ) -> int:
@@ -381,13 +390,7 @@ def renew_leases(
     if not post_ids:
         return 0
     result = session.execute(
-        sa.update(Post)
-        .where(
-            Post.id.in_(list(post_ids)),
-            Post.lease_owner == owner,
-            Post.status == PostStatus.sending.value,
-        )
-        .values(lease_expires_at=now + lease)
+        sa.update(Post).where(*_held_by(owner, post_ids)).values(lease_expires_at=now + lease)
     )
     session.commit()
     return result.rowcount
@@ -400,11 +403,7 @@ def release(session: Session, post_ids: Sequence[int], owner: str, now: dt.datet
         return 0
     result = session.execute(
         sa.update(Post)
-        .where(
-            Post.id.in_(list(post_ids)),
-            Post.lease_owner == owner,
-            Post.status == PostStatus.sending.value,
-        )
+        .where(*_held_by(owner, post_ids))
         .values(
             status=PostStatus.queued.value,
             lease_owner=None,
