@@ -75,7 +75,19 @@ class SendEvent:
         return (self.at - self.due_at).total_seconds()
 
 
-def outgoing(post: Post, publisher: Publisher | None = None) -> OutgoingPost:
+@dataclass
+class Sendable:
+    """The columns of a post that a send needs, without an ORM object's cost."""
+
+    id: int
+    text: str
+    due_at: dt.datetime
+    attempts: int
+    idempotency_key: str
+    link: str | None
+
+
+def outgoing(post: Post | Sendable, publisher: Publisher | None = None) -> OutgoingPost:
     """The post as its adapter gets it. On a channel with the `thread` option, a
     text too long for the platform is split into numbered parts; the split is
     deterministic, so a retry or a reconcile sees the same parts."""
@@ -167,6 +179,7 @@ class Dispatcher:
         self._idempotent: list[str] | None = None
         self._events: list[SendEvent] = []
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
+        self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
 
     @property
     def lease(self) -> dt.timedelta:
@@ -359,7 +372,7 @@ class Dispatcher:
     async def _publish(
         self,
         publisher: Publisher,
-        post: Post,
+        post: Sendable,
         channel: Channel,
         started: store.Started,
         now_fn: Callable[[], dt.datetime],
@@ -418,7 +431,7 @@ class Dispatcher:
 
     # -- database steps of one send (each its own short transaction) -------------
 
-    def _load(self, post_id: int, channel_id: int) -> tuple[Post, Channel]:
+    def _load(self, post_id: int, channel_id: int) -> tuple[Sendable, Channel]:
         # One Core query for both rows: an ORM Session's identity map and unit
         # of work cost more than the send itself. Every column is converted as
         # the row is read, so a corrupt value fails here, not later.
@@ -427,9 +440,21 @@ class Dispatcher:
             found = row.mappings().first()
         if found is None:
             raise LookupError(f"post {post_id} or channel {channel_id} is gone")
-        post = Post(**{c.key: found[f"p_{c.key}"] for c in Post.__table__.columns})
-        channel = Channel(**{c.key: found[f"c_{c.key}"] for c in Channel.__table__.columns})
-        return post, channel
+        post = Sendable(
+            id=found["p_id"],
+            text=found["p_text"],
+            due_at=found["p_due_at"],
+            attempts=found["p_attempts"],
+            idempotency_key=found["p_idempotency_key"],
+            link=found["p_link"],
+        )
+        # Channel rows rarely change: the object built for the same values is reused.
+        values = tuple(found[f"c_{c.key}"] for c in Channel.__table__.columns)
+        cached = self._channel_rows.get(channel_id)
+        if cached is None or cached[0] != values:
+            cached = (values, Channel(**dict(zip(_CHANNEL_KEYS, values, strict=True))))
+            self._channel_rows[channel_id] = cached
+        return post, cached[1]
 
     def _fail(self, post_id: int, error: str) -> None:
         with Session(self.engine) as session:
@@ -551,6 +576,9 @@ def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
         follow_redirects=False,
         headers={"User-Agent": "scheduler/0.1"},
     )
+
+
+_CHANNEL_KEYS = tuple(c.key for c in Channel.__table__.columns)
 
 
 @functools.cache
