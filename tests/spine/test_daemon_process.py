@@ -21,18 +21,23 @@ def _wait(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
+def _start_daemon(db_url: str, folder, **settings: str) -> subprocess.Popen:
+    """`scheduler daemon` as its own process on the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update({"SCHEDULER_DB": db_url, "NO_COLOR": "1", **settings})
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "daemon"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def test_daemon_publishes_then_stops_on_sigterm(ready_cli, db_url, tmp_path):
     with Sink() as sink:
         ready_cli("channels", "add", "hook", "--platform", "webhook", "-o", f"url={sink.url}/x")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
-        env.update({"SCHEDULER_DB": db_url, "SCHEDULER_SWEEP_SECONDS": "0.5", "NO_COLOR": "1"})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "daemon"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        proc = _start_daemon(db_url, tmp_path, SCHEDULER_SWEEP_SECONDS="0.5")
         try:
             added = ready_cli("queue", "add", "hook", "from another process", "--at", "+1s")
             assert added.code == 0, added.stderr
@@ -73,15 +78,7 @@ def test_daemon_queues_recurring_posts_itself(ready_cli, db_url, tmp_path):
     assert evergreen.code == 0, evergreen.stderr
     assert ready_cli("queue", "list", "--json").json()["posts"] == []
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
-    env.update({"SCHEDULER_DB": db_url, "NO_COLOR": "1"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "daemon"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = _start_daemon(db_url, tmp_path)
     try:
 
         def planned() -> list:
