@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import jinja2
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.errors import ConfigError
@@ -146,6 +147,7 @@ def plan_recurring(
     from scheduler.anniversaries import plan_calendar
     from scheduler.evergreen import plan_evergreen
 
+    _take_turns(session)
     if channels is None:
         channels = list(
             session.exec(select(Channel).where(Channel.paused.is_(False)).order_by(Channel.name))
@@ -170,6 +172,20 @@ def plan_recurring(
         if post.channel_id in checks and not checks[post.channel_id](post.text)
     ]
     return total
+
+
+#: Key of the PostgreSQL advisory lock recurring planners take turns on.
+PLANNING_LOCK = 0x5C4ED01E
+
+
+def _take_turns(session: Session) -> None:
+    """Two planners at once (daemons sharing one PostgreSQL, or a daemon and
+    `plan --recurring`) would each see a slot free and fill it twice. On
+    PostgreSQL they queue on a lock held until the transaction ends, so the
+    second sees what the first committed. SQLite has a single writer: the
+    second planner's write fails instead, and the daemon tries again later."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK})
 
 
 def describe(data: dict[str, Any] | None) -> str:
