@@ -815,7 +815,7 @@ def queue_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Posts in send order, a page at a time (keyset paging: fast at any depth)."""
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
     from scheduler import channels, store
     from scheduler.errors import PlanningError
@@ -832,7 +832,7 @@ def queue_list(
         posts = store.page_posts(
             session, status=status, channel_id=channel_id, after=cursor, limit=limit
         )
-        by_id = {c.id: c for c in session.exec(__import__("sqlmodel").select(Channel))}
+        by_id = {c.id: c for c in session.exec(select(Channel))}
         rows = [post_dict(p, by_id[p.channel_id]) for p in posts]
     next_cursor = f"{posts[-1].due_at.isoformat()}/{posts[-1].id}" if len(posts) == limit else None
     if json_out:

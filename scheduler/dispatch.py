@@ -564,9 +564,6 @@ class Dispatcher:
         self._idempotent = names
         return names
 
-    def publisher(self, channel: Channel) -> Publisher:
-        return publisher_for(channel, reveal=not self.dry_run)
-
 
 def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
     """One client per daemon: keep-alive connections are reused across posts."""

@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-import sqlalchemy as sa
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, select
@@ -285,11 +284,3 @@ def new_post(
         due_at=due_at,
         idempotency_key=uuid.uuid4().hex,
     )
-
-
-def pending_count(session: Session, channel: Channel) -> int:
-    return session.execute(
-        sa.select(sa.func.count())
-        .select_from(Post)
-        .where(Post.channel_id == channel.id, Post.status == PostStatus.queued.value)
-    ).scalar_one()

@@ -6,7 +6,6 @@ internals; StrictUndefined, because a typo must be an error, not a blank.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,3 @@ def _line_of(exc: BaseException) -> str:
             line = tb.tb_lineno
         tb = tb.tb_next
     return f" line {line}" if line else ""
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
