@@ -4,10 +4,14 @@ This is the one code path that turns a queued post into a request, used by the
 daemon (real clock), `daemon --dry-run`, `simulate` and the demo (virtual clock).
 A dry run stops just before the network: same adapter, same request builder.
 
-One send, each step its own short transaction: claim (lease) -> read the row
-(an unreadable row fails alone) -> build the request (a failure here sends
-nothing, so the post is `failed`) -> write the attempt and renew the lease,
-only if the lease is still ours -> send -> record. Retryable failures come back
+A pass of the daemon is one short transaction: write the outcomes of the sends
+that finished since the last pass, claim (lease) up to each channel's free room
+and count those posts' attempts, read the rows (one that no longer reads fails
+alone), build each request (a failure here sends nothing, so the post is
+`failed` and its attempt is taken back), write the attempt rows, commit. Only
+then do the requests leave, each as a task; their outcomes wait for the next
+pass. Batching is what keeps the scheduler's cost per post near the HTTP
+client's own (benchmarks/dispatch.py). Retryable failures come back
 with an exponential, jittered `next_attempt_at` (never sooner than Retry-After);
 when they run out, or on a permanent error, the post is `failed`, unless some
 attempt may have reached the platform, which makes it `unknown`. Transient
@@ -19,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import os
@@ -27,7 +30,7 @@ import random
 import socket
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +41,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scheduler import store
+from scheduler import attempts, store
 from scheduler.channels import publisher_for
 from scheduler.config import Settings
 from scheduler.errors import (
@@ -54,6 +57,10 @@ from scheduler.publishers.registry import available
 from scheduler.publishers.split import split_thread
 
 log = logging.getLogger("scheduler.dispatch")
+
+#: How long a pass that has outcomes to record waits for the other sends in
+#: flight: a pass costs about the same for one outcome as for several.
+_SETTLE_SECONDS = 0.002
 
 
 @dataclass
@@ -85,6 +92,46 @@ class Sendable:
     attempts: int
     idempotency_key: str
     link: str | None
+
+
+@dataclass
+class _Pass:
+    """What a pass's transaction did (`Dispatcher._exchange`)."""
+
+    #: False when the outcomes could not be written together (see `_exchange`).
+    recorded: bool = True
+    kept: set[int] = field(default_factory=set)
+    started: list[_Flight] = field(default_factory=list)
+    failed: list[SendEvent] = field(default_factory=list)
+
+
+@dataclass
+class _Flight:
+    """One send from its claim until its outcome is recorded."""
+
+    channel_id: int
+    post: Sendable
+    channel: Channel
+    publisher: Publisher
+    #: The post as its adapter gets it (built once, when it was claimed).
+    out: OutgoingPost
+    started: attempts.Started | None = None
+    outcome: attempts.Outcome | None = None
+    finished_at: dt.datetime | None = None
+
+    @property
+    def begun(self) -> attempts.Started:
+        assert self.started is not None
+        return self.started
+
+    @property
+    def attempt_id(self) -> int:
+        return self.begun.attempt_id
+
+    @property
+    def result(self) -> attempts.Outcome:
+        assert self.outcome is not None
+        return self.outcome
 
 
 def outgoing(post: Post | Sendable, publisher: Publisher | None = None) -> OutgoingPost:
@@ -178,6 +225,8 @@ class Dispatcher:
         self._last_upkeep = float("-inf")
         self._idempotent: list[str] | None = None
         self._events: list[SendEvent] = []
+        #: Sends that finished and wait for the next pass to record their outcome.
+        self._done: list[_Flight] = []
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
 
@@ -203,52 +252,54 @@ class Dispatcher:
         try:
             while True:
                 started = await self.pump(now_fn)
-                if not started and not self._tasks:
+                if not started and not self._tasks and not self._done:
                     break
                 if self._tasks:
                     await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if self._tasks:
                 await asyncio.wait(set(self._tasks))
+            with contextlib.suppress(Exception):
+                await self._record_done()
             stop.set()
             await beat
         events, self._events = self._events, []
         return events
 
     async def pump(self, now_fn: Callable[[], dt.datetime] | None = None) -> int:
-        """One look at the queue: hand back dead daemons' posts, mark missed
-        ones, and start sends where channels have room. Returns how many sends
-        it started; they run on as tasks."""
+        """One look at the queue: record the sends that finished, hand back dead
+        daemons' posts, mark missed ones, and start sends where channels have
+        room. Returns how many sends it started; they run on as tasks.
+
+        A pass is one transaction: the outcomes that came in since the last
+        pass, the claims of every channel with room, and the claimed posts'
+        attempts. It costs about the same for one send as for several, so the
+        pass first lets answers that have already arrived finish."""
         now_fn = now_fn or (lambda: dt.datetime.now(dt.UTC))
-        if not self.claiming:
-            return 0
-        if time.monotonic() - self._last_upkeep >= self._upkeep_every():
+        await self._settle()
+        if self.claiming and time.monotonic() - self._last_upkeep >= self._upkeep_every():
             await store.retry_transient_async(lambda: self._upkeep(now_fn()))
             self._last_upkeep = time.monotonic()
-        now = now_fn()
-        channels = await store.retry_transient_async(lambda: self._due_channels(now))
-        started = 0
-        for channel_id in channels:
-            if not self.claiming:
-                break
-            held = self._hold.get(channel_id)
-            if held is not None and held > now:
-                continue
-            room = min(
-                self.settings.channel_concurrency - len(self._inflight[channel_id]), self.batch
+        done, self._done = self._done, []
+        try:
+            result = await store.retry_transient_async(
+                lambda: self._exchange(done, now_fn(), claim=self.claiming),
+                seconds=self.settings.lease_seconds,
             )
-            if room <= 0:
-                continue
-            ids = await store.retry_transient_async(
-                lambda c=channel_id, n=room: self._claim(c, n, now_fn())
-            )
-            for post_id in ids:
-                self._inflight[channel_id].add(post_id)
-                task = asyncio.create_task(self._run(post_id, channel_id, now_fn))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                started += 1
-        return started
+        except Exception:
+            # The claim failed past retrying: the outcomes still get written,
+            # each on its own, before the error is reported.
+            self._close(done, *self._finish_each(done))
+            raise
+        self._close(done, *self._recorded(done, result))
+        for event in result.failed:
+            self._record(event)
+        for flight in result.started:
+            self._inflight[flight.channel_id].add(flight.post.id)
+            task = asyncio.create_task(self._run(flight, now_fn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(result.started)
 
     def next_wake(self, now: dt.datetime) -> dt.datetime | None:
         """The next moment something may become claimable: a post falling due,
@@ -259,9 +310,10 @@ class Dispatcher:
         return min([*holds, *([when] if when else [])], default=None)
 
     async def drain(self, timeout: float) -> None:
-        """Wait for sends in flight (a stopping daemon)."""
+        """Wait for sends in flight (a stopping daemon) and record them."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._record_done()
 
     async def heartbeat(self, stop: asyncio.Event) -> None:
         """Renew the leases of posts in flight every third of a lease, so a
@@ -296,90 +348,206 @@ class Dispatcher:
         for event in self._missed_events(missed, now):
             self._record(event)
 
-    def _due_channels(self, now: dt.datetime) -> list[int]:
-        with self.engine.connect() as conn:
-            return store.due_channels(conn, now)
+    async def _settle(self) -> None:
+        # Sends started together tend to finish together: wait a moment for the
+        # rest of them, so that one pass records them all.
+        if self._done and self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=_SETTLE_SECONDS)
 
-    def _claim(self, channel_id: int, limit: int, now: dt.datetime) -> list[int]:
+    def _exchange(self, done: list[_Flight], now: dt.datetime, *, claim: bool) -> _Pass:
+        """The pass's transaction: record `done`, then, with `claim`, claim up
+        to each due channel's free room, build each claimed post's requests,
+        fail the ones that cannot be sent (nothing has left, so nothing is
+        unknown), and write the others' attempts. Commits before any of them
+        is sent. Changes nothing on the dispatcher: it may be run again."""
+        finished = [attempts.Finished(f.post.id, f.attempt_id, f.result) for f in done]
+        freed = Counter(f.channel_id for f in done)
+        result = _Pass()
         with self.engine.connect() as conn:
-            return store.claim_due(conn, self.owner, now, self.lease, limit, channel_id=channel_id)
+            try:
+                result.kept = attempts.finish_many(conn, self.owner, finished, commit=False)
+            except Exception as exc:
+                if store.is_transient(exc):
+                    raise
+                # One outcome the database refuses must not stop the pass: the
+                # caller writes them one by one instead (`_finish_each`).
+                conn.rollback()
+                result.recorded = False
+            if claim:
+                failures: list[tuple[int, str]] = []
+                for channel_id, row in store.due_channel_rows(conn, now).items():
+                    held = self._hold.get(channel_id)
+                    if held is not None and held > now:
+                        continue
+                    busy = len(self._inflight[channel_id]) - freed[channel_id]
+                    room = min(self.settings.channel_concurrency - busy, self.batch)
+                    if room <= 0:
+                        continue
+                    claimed = attempts.claim_and_begin(
+                        conn, self.owner, now, self.lease, room, channel_id
+                    )
+                    channel = self._channel(row)
+                    for post in claimed:
+                        flight = self._ready(channel_id, channel, post, now, result, failures)
+                        if flight is not None:
+                            result.started.append(flight)
+                attempts.fail_unsent(conn, self.owner, failures)
+                ids = attempts.insert_attempts(
+                    conn, self.owner, [f.post.id for f in result.started], now
+                )
+                for flight in result.started:
+                    flight.started = attempts.Started(ids[flight.post.id], flight.post.attempts)
+            conn.commit()
+        return result
 
-    async def _run(self, post_id: int, channel_id: int, now_fn: Callable[[], dt.datetime]) -> None:
+    def _ready(
+        self,
+        channel_id: int,
+        channel: Channel | str,
+        claimed: attempts.Claimed | tuple[int, str],
+        now: dt.datetime,
+        result: _Pass,
+        failures: list[tuple[int, str]],
+    ) -> _Flight | None:
+        """A claimed post as a send, or None after noting why it cannot be sent.
+        Whatever goes wrong here fails that post alone."""
+        if isinstance(claimed, tuple) or isinstance(channel, str):
+            # A row that no longer reads (bad date, broken JSON, a value of
+            # the wrong type): this post fails with the reason, the others go on.
+            post_id, why = claimed if isinstance(claimed, tuple) else (claimed.id, channel)
+            error = f"cannot read post {post_id} or its channel: {why}"
+            log.error(error)
+            failures.append((post_id, error))
+            result.failed.append(
+                SendEvent(post_id, f"#{channel_id}", "failed", now, now, error=error)
+            )
+            return None
+        post = Sendable(
+            claimed.id,
+            claimed.text,
+            claimed.due_at,
+            claimed.attempts,
+            claimed.idempotency_key,
+            claimed.link,
+        )
         try:
-            event = await self._send(post_id, channel_id, now_fn)
-            if event is not None:
-                self._record(event)
+            publisher = self._publisher(channel)
+            out = outgoing(post, publisher)
+            with contextlib.suppress(NotImplementedError):
+                publisher.build_requests(out)
         except Exception as exc:
-            # Most likely the database went away mid-send. The post stays
-            # leased until its lease runs out; then it is recovered (resent
-            # when safe, else `unknown`).
-            log.error("post %s: outcome not recorded: %s", post_id, _one_line(exc))
+            error = f"cannot prepare the post: {_describe(exc, channel)}"
+            failures.append((post.id, error))
+            result.failed.append(
+                SendEvent(post.id, channel.name, "failed", post.due_at, now, post.text, error=error)
+            )
+            return None
+        return _Flight(channel_id, post, channel, publisher, out)
+
+    def _channel(self, row: dict[str, Any] | str) -> Channel | str:
+        """The channel of a row; the object built for the same values is reused
+        (channel rows rarely change, and building one costs more than a send)."""
+        if isinstance(row, str):
+            return row
+        values = tuple(row[key] for key in _CHANNEL_KEYS)
+        cached = self._channel_rows.get(row["id"])
+        if cached is None or cached[0] != values:
+            try:
+                cached = (values, Channel(**row))
+            except Exception as exc:
+                return _one_line(exc)
+            self._channel_rows[row["id"]] = cached
+        return cached[1]
+
+    async def _run(self, flight: _Flight, now_fn: Callable[[], dt.datetime]) -> None:
+        """One send on the network; its outcome is recorded by the next pass."""
+        try:
+            flight.outcome = await self._publish(flight, now_fn)
+        except BaseException as exc:
+            self._inflight[flight.channel_id].discard(flight.post.id)
+            if not isinstance(exc, Exception):
+                raise
+            # Most likely the database went away while judging a failure. The
+            # post stays leased until its lease runs out; then it is recovered
+            # (resent when safe, else `unknown`).
+            log.error("post %s: outcome not recorded: %s", flight.post.id, _one_line(exc))
+        else:
+            flight.finished_at = now_fn()
+            self._done.append(flight)
         finally:
-            self._inflight[channel_id].discard(post_id)
             if self.on_capacity is not None:
                 self.on_capacity()
 
-    async def _send(
-        self, post_id: int, channel_id: int, now_fn: Callable[[], dt.datetime]
-    ) -> SendEvent | None:
-        retry_for = self.settings.lease_seconds
+    async def _record_done(self) -> None:
+        """Record finished sends without claiming (a run or a daemon ending)."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
         try:
-            post, channel = await store.retry_transient_async(
-                lambda: self._load(post_id, channel_id), seconds=retry_for
+            result = await store.retry_transient_async(
+                lambda: self._exchange(done, utcnow(), claim=False),
+                seconds=self.settings.lease_seconds,
             )
-        except Exception as exc:
-            if store.is_transient(exc):
-                raise
-            # A row that no longer reads (bad date, broken JSON, a value of the
-            # wrong type): this post fails with the reason, the others go on.
-            error = f"cannot read post {post_id} or its channel: {_one_line(exc)}"
-            log.error(error)
-            await store.retry_transient_async(lambda: self._fail(post_id, error), seconds=retry_for)
-            return SendEvent(post_id, f"#{channel_id}", "failed", now_fn(), now_fn(), error=error)
-        assert post.id is not None
-        event = SendEvent(post.id, channel.name, "failed", post.due_at, now_fn(), post.text)
-        # Everything that can go wrong before the network fails the post at
-        # once: nothing left, so nothing is unknown.
-        try:
-            publisher = self._publisher(channel)
-            with contextlib.suppress(NotImplementedError):
-                publisher.build_requests(outgoing(post, publisher))
-        except Exception as exc:
-            event.error = f"cannot prepare the post: {_describe(exc, channel)}"
-            await store.retry_transient_async(
-                lambda: self._fail(post_id, event.error or ""), seconds=retry_for
+        except Exception:
+            self._close(done, *self._finish_each(done))
+        else:
+            self._close(done, *self._recorded(done, result))
+
+    def _recorded(self, done: list[_Flight], result: _Pass) -> tuple[set[int], set[int]]:
+        if result.recorded:
+            return result.kept, {f.post.id for f in done}
+        return self._finish_each(done)
+
+    def _finish_each(self, done: list[_Flight]) -> tuple[set[int], set[int]]:
+        """Outcomes one transaction each: (lease still ours, recorded)."""
+        kept, recorded = set(), set()
+        for flight in done:
+            post_id = flight.post.id
+            try:
+                with self.engine.connect() as conn:
+                    if attempts.finish(conn, post_id, flight.attempt_id, self.owner, flight.result):
+                        kept.add(post_id)
+                recorded.add(post_id)
+            except Exception as exc:
+                # The post stays leased until its lease runs out; then it is
+                # recovered (resent when safe, else `unknown`).
+                log.error("post %s: outcome not recorded: %s", post_id, _one_line(exc))
+        return kept, recorded
+
+    def _close(self, done: list[_Flight], kept: set[int], recorded: set[int]) -> None:
+        """Free the slots of recorded sends and tell what happened to them."""
+        for flight in done:
+            post_id = flight.post.id
+            self._inflight[flight.channel_id].discard(post_id)
+            if post_id not in recorded:
+                continue
+            if post_id not in kept:
+                log.warning("post %s: lease lost before the outcome was recorded", post_id)
+            outcome = flight.result
+            self._record(
+                SendEvent(
+                    post_id,
+                    flight.channel.name,
+                    {"queued": "retry"}.get(outcome.status.value, outcome.status.value),
+                    flight.post.due_at,
+                    flight.finished_at or utcnow(),
+                    flight.post.text,
+                    error=outcome.error,
+                    remote_id=outcome.remote_id,
+                )
             )
-            return event
-        started = await store.retry_transient_async(
-            lambda: self._start(post_id, now_fn()), seconds=retry_for
-        )
-        if started is None:
-            log.warning("post %s: lease lost before sending; left to its new owner", post_id)
-            return None
-        post.attempts = started.attempts
-        outcome = await self._publish(publisher, post, channel, started, now_fn)
-        kept = await store.retry_transient_async(
-            lambda: self._finish(post_id, started.attempt_id, outcome), seconds=retry_for
-        )
-        if not kept:
-            log.warning("post %s: lease lost before the outcome was recorded", post_id)
-        event.status = {"queued": "retry"}.get(outcome.status.value, outcome.status.value)
-        event.error = outcome.error
-        event.remote_id = outcome.remote_id
-        event.at = now_fn()
-        return event
 
     async def _publish(
-        self,
-        publisher: Publisher,
-        post: Sendable,
-        channel: Channel,
-        started: store.Started,
-        now_fn: Callable[[], dt.datetime],
-    ) -> store.Outcome:
-        assert post.id is not None and channel.id is not None
+        self, flight: _Flight, now_fn: Callable[[], dt.datetime]
+    ) -> attempts.Outcome:
+        post, channel, publisher, started = (
+            flight.post,
+            flight.channel,
+            flight.publisher,
+            flight.begun,
+        )
         try:
-            result = await publisher.publish(self._client(), outgoing(post, publisher))
+            result = await publisher.publish(self._client(), flight.out)
         except RetryableError as exc:
             unsure = maybe_delivered(exc)
             if exc.status_code == 429 or exc.retry_after:
@@ -391,7 +559,7 @@ class Dispatcher:
                     post.id, f"gave up after {started.attempts} attempts: {exc}", exc, unsure
                 )
             wait = backoff(started.attempts, self.settings.retry_base_seconds, exc.retry_after)
-            return store.Outcome(
+            return attempts.Outcome(
                 PostStatus.queued,
                 str(exc),
                 exc.status_code,
@@ -399,7 +567,7 @@ class Dispatcher:
                 attempt_outcome="unsure" if unsure else None,
             )
         except UnknownOutcomeError as exc:
-            return store.Outcome(PostStatus.unknown, str(exc), exc.status_code)
+            return attempts.Outcome(PostStatus.unknown, str(exc), exc.status_code)
         except PermanentError as exc:
             return self._final(post.id, str(exc), exc, False)
         except SchedulerError as exc:  # bad channel setup: nothing was sent
@@ -407,69 +575,27 @@ class Dispatcher:
         except Exception as exc:
             # A bug in an adapter: we cannot know whether anything left.
             log.exception("adapter %s crashed on post %s", channel.platform, post.id)
-            return store.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
-        return store.Outcome(
+            return attempts.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
+        return attempts.Outcome(
             PostStatus.sent, remote_id=result.remote_id, remote_url=result.remote_url
         )
 
-    def _final(self, post_id: int, error: str, exc: Exception, unsure: bool) -> store.Outcome:
+    def _final(self, post_id: int, error: str, exc: Exception, unsure: bool) -> attempts.Outcome:
         """A post that will not be tried again: `failed` only when no attempt
         can have reached the platform, else `unknown` (so `failed` always means
         "not published" and `queue retry` cannot post it twice)."""
         code = getattr(exc, "status_code", None)
         if not unsure:
             with Session(self.engine) as session:
-                unsure = store.earlier_unsure(session, post_id)
+                unsure = attempts.earlier_unsure(session, post_id)
         if unsure:
-            return store.Outcome(
+            return attempts.Outcome(
                 PostStatus.unknown,
                 f"{error}; an earlier attempt may have reached the platform",
                 code,
                 attempt_outcome="failed",
             )
-        return store.Outcome(PostStatus.failed, error, code)
-
-    # -- database steps of one send (each its own short transaction) -------------
-
-    def _load(self, post_id: int, channel_id: int) -> tuple[Sendable, Channel]:
-        # One Core query for both rows: an ORM Session's identity map and unit
-        # of work cost more than the send itself. Every column is converted as
-        # the row is read, so a corrupt value fails here, not later.
-        with self.engine.connect() as conn:
-            row = conn.execute(_load_statement(), {"p_post": post_id, "p_channel": channel_id})
-            found = row.mappings().first()
-        if found is None:
-            raise LookupError(f"post {post_id} or channel {channel_id} is gone")
-        post = Sendable(
-            id=found["p_id"],
-            text=found["p_text"],
-            due_at=found["p_due_at"],
-            attempts=found["p_attempts"],
-            idempotency_key=found["p_idempotency_key"],
-            link=found["p_link"],
-        )
-        # Channel rows rarely change: the object built for the same values is reused.
-        values = tuple(found[f"c_{c.key}"] for c in Channel.__table__.columns)
-        cached = self._channel_rows.get(channel_id)
-        if cached is None or cached[0] != values:
-            cached = (values, Channel(**dict(zip(_CHANNEL_KEYS, values, strict=True))))
-            self._channel_rows[channel_id] = cached
-        return post, cached[1]
-
-    def _fail(self, post_id: int, error: str) -> None:
-        with Session(self.engine) as session:
-            store.fail_unreadable(session, post_id, self.owner, error)
-
-    # The two writes every send makes run on a plain connection: they are Core
-    # statements, and a Session's unit of work around them costs more than they do.
-
-    def _start(self, post_id: int, now: dt.datetime) -> store.Started | None:
-        with self.engine.connect() as conn:
-            return store.begin_attempt(conn, post_id, self.owner, now, self.lease)
-
-    def _finish(self, post_id: int, attempt_id: int, outcome: store.Outcome) -> bool:
-        with self.engine.connect() as conn:
-            return store.finish(conn, post_id, attempt_id, self.owner, outcome)
+        return attempts.Outcome(PostStatus.failed, error, code)
 
     def _missed_events(
         self, missed: list[tuple[int, float]], now: dt.datetime, why: str | None = None
@@ -576,16 +702,3 @@ def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
 
 
 _CHANNEL_KEYS = tuple(c.key for c in Channel.__table__.columns)
-
-
-@functools.cache
-def _load_statement() -> sa.Select[Any]:
-    posts, channels = Post.__table__, Channel.__table__
-    return (
-        sa.select(
-            *(c.label(f"p_{c.key}") for c in posts.columns),
-            *(c.label(f"c_{c.key}") for c in channels.columns),
-        )
-        .join_from(posts, channels, posts.c.channel_id == channels.c.id)
-        .where(posts.c.id == sa.bindparam("p_post"), channels.c.id == sa.bindparam("p_channel"))
-    )

@@ -157,6 +157,15 @@ class Post(SQLModel, table=True):
         sa.Index("ix_posts_channel_status_due", "channel_id", "status", "due_at", "id"),
         # The daemon's next wake-up: first queued due_at, first retry time.
         sa.Index("ix_posts_wake", "status", "next_attempt_at", "due_at"),
+        # The daemon's expiry check, every few seconds: queued posts past
+        # expires_at. Partial: posts without an expiry (most) never touch it.
+        sa.Index(
+            "ix_posts_expiry",
+            "status",
+            "expires_at",
+            sqlite_where=sa.text("expires_at IS NOT NULL"),
+            postgresql_where=sa.text("expires_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -20,7 +20,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +31,7 @@ from sqlmodel import Session, select
 
 from scheduler import migrations
 from scheduler.errors import DatabaseError
-from scheduler.models import Attempt, Channel, Post, PostStatus, utcnow
+from scheduler.models import Attempt, Channel, Post, PostStatus
 
 SQLITE_BUSY_MS = 30_000
 
@@ -269,8 +268,39 @@ def due_channels(session: Session | Connection, now: dt.datetime) -> list[int]:
     return sorted(session.execute(_due_channels_statement(), {"p_now": now}).scalars())
 
 
+def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, dict[str, Any] | str]:
+    """`due_channels` with each channel's columns (a daemon's pass needs both);
+    a channel whose row cannot be read maps to the reason instead."""
+    try:
+        rows = conn.execute(_due_channel_rows_statement(), {"p_now": now}).mappings().all()
+        return {row["id"]: dict(row) for row in rows}
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+    # A value that no longer converts broke the read: read channel by channel.
+    found: dict[int, dict[str, Any] | str] = {}
+    table = _channels_table()
+    for channel_id in due_channels(conn, now):
+        try:
+            row = conn.execute(sa.select(table).where(table.c.id == channel_id)).mappings().one()
+            found[channel_id] = dict(row)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            found[channel_id] = _first_line(exc)
+    return found
+
+
 @functools.cache
-def _claim_statement(dialect: str, by_channel: bool) -> sa.Update:
+def _due_channel_rows_statement() -> sa.Select[Any]:
+    return _due_channels_statement().with_only_columns(*_channels_table().columns)
+
+
+@functools.cache
+def _claim_statement(dialect: str, by_channel: bool, begin: bool = False) -> sa.Update:
+    """The claim. With `begin`, it also counts the attempt and returns the
+    columns a send needs (see `attempts.claim_and_begin`); `due_at` comes back
+    as stored, so that one unreadable row cannot break the claim for the rest."""
     posts, channels = _posts_table(), _channels_table()
     pick = (
         sa.select(posts.c.id)
@@ -287,6 +317,17 @@ def _claim_statement(dialect: str, by_channel: bool) -> sa.Update:
         "lease_expires_at": sa.bindparam("p_until", type_=posts.c.lease_expires_at.type),
         "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
     }
+    returning: tuple[sa.ColumnElement[Any], ...] = (posts.c.id,)
+    if begin:
+        claimed["attempts"] = posts.c.attempts + 1
+        returning = (
+            posts.c.id,
+            posts.c.text,
+            sa.type_coerce(posts.c.due_at, sa.types.NullType()).label("due_at"),
+            posts.c.attempts,
+            posts.c.idempotency_key,
+            posts.c.link,
+        )
     if dialect == "postgresql":
         # Rows another daemon is claiming right now are skipped, not waited on.
         # The pick is a MATERIALIZED CTE, run exactly once: as `id IN (subquery)`
@@ -302,15 +343,18 @@ def _claim_statement(dialect: str, by_channel: bool) -> sa.Update:
             sa.update(posts)
             .where(posts.c.id == picked.c.id, posts.c.status == PostStatus.queued.value)
             .values(**claimed)
-            .returning(posts.c.id)
+            .returning(*returning)
         )
-    # SQLite: one statement under the single writer; the IN list is built
-    # once, and the status is checked again by the UPDATE itself.
+    # SQLite: one statement under the single writer, so the rows the subquery
+    # picks are still queued when the UPDATE writes them. The UPDATE must not
+    # test the status again: SQLite would then walk every queued post through
+    # the status index and test each against the IN list, instead of looking up
+    # the picked ids (a claim cost 1 ms at 20,000 queued posts, 50 at 1,000,000).
     return (
         sa.update(posts)
-        .where(posts.c.id.in_(pick.scalar_subquery()), posts.c.status == PostStatus.queued.value)
+        .where(posts.c.id.in_(pick.scalar_subquery()))
         .values(**claimed)
-        .returning(posts.c.id)
+        .returning(*returning)
     )
 
 
@@ -324,8 +368,9 @@ def claim_due(
     channel_id: int | None = None,
 ) -> list[int]:
     """Atomically lease up to `limit` due posts (of one channel, if given) to
-    `owner`; returns their ids. Claiming is not an attempt: the
-    attempt count moves when a request is about to leave (`start_attempt`).
+    `owner`; returns their ids. Claiming is not an attempt: the attempt
+    count moves when a request is about to leave (`attempts.begin_attempt`;
+    the daemon does both at once with `attempts.claim_and_begin`).
     The statement is built once per dialect (a daemon claims after every send)."""
     bind = session.get_bind() if isinstance(session, Session) else session
     stmt = _claim_statement(bind.dialect.name, channel_id is not None)
@@ -415,117 +460,6 @@ def release(session: Session, post_ids: Sequence[int], owner: str, now: dt.datet
     return result.rowcount
 
 
-@dataclass(frozen=True)
-class Outcome:
-    status: PostStatus
-    error: str | None = None
-    status_code: int | None = None
-    remote_id: str | None = None
-    remote_url: str | None = None
-    next_attempt_at: dt.datetime | None = None
-    #: How the attempt row records it when that differs from the post's status
-    #: ("unsure": a retry after a send that may have reached the platform).
-    attempt_outcome: str | None = None
-
-
-@dataclass(frozen=True)
-class Started:
-    attempt_id: int
-    #: Requests started for this post, this one included.
-    attempts: int
-
-
-def begin_attempt(
-    session: Session | Connection,
-    post_id: int,
-    owner: str,
-    now: dt.datetime | None = None,
-    lease: dt.timedelta | None = None,
-) -> Started | None:
-    """Written and committed before the request leaves, so a crash mid-send
-    leaves a trace that the outcome is unknown. Only while the lease is still
-    ours (renewed here when `lease` is given); None means another daemon took
-    the post back and nothing may be sent."""
-    now = now or utcnow()
-    params: dict[str, object] = {"p_id": post_id, "p_owner": owner, "p_now": now}
-    if lease is not None:
-        params["p_until"] = now + lease
-    row = session.execute(_start_statement(lease is not None), params).first()
-    if row is None:
-        session.rollback()
-        return None
-    attempt_id = session.execute(
-        _attempt_insert(), {"p_id": post_id, "p_owner": owner, "p_now": now}
-    ).scalar_one()
-    session.commit()
-    return Started(attempt_id, row[0])
-
-
-# The statements every send runs, built once: constructing a statement costs
-# more than SQLite's work for a one-row update (coercion, cache keys), and the
-# ORM's bulk-UPDATE path more again. Core statements on the tables, with binds.
-
-
-@functools.cache
-def _start_statement(renew_lease: bool) -> sa.Update:
-    posts = _posts_table()
-    values: dict[str, object] = {
-        "attempts": posts.c.attempts + 1,
-        "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
-    }
-    if renew_lease:
-        values["lease_expires_at"] = sa.bindparam("p_until", type_=posts.c.lease_expires_at.type)
-    return (
-        sa.update(posts)
-        .where(
-            posts.c.id == sa.bindparam("p_id"),
-            posts.c.lease_owner == sa.bindparam("p_owner"),
-            posts.c.status == PostStatus.sending.value,
-        )
-        .values(values)
-        .returning(posts.c.attempts)
-    )
-
-
-@functools.cache
-def _attempt_insert() -> sa.Insert:
-    attempts = _attempts_table()
-    return (
-        sa.insert(attempts)
-        .values(
-            post_id=sa.bindparam("p_id"),
-            owner=sa.bindparam("p_owner"),
-            started_at=sa.bindparam("p_now", type_=attempts.c.started_at.type),
-        )
-        .returning(attempts.c.id)
-    )
-
-
-@functools.cache
-def _finish_statement(keys: tuple[str, ...]) -> sa.Update:
-    posts = _posts_table()
-    return (
-        sa.update(posts)
-        .where(
-            posts.c.id == sa.bindparam("p_id"),
-            posts.c.lease_owner == sa.bindparam("p_owner"),
-            posts.c.status == PostStatus.sending.value,
-        )
-        .values({k: sa.bindparam(f"v_{k}", type_=posts.c[k].type) for k in keys})
-    )
-
-
-@functools.cache
-def _attempt_finish() -> sa.Update:
-    attempts = _attempts_table()
-    keys = ("finished_at", "outcome", "status_code", "error", "remote_id")
-    return (
-        sa.update(attempts)
-        .where(attempts.c.id == sa.bindparam("p_id"))
-        .values({k: sa.bindparam(f"v_{k}", type_=attempts.c[k].type) for k in keys})
-    )
-
-
 def _posts_table() -> sa.Table:
     return Post.__table__  # type: ignore[attr-defined,no-any-return]
 
@@ -536,103 +470,6 @@ def _channels_table() -> sa.Table:
 
 def _attempts_table() -> sa.Table:
     return Attempt.__table__  # type: ignore[attr-defined,no-any-return]
-
-
-def start_attempt(
-    session: Session,
-    post_id: int,
-    owner: str,
-    now: dt.datetime | None = None,
-    lease: dt.timedelta | None = None,
-) -> int | None:
-    """`begin_attempt`, returning just the attempt's id (None: lease lost)."""
-    started = begin_attempt(session, post_id, owner, now, lease)
-    return started.attempt_id if started else None
-
-
-def earlier_unsure(session: Session, post_id: int) -> bool:
-    """Whether an earlier attempt may have reached the platform (no answer, or
-    a daemon died mid-send)."""
-    return (
-        session.execute(
-            sa.select(Attempt.id)
-            .where(Attempt.post_id == post_id, Attempt.outcome.in_(("unsure", "lost", "unknown")))
-            .limit(1)
-        ).first()
-        is not None
-    )
-
-
-def finish(
-    session: Session | Connection, post_id: int, attempt_id: int, owner: str, outcome: Outcome
-) -> bool:
-    """Record how a send ended. Returns False when the lease was lost meanwhile
-    (another daemon took the post back), in which case the post is left alone,
-    unless it was sent and still waits in the queue: then it is marked sent, so
-    it is not sent again."""
-    now = utcnow()
-    values: dict[str, object] = {
-        "status": outcome.status.value,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "updated_at": now,
-        "last_error": outcome.error,
-    }
-    if outcome.status is PostStatus.sent:
-        values.update(remote_id=outcome.remote_id, remote_url=outcome.remote_url, sent_at=now)
-    if outcome.status is PostStatus.queued:
-        values["next_attempt_at"] = outcome.next_attempt_at
-    keys = tuple(sorted(values))
-    result = session.execute(
-        _finish_statement(keys),
-        {"p_id": post_id, "p_owner": owner, **{f"v_{k}": values[k] for k in keys}},
-    )
-    kept = result.rowcount == 1
-    if not kept and outcome.status is PostStatus.sent:
-        session.execute(
-            sa.update(_posts_table())
-            .where(
-                _posts_table().c.id == post_id,
-                _posts_table().c.status.in_((PostStatus.queued.value, PostStatus.unknown.value)),
-            )
-            .values(**values)
-        )
-    session.execute(
-        _attempt_finish(),
-        {
-            "p_id": attempt_id,
-            "v_finished_at": now,
-            "v_outcome": outcome.attempt_outcome
-            or {"queued": "retry"}.get(outcome.status.value, outcome.status.value),
-            "v_status_code": outcome.status_code,
-            "v_error": outcome.error,
-            "v_remote_id": outcome.remote_id,
-        },
-    )
-    session.commit()
-    return kept
-
-
-def fail_unreadable(session: Session, post_id: int, owner: str, error: str) -> bool:
-    """A claimed post whose row (or channel row) cannot be read: it fails with
-    the reason, without loading it, so it cannot stop the others."""
-    result = session.execute(
-        sa.update(Post)
-        .where(
-            Post.id == post_id,
-            Post.lease_owner == owner,
-            Post.status == PostStatus.sending.value,
-        )
-        .values(
-            status=PostStatus.failed.value,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=error,
-            updated_at=utcnow(),
-        )
-    )
-    session.commit()
-    return result.rowcount == 1
 
 
 LOST_SAFE = "daemon stopped mid-send; sent again with the same idempotency key"

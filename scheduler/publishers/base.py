@@ -235,18 +235,21 @@ async def send_classified(
     everywhere: nothing sent is retryable, a request that may have arrived is
     retryable only where the platform dedupes it.
     """
-    host = _host(request.url)
     try:
         response = await client.send(request.to_httpx())
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise RetryableError(f"cannot connect to {host}: {_why(exc, request)}") from None
+        raise RetryableError(
+            f"cannot connect to {_host(request.url)}: {_why(exc, request)}"
+        ) from None
     except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        message = f"no answer from {host}: {_why(exc, request)}"
+        message = f"no answer from {_host(request.url)}: {_why(exc, request)}"
         if idempotent:
             raise RetryableError(message, maybe_delivered=True) from None
         raise UnknownOutcomeError(message) from None
     except httpx.HTTPError as exc:
-        raise RetryableError(f"request to {host} failed: {_why(exc, request)}") from None
+        raise RetryableError(
+            f"request to {_host(request.url)} failed: {_why(exc, request)}"
+        ) from None
     (classify or raise_for_status)(response)
     return response
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from scheduler import store
+from scheduler import attempts, store
 from scheduler.models import Attempt, Post, PostStatus, utcnow
 
 from . import harness
@@ -105,8 +105,8 @@ def test_start_attempt_needs_the_lease(db_url: str) -> None:
         (again,) = store.claim_due(session, "new", now, LEASE, 10)
         assert again == post_id
         # ...so the first daemon must not send it.
-        assert store.begin_attempt(session, post_id, "old", now, LEASE) is None
-        started = store.begin_attempt(session, post_id, "new", now, LEASE)
+        assert attempts.begin_attempt(session, post_id, "old", now, LEASE) is None
+        started = attempts.begin_attempt(session, post_id, "new", now, LEASE)
         assert started is not None and started.attempts == 1
     assert _post(engine, post_id).attempts == 1
     engine.dispose()
@@ -121,7 +121,7 @@ def test_recovery_after_a_crash(db_url: str, idempotent: bool) -> None:
     then = utcnow()
     with Session(engine) as session:
         idle, mid, healthy = store.claim_due(session, "dead", then, LEASE, 10)
-        store.start_attempt(session, mid, "dead", then, LEASE)
+        attempts.start_attempt(session, mid, "dead", then, LEASE)
         store.renew_leases(session, "dead", [healthy], then, dt.timedelta(hours=1))
         # Before the lease runs out nothing moves.
         assert store.recover_expired_leases(session, then, ["webhook"]) == {
@@ -158,16 +158,16 @@ def test_a_late_success_is_kept_even_after_the_lease_was_lost(db_url: str) -> No
     now = utcnow()
     with Session(engine) as session:
         (post_id,) = store.claim_due(session, "slow", now, dt.timedelta(seconds=1), 1)
-        started = store.begin_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
+        started = attempts.begin_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
         assert started is not None
         store.recover_expired_leases(session, now + dt.timedelta(seconds=5), ["webhook"])
         assert _post(engine, post_id).status == "queued"
-        kept = store.finish(
+        kept = attempts.finish(
             session,
             post_id,
             started.attempt_id,
             "slow",
-            store.Outcome(PostStatus.sent, remote_id="r1"),
+            attempts.Outcome(PostStatus.sent, remote_id="r1"),
         )
     assert kept is False
     post = _post(engine, post_id)

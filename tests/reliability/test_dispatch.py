@@ -215,6 +215,7 @@ def test_rows_that_no_longer_read_fail_alone(db_url: str, sink: Sink) -> None:
     errors = dict(
         engine.connect().execute(sa.text("SELECT id, last_error FROM posts ORDER BY id")).all()
     )
+    tried = dict(engine.connect().execute(sa.text("SELECT id, attempts FROM posts")).all())
     engine.dispose()
     good = [p for p in range(1, 10) if (p - 1) % 3 == 0]
     typed = [p for p in range(1, 10) if (p - 1) % 3 == 1]
@@ -228,6 +229,8 @@ def test_rows_that_no_longer_read_fail_alone(db_url: str, sink: Sink) -> None:
         assert statuses[1] == "failed" and "cannot read post 1" in errors[1]
         good.remove(1)
     assert all(statuses[p] == "sent" for p in good)
+    # Nothing left for the posts that failed before the network: no attempt counted.
+    assert all(tried[p] == 0 for p in statuses if statuses[p] == "failed")
     published = set(sink.snapshot().published.values())
     assert published == set(good)
 

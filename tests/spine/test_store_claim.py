@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlmodel import Session, select
 
-from scheduler import migrations, store
+from scheduler import attempts, migrations, store
 from scheduler.models import Attempt, Channel, Post, PostStatus, can_move
 from scheduler.planning import new_post
 
@@ -88,16 +88,16 @@ def test_expired_lease_returns_to_queue_or_becomes_unknown(engine):
         ids = store.claim_due(session, "dead", now, dt.timedelta(seconds=1))
         assert len(ids) == 3
         # The daemon started sending a and b, then died; c was claimed but never started.
-        store.start_attempt(session, posts[0].id, "dead")
-        store.start_attempt(session, posts[1].id, "dead")
+        attempts.start_attempt(session, posts[0].id, "dead")
+        attempts.start_attempt(session, posts[1].id, "dead")
     later = now + dt.timedelta(seconds=5)
     with Session(engine) as session:
         counts = store.recover_expired_leases(session, later, ["outbox"])
         status = {p.id: p.status for p in session.exec(select(Post))}
-        attempts = session.exec(select(Attempt)).all()
+        rows = session.exec(select(Attempt)).all()
     assert counts == {"queued": 2, "unknown": 1}
     assert status == {posts[0].id: "queued", posts[1].id: "unknown", posts[2].id: "queued"}
-    assert all(a.outcome is not None for a in attempts)
+    assert all(a.outcome is not None for a in rows)
 
 
 def test_finish_refuses_when_the_lease_was_lost(engine):
@@ -105,10 +105,12 @@ def test_finish_refuses_when_the_lease_was_lost(engine):
     (post_id,) = _queue(engine, 1, now)
     with Session(engine) as session:
         store.claim_due(session, "first", now, dt.timedelta(seconds=1))
-        attempt = store.start_attempt(session, post_id, "first")
+        attempt = attempts.start_attempt(session, post_id, "first")
         store.recover_expired_leases(session, now + dt.timedelta(seconds=2), ["outbox"])
         store.claim_due(session, "second", now + dt.timedelta(seconds=2), dt.timedelta(minutes=1))
-        kept = store.finish(session, post_id, attempt, "first", store.Outcome(PostStatus.sent))
+        kept = attempts.finish(
+            session, post_id, attempt, "first", attempts.Outcome(PostStatus.sent)
+        )
         assert kept is False
         assert session.get(Post, post_id).lease_owner == "second"
 
