@@ -365,10 +365,9 @@ def _attempt_insert() -> sa.Insert:
 @functools.cache
 def _attempt_insert_many() -> sa.Insert:
     attempts = _attempts_table()
-    # One INSERT ... VALUES (...), (...) RETURNING, rows in parameter order.
-    return sa.insert(attempts).returning(
-        attempts.c.id, attempts.c.post_id, sort_by_parameter_order=True
-    )
+    # One INSERT ... VALUES (...), (...) RETURNING; each row names its post,
+    # so the order they come back in does not matter.
+    return sa.insert(attempts).returning(attempts.c.id, attempts.c.post_id)
 
 
 @functools.cache

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from scheduler import attempts, store
@@ -228,6 +228,7 @@ class Dispatcher:
         #: Sends that finished and wait for the next pass to record their outcome.
         self._done: list[_Flight] = []
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
+        self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
 
     @property
@@ -386,7 +387,7 @@ class Dispatcher:
                     claimed = attempts.claim_and_begin(
                         conn, self.owner, now, self.lease, room, channel_id
                     )
-                    channel = self._channel(row)
+                    channel = self._channel(conn, channel_id, row)
                     for post in claimed:
                         flight = self._ready(channel_id, channel, post, now, result, failures)
                         if flight is not None:
@@ -444,20 +445,21 @@ class Dispatcher:
             return None
         return _Flight(channel_id, post, channel, publisher, out)
 
-    def _channel(self, row: dict[str, Any] | str) -> Channel | str:
-        """The channel of a row; the object built for the same values is reused
-        (channel rows rarely change, and building one costs more than a send)."""
-        if isinstance(row, str):
-            return row
-        values = tuple(row[key] for key in _CHANNEL_KEYS)
-        cached = self._channel_rows.get(row["id"])
-        if cached is None or cached[0] != values:
-            try:
-                cached = (values, Channel(**row))
-            except Exception as exc:
-                return _one_line(exc)
-            self._channel_rows[row["id"]] = cached
-        return cached[1]
+    def _channel(self, conn: Connection, channel_id: int, stored: tuple[Any, ...]) -> Channel | str:
+        """The channel as an object, or why its row cannot be read. Rows rarely
+        change: the object built for the same stored values is reused (building
+        one costs more than a send)."""
+        cached = self._channel_rows.get(channel_id)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        try:
+            channel = Channel(**store.channel_row(conn, channel_id))
+        except Exception as exc:
+            if store.is_transient(exc):
+                raise
+            return _one_line(exc)
+        self._channel_rows[channel_id] = (stored, channel)
+        return channel
 
     async def _run(self, flight: _Flight, now_fn: Callable[[], dt.datetime]) -> None:
         """One send on the network; its outcome is recorded by the next pass."""
@@ -618,19 +620,25 @@ class Dispatcher:
     def _publisher(self, channel: Channel) -> Publisher:
         """One adapter per channel setup (looking adapters up by entry point on
         every send would cost more than the send)."""
+        secret = os.environ.get(channel.secret_env) if channel.secret_env else None
+        # `_channel` hands out the same object while a channel's row is unchanged.
+        last = self._last_publisher.get(channel.id or 0)
+        if last is not None and last[0] is channel and last[1] == secret:
+            return last[2]
         key = (
             channel.id,
             channel.name,
             channel.platform,
             json.dumps(channel.options, sort_keys=True, default=str),
             channel.secret_env,
-            os.environ.get(channel.secret_env or "", None) if channel.secret_env else None,
+            secret,
             channel.timezone,
         )
         publisher = self._publishers.get(key)
         if publisher is None:
             publisher = publisher_for(channel, reveal=True)
             self._publishers[key] = publisher
+        self._last_publisher[channel.id or 0] = (channel, secret, publisher)
         return publisher
 
     def _record(self, event: SendEvent) -> None:
@@ -699,6 +707,3 @@ def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
         follow_redirects=False,
         headers={"User-Agent": "scheduler/0.1"},
     )
-
-
-_CHANNEL_KEYS = tuple(c.key for c in Channel.__table__.columns)

@@ -268,32 +268,28 @@ def due_channels(session: Session | Connection, now: dt.datetime) -> list[int]:
     return sorted(session.execute(_due_channels_statement(), {"p_now": now}).scalars())
 
 
-def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, dict[str, Any] | str]:
-    """`due_channels` with each channel's columns (a daemon's pass needs both);
-    a channel whose row cannot be read maps to the reason instead."""
-    try:
-        rows = conn.execute(_due_channel_rows_statement(), {"p_now": now}).mappings().all()
-        return {row["id"]: dict(row) for row in rows}
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-    # A value that no longer converts broke the read: read channel by channel.
-    found: dict[int, dict[str, Any] | str] = {}
+def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, tuple[Any, ...]]:
+    """`due_channels` with each channel's columns as stored, unconverted. A
+    daemon's pass compares them with the rows it has already converted and
+    converts only a row that changed (`channel_row`): cheaper than converting
+    every row on every pass, and a value that no longer reads fails only its
+    own channel."""
+    rows = conn.execute(_due_channel_rows_statement(), {"p_now": now})
+    return {row[0]: tuple(row) for row in rows}
+
+
+def channel_row(conn: Connection, channel_id: int) -> dict[str, Any]:
+    """One channel's columns, converted; raises if a value no longer reads."""
     table = _channels_table()
-    for channel_id in due_channels(conn, now):
-        try:
-            row = conn.execute(sa.select(table).where(table.c.id == channel_id)).mappings().one()
-            found[channel_id] = dict(row)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            found[channel_id] = _first_line(exc)
-    return found
+    return dict(conn.execute(sa.select(table).where(table.c.id == channel_id)).mappings().one())
 
 
 @functools.cache
 def _due_channel_rows_statement() -> sa.Select[Any]:
-    return _due_channels_statement().with_only_columns(*_channels_table().columns)
+    stored = (
+        sa.type_coerce(c, sa.types.NullType()).label(c.key) for c in _channels_table().columns
+    )
+    return _due_channels_statement().with_only_columns(*stored)
 
 
 @functools.cache
