@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from scheduler import store
+from scheduler.driver_sql import prepared
 from scheduler.models import Attempt, PostStatus, utcnow
 from scheduler.store import _attempts_table, _posts_table
 
@@ -111,7 +112,7 @@ def claim_and_begin(
     only then commits, so that nothing is sent before its attempt is durable.
 
     A post whose stored time no longer reads comes back as (id, reason)."""
-    stmt = store._claim_statement(conn.dialect.name, True, True)
+    stmt = prepared(store._claim_statement(conn.dialect.name, True, True), conn.dialect)
     params = {
         "p_now": now,
         "p_limit": limit,
@@ -121,7 +122,7 @@ def claim_and_begin(
     }
     convert = _due_at_reader(conn.dialect)
     out: list[Claimed | tuple[int, str]] = []
-    for post_id, text, due_raw, count, key, link in conn.execute(stmt, params).all():
+    for post_id, text, due_raw, count, key, link in stmt.run(conn, params).all():
         try:
             due_at = convert(due_raw)
             if not isinstance(due_at, dt.datetime):
@@ -160,11 +161,18 @@ def insert_attempts(
     post id -> attempt id."""
     if not post_ids:
         return {}
-    rows = conn.execute(
-        _attempt_insert_many(),
-        [{"post_id": i, "owner": owner, "started_at": now} for i in post_ids],
-    ).all()
-    return {post_id: attempt_id for attempt_id, post_id in rows}
+    found: dict[int, int] = {}
+    for start in range(0, len(post_ids), _INSERT_ROWS):
+        chunk = post_ids[start : start + _INSERT_ROWS]
+        insert = prepared(_attempt_insert_rows(len(chunk)), conn.dialect)
+        params: dict[str, object] = {"p_owner": owner, "p_now": now}
+        params.update({f"p_id_{n}": post_id for n, post_id in enumerate(chunk)})
+        found.update((post_id, attempt_id) for attempt_id, post_id in insert.run(conn, params))
+    return found
+
+
+#: Rows per attempts INSERT: well under both databases' limits on parameters.
+_INSERT_ROWS = 100
 
 
 @functools.cache
@@ -236,12 +244,13 @@ def finish_many(
     matched = 0
     for keys, rows in groups.items():
         # Both drivers (sqlite3, psycopg) report the summed rowcount of an executemany.
-        matched += conn.execute(_finish_statement(keys), rows).rowcount
+        matched += prepared(_finish_statement(keys), conn.dialect).run(conn, rows).rowcount
     if matched != len(done):
         conn.rollback()
         kept = {item.post_id for item in done if _finish_one(conn, item, owner, now)}
     else:
-        conn.execute(_attempt_finish(), [_attempt_values(item, now) for item in done])
+        rows = [_attempt_values(item, now) for item in done]
+        prepared(_attempt_finish(), conn.dialect).run(conn, rows)
         kept = {item.post_id for item in done}
     if commit:
         conn.commit()
@@ -362,12 +371,19 @@ def _attempt_insert() -> sa.Insert:
     )
 
 
-@functools.cache
-def _attempt_insert_many() -> sa.Insert:
+@functools.lru_cache(maxsize=64)
+def _attempt_insert_rows(count: int) -> sa.Insert:
+    # One INSERT ... VALUES (...), (...) RETURNING per batch size (a pass starts
+    # at most a channel's concurrency of sends). Each row names its post, so
+    # the order they come back in does not matter.
     attempts = _attempts_table()
-    # One INSERT ... VALUES (...), (...) RETURNING; each row names its post,
-    # so the order they come back in does not matter.
-    return sa.insert(attempts).returning(attempts.c.id, attempts.c.post_id)
+    owner = sa.bindparam("p_owner", type_=attempts.c.owner.type)
+    now = sa.bindparam("p_now", type_=attempts.c.started_at.type)
+    rows = [
+        {"post_id": sa.bindparam(f"p_id_{n}"), "owner": owner, "started_at": now}
+        for n in range(count)
+    ]
+    return sa.insert(attempts).values(rows).returning(attempts.c.id, attempts.c.post_id)
 
 
 @functools.cache

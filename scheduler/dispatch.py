@@ -83,18 +83,6 @@ class SendEvent:
 
 
 @dataclass
-class Sendable:
-    """The columns of a post that a send needs, without an ORM object's cost."""
-
-    id: int
-    text: str
-    due_at: dt.datetime
-    attempts: int
-    idempotency_key: str
-    link: str | None
-
-
-@dataclass
 class _Pass:
     """What a pass's transaction did (`Dispatcher._exchange`)."""
 
@@ -110,7 +98,7 @@ class _Flight:
     """One send from its claim until its outcome is recorded."""
 
     channel_id: int
-    post: Sendable
+    post: attempts.Claimed
     channel: Channel
     publisher: Publisher
     #: The post as its adapter gets it (built once, when it was claimed).
@@ -134,7 +122,7 @@ class _Flight:
         return self.outcome
 
 
-def outgoing(post: Post | Sendable, publisher: Publisher | None = None) -> OutgoingPost:
+def outgoing(post: Post | attempts.Claimed, publisher: Publisher | None = None) -> OutgoingPost:
     """The post as its adapter gets it. On a channel with the `thread` option, a
     text too long for the platform is split into numbered parts; the split is
     deterministic, so a retry or a reconcile sees the same parts."""
@@ -423,14 +411,7 @@ class Dispatcher:
                 SendEvent(post_id, f"#{channel_id}", "failed", now, now, error=error)
             )
             return None
-        post = Sendable(
-            claimed.id,
-            claimed.text,
-            claimed.due_at,
-            claimed.attempts,
-            claimed.idempotency_key,
-            claimed.link,
-        )
+        post = claimed
         try:
             publisher = self._publisher(channel)
             out = outgoing(post, publisher)

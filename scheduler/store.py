@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlmodel import Session, select
 
 from scheduler import migrations
+from scheduler.driver_sql import prepared
 from scheduler.errors import DatabaseError
 from scheduler.models import Attempt, Channel, Post, PostStatus
 
@@ -274,7 +275,7 @@ def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, tuple[Any,
     converts only a row that changed (`channel_row`): cheaper than converting
     every row on every pass, and a value that no longer reads fails only its
     own channel."""
-    rows = conn.execute(_due_channel_rows_statement(), {"p_now": now})
+    rows = prepared(_due_channel_rows_statement(), conn.dialect).run(conn, {"p_now": now})
     return {row[0]: tuple(row) for row in rows}
 
 

@@ -187,3 +187,23 @@ def test_sqlite_claims_and_expiry_checks_seek_instead_of_walking_the_queue(
         # The UPDATE finds the picked posts by id, not by testing every queued post.
         assert plan.startswith("SEARCH posts USING INTEGER PRIMARY KEY"), plan
     assert "ix_posts_expiry" in expiry, expiry
+
+
+def test_attempt_rows_for_a_large_pass_are_written_in_chunks(db_url: str) -> None:
+    channels = harness.add_channels(db_url, {f"c{i}": "http://127.0.0.1:9/" for i in range(3)})
+    harness.add_posts(db_url, list(channels.values()), 250)
+    engine = store.make_engine(db_url)
+    now = utcnow()
+    with engine.connect() as conn:
+        claimed = [
+            c.id
+            for channel in channels.values()
+            for c in attempts.claim_and_begin(conn, "me", now, LEASE, 100, channel)
+            if isinstance(c, attempts.Claimed)
+        ]
+        ids = attempts.insert_attempts(conn, "me", claimed, now)
+        conn.commit()
+    assert len(claimed) == 250 and sorted(ids) == sorted(claimed)
+    rows = _rows(engine, "attempts")
+    assert {r["post_id"]: r["id"] for r in rows} == ids
+    engine.dispose()
