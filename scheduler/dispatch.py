@@ -128,7 +128,9 @@ def outgoing(post: Post | attempts.Claimed, publisher: Publisher | None = None) 
     deterministic, so a retry or a reconcile sees the same parts."""
     assert post.id is not None
     parts: tuple[str, ...] = ()
-    if publisher is not None and getattr(publisher.options, "thread", False):
+    # Asked through model_fields: pydantic's path for a missing attribute is slow.
+    options = publisher.options if publisher is not None else None
+    if publisher is not None and "thread" in type(options).model_fields and options.thread:  # type: ignore[union-attr]
         pieces = split_thread(post.text, publisher)
         if len(pieces) > 1:
             parts = tuple(pieces)
@@ -215,6 +217,10 @@ class Dispatcher:
         self._events: list[SendEvent] = []
         #: Sends that finished and wait for the next pass to record their outcome.
         self._done: list[_Flight] = []
+        #: Sends started and not yet ended; sends ended so far; who waits on them.
+        self._running = 0
+        self._ended = 0
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
         self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
@@ -241,10 +247,11 @@ class Dispatcher:
         try:
             while True:
                 started = await self.pump(now_fn)
-                if not started and not self._tasks and not self._done:
+                if not started and not self._running and not self._done:
                     break
-                if self._tasks:
-                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                if self._running:
+                    # Until a send ends (then the next pass records it).
+                    await self._until(lambda seen=self._ended: self._ended > seen)
         finally:
             if self._tasks:
                 await asyncio.wait(set(self._tasks))
@@ -285,6 +292,7 @@ class Dispatcher:
             self._record(event)
         for flight in result.started:
             self._inflight[flight.channel_id].add(flight.post.id)
+            self._running += 1
             task = asyncio.create_task(self._run(flight, now_fn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -340,8 +348,31 @@ class Dispatcher:
     async def _settle(self) -> None:
         # Sends started together tend to finish together: wait a moment for the
         # rest of them, so that one pass records them all.
-        if self._done and self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=_SETTLE_SECONDS)
+        if self._done and self._running:
+            await self._until(lambda: not self._running, _SETTLE_SECONDS)
+
+    async def _until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `ready()` holds when a send ends, or `timeout` passes.
+        (One future per wait: `asyncio.wait` costs a callback on every task in
+        flight, twice a pass.)"""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        entry = (ready, waiter)
+        self._waiters.append(entry)
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(entry)
+            if timer is not None:
+                timer.cancel()
+
+    def _ended_one(self) -> None:
+        self._running -= 1
+        self._ended += 1
+        for ready, waiter in self._waiters:
+            if ready():
+                _wake(waiter)
 
     def _exchange(self, done: list[_Flight], now: dt.datetime, *, claim: bool) -> _Pass:
         """The pass's transaction: record `done`, then, with `claim`, claim up
@@ -458,6 +489,7 @@ class Dispatcher:
             flight.finished_at = now_fn()
             self._done.append(flight)
         finally:
+            self._ended_one()
             if self.on_capacity is not None:
                 self.on_capacity()
 
@@ -678,6 +710,11 @@ class Dispatcher:
                 continue
         self._idempotent = names
         return names
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def make_client(timeout: float = 20.0) -> httpx.AsyncClient:

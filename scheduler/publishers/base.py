@@ -10,6 +10,7 @@ failures as retryable, permanent or unknown. Adapters are found through the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class PreparedRequest:
         body = self.body_bytes()
         if self.json is not None and self.content is None:
             headers.setdefault("Content-Type", "application/json")
-        return httpx.Request(self.method, self.url, headers=headers, content=body)
+        return httpx.Request(self.method, _parsed_url(self.url), headers=headers, content=body)
 
     def redacted(self) -> dict[str, Any]:
         """The request as a plain dict with every secret replaced by `***`."""
@@ -297,6 +298,13 @@ def retry_after(response: httpx.Response, now: dt.datetime | None = None) -> flo
         return None
     now = now or dt.datetime.now(dt.UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx.URL:
+    # A channel sends to the same few URLs again and again; httpx.URL is
+    # immutable, so each is parsed once.
+    return httpx.URL(url)
 
 
 def _host(url: str) -> str:
