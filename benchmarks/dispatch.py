@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rate", type=float, default=100.0, help="lateness: posts per second")
     parser.add_argument("--lateness-posts", type=int, default=2_000)
-    parser.add_argument("--rounds", type=int, default=3, help="throughput: raw/daemon pairs")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput: raw/daemon pairs")
     parser.add_argument("--skip-apscheduler", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -4,9 +4,11 @@ the outcome written after.
 `begin_attempt` commits before the network is touched, so a crash mid-send
 leaves an attempt without an outcome, which tells recovery that a request may
 have left. Both steps act only while the caller still holds the post's lease.
-The daemon runs them for several posts at once (`begin_attempts`,
-`finish_many`): a few statements per batch instead of a few per post, which is
-most of what a send costs the scheduler on a fast platform.
+The daemon does both for several posts at once, in one transaction per pass:
+`finish_many` for the sends that came back, `claim_and_begin` (the claim counts
+the attempt) and `insert_attempts` for the next ones. A few statements per
+pass instead of a few per post: on a fast platform the database work was most
+of what a send cost the scheduler.
 """
 
 from __future__ import annotations
