@@ -1155,6 +1155,10 @@ def daemon(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Each send already prints its own line; httpx's INFO line per request
+    # repeats it with the URL (where some platforms carry a token).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     state = _state(ctx)
     events: list[Any] = []
 

@@ -120,6 +120,8 @@ def test_article_to_published_post(ready_cli, db_url, tmp_path):
         payload = Webhook(SECRET).verify(got.body, got.headers)
         assert payload["text"] == created[0]["text"]
         assert SECRET not in run.stdout + run.stderr
+        # One line per send is the scheduler's own; httpx's request log is off.
+        assert "HTTP Request" not in run.stderr
 
         rows = {r[0]: r for r in _posts(db_url)}
         assert rows[first][1] == "sent"
