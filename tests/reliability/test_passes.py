@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from scheduler import attempts, store
 from scheduler.attempts import Finished, Outcome
+from scheduler.expiry import expire_due
 from scheduler.models import PostStatus, utcnow
 
 from . import harness
@@ -21,6 +22,13 @@ from .sink import Sink
 from .test_dispatch import posts, run, settings
 
 LEASE = dt.timedelta(seconds=60)
+
+
+def _queue(url: str, count: int) -> tuple[sa.Engine, int]:
+    """An engine on `url` with one channel holding `count` posts due now."""
+    (channel,) = harness.add_channels(url, {"a": "http://127.0.0.1:9/a"}).values()
+    harness.add_posts(url, [channel], count)
+    return store.make_engine(url), channel
 
 
 def _rows(engine: sa.Engine, table: str) -> list[dict[str, object]]:
@@ -31,9 +39,7 @@ def _rows(engine: sa.Engine, table: str) -> list[dict[str, object]]:
 
 
 def test_claim_and_begin_counts_the_attempt_and_fail_unsent_gives_it_back(db_url: str) -> None:
-    (channel,) = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"}).values()
-    harness.add_posts(db_url, [channel], 3)
-    engine = store.make_engine(db_url)
+    engine, channel = _queue(db_url, 3)
     now = utcnow()
     with engine.connect() as conn:
         first, second = attempts.claim_and_begin(conn, "me", now, LEASE, 2, channel)
@@ -59,9 +65,7 @@ def test_claim_and_begin_counts_the_attempt_and_fail_unsent_gives_it_back(db_url
 def test_outcomes_of_every_kind_are_recorded_together_and_a_lost_lease_exactly(
     db_url: str,
 ) -> None:
-    (channel,) = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"}).values()
-    harness.add_posts(db_url, [channel], 4)
-    engine = store.make_engine(db_url)
+    engine, channel = _queue(db_url, 4)
     now = utcnow()
     with engine.connect() as conn:
         claimed = attempts.claim_and_begin(conn, "me", now, LEASE, 4, channel)
@@ -169,13 +173,10 @@ def _plans(engine: sa.Engine, work: object) -> list[str]:
 def test_sqlite_claims_and_expiry_checks_seek_instead_of_walking_the_queue(
     sqlite_url: str,
 ) -> None:
-    (channel,) = harness.add_channels(sqlite_url, {"a": "http://127.0.0.1:9/a"}).values()
-    harness.add_posts(sqlite_url, [channel], 50)
-    engine = store.make_engine(sqlite_url)
+    engine, channel = _queue(sqlite_url, 50)
     now = utcnow()
     (claim,) = _plans(engine, lambda c: attempts.claim_and_begin(c, "me", now, LEASE, 4, channel))
     (plain,) = _plans(engine, lambda c: store.claim_due(c, "me", now, LEASE, 4))
-    from scheduler.expiry import expire_due
 
     def expire(conn: sa.Connection) -> None:
         with Session(bind=conn) as session:
