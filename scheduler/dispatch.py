@@ -438,9 +438,8 @@ class Dispatcher:
             error = f"cannot read post {post_id} or its channel: {why}"
             log.error(error)
             failures.append((post_id, error))
-            result.failed.append(
-                SendEvent(post_id, f"#{channel_id}", "failed", now, now, error=error)
-            )
+            name = channel.name if isinstance(channel, Channel) else f"#{channel_id}"
+            result.failed.append(SendEvent(post_id, name, "failed", now, now, error=error))
             return None
         post = claimed
         try:

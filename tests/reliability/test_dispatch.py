@@ -208,7 +208,7 @@ def test_rows_that_no_longer_read_fail_alone(db_url: str, sink: Sink) -> None:
                 sa.text("UPDATE posts SET due_at = :d WHERE id = 1"),
                 {"d": f"{bad.date()} {bad.hour:02d}:99:00"},
             )
-    asyncio.run(run(db_url, settings(db_url)))
+    events = {e.post_id: e for e in asyncio.run(run(db_url, settings(db_url)))}
     statuses = dict(
         engine.connect().execute(sa.text("SELECT id, status FROM posts ORDER BY id")).all()
     )
@@ -227,6 +227,7 @@ def test_rows_that_no_longer_read_fail_alone(db_url: str, sink: Sink) -> None:
         assert statuses[p] == "failed" and "uninstalled" in errors[p]
     if db_url.startswith("sqlite"):
         assert statuses[1] == "failed" and "cannot read post 1" in errors[1]
+        assert (events[1].channel, events[1].status) == ("good", "failed")
         good.remove(1)
     assert all(statuses[p] == "sent" for p in good)
     # Nothing left for the posts that failed before the network: no attempt counted.
