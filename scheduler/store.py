@@ -182,32 +182,46 @@ def retry_transient(
 ) -> T:
     """Run `fn` (which opens its own session) again while it fails transiently,
     up to `seconds`; the last error is raised when time runs out."""
-    deadline = time.monotonic() + seconds
-    wait = first_wait
+    retrying = _Retrying(seconds, first_wait)
     while True:
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc) or time.monotonic() + wait > deadline:
+            wait = retrying.wait_after(exc)
+            if wait is None:
                 raise
-            log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
         sleep(wait)
-        wait = min(wait * 2, 2.0) * random.uniform(0.8, 1.2)
 
 
 async def retry_transient_async(fn: Callable[[], T], *, seconds: float = 60.0) -> T:
     """`retry_transient` for the daemon: waits without blocking the event loop."""
-    deadline = time.monotonic() + seconds
-    wait = 0.05
+    retrying = _Retrying(seconds, 0.05)
     while True:
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc) or time.monotonic() + wait > deadline:
+            wait = retrying.wait_after(exc)
+            if wait is None:
                 raise
-            log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
         await asyncio.sleep(wait)
-        wait = min(wait * 2, 2.0) * random.uniform(0.8, 1.2)
+
+
+class _Retrying:
+    """The rule both retry loops follow: transient errors only, growing jittered
+    waits (at most about 2 s), until the deadline."""
+
+    def __init__(self, seconds: float, first_wait: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.wait = first_wait
+
+    def wait_after(self, exc: Exception) -> float | None:
+        """How long to wait before trying again after `exc`; None: give up."""
+        if not is_transient(exc) or time.monotonic() + self.wait > self.deadline:
+            return None
+        log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
+        wait = self.wait
+        self.wait = min(self.wait * 2, 2.0) * random.uniform(0.8, 1.2)
+        return wait
 
 
 # -- claiming ---------------------------------------------------------------
@@ -264,13 +278,9 @@ def count_due(session: Session, now: dt.datetime) -> int:
     return session.execute(stmt).scalar_one()
 
 
-def due_channels(session: Session | Connection, now: dt.datetime) -> list[int]:
-    """Channels (not paused) with at least one post due now."""
-    return sorted(session.execute(_due_channels_statement(), {"p_now": now}).scalars())
-
-
 def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, tuple[Any, ...]]:
-    """`due_channels` with each channel's columns as stored, unconverted. A
+    """Channels (not paused) with at least one post due now, each with its
+    columns as stored, unconverted. A
     daemon's pass compares them with the rows it has already converted and
     converts only a row that changed (`channel_row`): cheaper than converting
     every row on every pass, and a value that no longer reads fails only its
@@ -433,25 +443,6 @@ def renew_leases(
         return 0
     result = session.execute(
         sa.update(Post).where(*_held_by(owner, post_ids)).values(lease_expires_at=now + lease)
-    )
-    session.commit()
-    return result.rowcount
-
-
-def release(session: Session, post_ids: Sequence[int], owner: str, now: dt.datetime) -> int:
-    """Hand claimed posts that were never attempted back to the queue (a daemon
-    stopping cleanly)."""
-    if not post_ids:
-        return 0
-    result = session.execute(
-        sa.update(Post)
-        .where(*_held_by(owner, post_ids))
-        .values(
-            status=PostStatus.queued.value,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
     )
     session.commit()
     return result.rowcount

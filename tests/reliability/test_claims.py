@@ -81,8 +81,9 @@ def test_claim_per_channel_and_in_due_order(db_url: str) -> None:
     harness.add_posts(db_url, [channels["b"]], 3, due=now - dt.timedelta(minutes=1))
     harness.add_posts(db_url, [channels["a"]], 2, due=now + dt.timedelta(hours=1))
     engine = store.make_engine(db_url)
+    with engine.connect() as conn:
+        assert sorted(store.due_channel_rows(conn, now)) == sorted(channels.values())
     with Session(engine) as session:
-        assert store.due_channels(session, now) == sorted(channels.values())
         got = store.claim_due(session, "me", now, LEASE, 3, channel_id=channels["a"])
         dues = [session.get(Post, i).due_at for i in got]
         assert dues == sorted(dues) and len(got) == 3
