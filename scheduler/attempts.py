@@ -238,10 +238,7 @@ def finish_many(
     now = utcnow()
     groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for item in done:
-        values = _post_values(item.outcome, now)
-        keys = tuple(sorted(values))
-        params = {"p_id": item.post_id, "p_owner": owner}
-        params.update({f"v_{k}": values[k] for k in keys})
+        keys, params = _finish_params(item, owner, now)
         groups.setdefault(keys, []).append(params)
     matched = 0
     for keys, rows in groups.items():
@@ -262,13 +259,8 @@ def finish_many(
 def _finish_one(
     session: Session | Connection, item: Finished, owner: str, now: dt.datetime
 ) -> bool:
-    values = _post_values(item.outcome, now)
-    keys = tuple(sorted(values))
-    result = session.execute(
-        _finish_statement(keys),
-        {"p_id": item.post_id, "p_owner": owner, **{f"v_{k}": values[k] for k in keys}},
-    )
-    kept = result.rowcount == 1
+    keys, params = _finish_params(item, owner, now)
+    kept = session.execute(_finish_statement(keys), params).rowcount == 1
     if not kept and item.outcome.status is PostStatus.sent:
         posts = _posts_table()
         session.execute(
@@ -277,10 +269,22 @@ def _finish_one(
                 posts.c.id == item.post_id,
                 posts.c.status.in_((PostStatus.queued.value, PostStatus.unknown.value)),
             )
-            .values(**values)
+            .values(**_post_values(item.outcome, now))
         )
     session.execute(_attempt_finish(), _attempt_values(item, now))
     return kept
+
+
+def _finish_params(
+    item: Finished, owner: str, now: dt.datetime
+) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The columns an outcome sets (which `_finish_statement` to use) and the
+    statement's parameters."""
+    values = _post_values(item.outcome, now)
+    keys = tuple(sorted(values))
+    params: dict[str, object] = {"p_id": item.post_id, "p_owner": owner}
+    params.update({f"v_{k}": values[k] for k in keys})
+    return keys, params
 
 
 def _post_values(outcome: Outcome, now: dt.datetime) -> dict[str, object]:
