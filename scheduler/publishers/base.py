@@ -221,6 +221,18 @@ class Publisher:
         raise PermanentError(f"{self.platform} cannot look up whether a post landed")
 
 
+def whole_thread(found: int, post: OutgoingPost, where: str) -> bool:
+    """For `reconcile`, after looking for a post's parts in order: False when
+    none landed, True when all did. A thread that landed in part cannot be
+    settled by itself (resending would repeat parts, `failed` would hide them)."""
+    if found and found < len(post.texts):
+        raise PermanentError(
+            f"only {found} of {len(post.texts)} thread parts are on {where}; "
+            "check the thread before retrying"
+        )
+    return found > 0
+
+
 async def send_classified(
     client: httpx.AsyncClient,
     request: PreparedRequest,

@@ -38,6 +38,7 @@ from scheduler.publishers.base import (
     Publisher,
     SendResult,
     send_classified,
+    whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch, until_iso
 from scheduler.publishers.sending import by_status, json_body
@@ -233,13 +234,8 @@ class MastodonPublisher(Publisher):
             if match is None:
                 break
             found.append(match)
-        if not found:
+        if not whole_thread(len(found), post, self.instance):
             return None
-        if len(found) < len(post.texts):
-            raise PermanentError(
-                f"only {len(found)} of {len(post.texts)} thread parts are on {self.instance}; "
-                "check the thread before retrying"
-            )
         return SendResult(
             remote_id=str(found[0]["id"]),
             remote_url=found[0].get("url"),

@@ -39,6 +39,7 @@ from scheduler.publishers.base import (
     Publisher,
     SendResult,
     send_classified,
+    whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
 from scheduler.publishers.sending import by_status, json_body
@@ -242,13 +243,8 @@ class XPublisher(Publisher):
             if found is None:
                 break
             ids.append(found)
-        if not ids:
+        if not whole_thread(len(ids), post, "X"):
             return None
-        if len(ids) < len(post.texts):
-            raise PermanentError(
-                f"only {len(ids)} of {len(post.texts)} thread parts are on X; "
-                "check the thread before retrying"
-            )
         return SendResult(
             remote_id=ids[0],
             remote_url=self.web_url(ids[0]),

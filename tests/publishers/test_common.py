@@ -226,3 +226,14 @@ def test_httpx_request_logs_never_show_url_secrets(stub, caplog):
     assert mask_url_secrets(
         "GET https://graph.threads.net/v1.0/c1?fields=status&access_token=TH-x"
     ) == ("GET https://graph.threads.net/v1.0/c1?fields=status&access_token=***")
+
+
+def test_reconcile_settles_a_thread_only_when_all_or_none_of_it_landed():
+    from scheduler.publishers.base import whole_thread
+
+    thread = outgoing("one two three", "one", "two", "three")
+    assert whole_thread(0, thread, "X") is False
+    assert whole_thread(3, thread, "X") is True
+    assert whole_thread(1, outgoing("plain"), "X") is True
+    with pytest.raises(PermanentError, match="only 2 of 3 thread parts are on X; check the"):
+        whole_thread(2, thread, "X")
