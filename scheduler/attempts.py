@@ -177,7 +177,7 @@ def insert_attempts(
 _INSERT_ROWS = 100
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)
 def _due_at_reader(dialect: sa.Dialect) -> Callable[[object], object]:
     column = _posts_table().c.due_at
     process = column.type.dialect_impl(dialect).result_processor(dialect, None)
