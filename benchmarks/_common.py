@@ -19,20 +19,21 @@ from sqlalchemy.engine import Engine
 
 def fresh_db(path: Path) -> tuple[Engine, str]:
     """A migrated SQLite database at `path` (what `scheduler init` makes)."""
-    from scheduler import migrations, store
+    from scheduler.storage import database, migrations
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     migrations.upgrade(engine)
     return engine, url
 
 
 def add_webhook_channel(engine: Engine, name: str, url: str) -> int:
-    from scheduler import channels, store
+    from scheduler.accounts import channels
+    from scheduler.storage import database
 
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         channel = channels.add_channel(
             session,
             name,

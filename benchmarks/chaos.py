@@ -34,7 +34,7 @@ from reliability import harness  # noqa: E402
 from reliability.pgserver import PgCluster, create_database, find_bindir  # noqa: E402
 from reliability.sink import FAULTS, Sink  # noqa: E402
 
-from scheduler import migrations, store  # noqa: E402
+from scheduler.storage import database, migrations  # noqa: E402
 
 
 def main() -> int:
@@ -68,8 +68,8 @@ def main() -> int:
         cluster.start()
         url = create_database(cluster.url)
     else:
-        url = store.normalise_url(args.db)
-    engine = store.make_engine(url)
+        url = database.normalise_url(args.db)
+    engine = database.make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
 

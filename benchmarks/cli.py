@@ -23,7 +23,7 @@ def build(db: Path, posts: int) -> None:
     import datetime as dt
 
     from benchmarks._common import add_webhook_channel, fresh_db
-    from scheduler.bulk import enqueue_many
+    from scheduler.planning.bulk import enqueue_many
 
     engine, _ = fresh_db(db)
     channel_id = add_webhook_channel(engine, "bench", "http://127.0.0.1:9/hook")

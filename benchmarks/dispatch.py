@@ -40,7 +40,7 @@ TEXT = "Post {i}: \u201cWe trained for this all winter,\u201d said the captain. 
 
 
 def prepare(folder: Path, name: str, sink_url: str, dues: list[dt.datetime]) -> tuple[Any, str]:
-    from scheduler.bulk import enqueue_many
+    from scheduler.planning.bulk import enqueue_many
 
     engine, url = fresh_db(folder / f"{name}.db")
     channel_id = add_webhook_channel(engine, "bench", sink_url)
@@ -62,7 +62,7 @@ def sent_count(engine: Any) -> int:
 
 
 def project_throughput(folder: Path, sink: SinkProcess, n: int) -> dict[str, Any]:
-    from scheduler.daemon import Daemon
+    from scheduler.delivery.daemon import Daemon
 
     now = dt.datetime.now(dt.UTC)
     dues = [now - dt.timedelta(seconds=60) + dt.timedelta(microseconds=i) for i in range(n)]
@@ -112,7 +112,7 @@ def outgoing_requests(sink_url: str, n: int) -> list[tuple[bytes, dict[str, str]
 
 
 async def _raw_send_all(url: str, requests: list[tuple[bytes, dict[str, str]]], conc: int) -> None:
-    from scheduler.dispatch import make_client
+    from scheduler.delivery.outgoing import make_client
 
     async with make_client() as client:
         limit = asyncio.Semaphore(conc)
@@ -178,7 +178,7 @@ async def _aps_run(
     from apscheduler.triggers.date import DateTrigger
 
     from scheduler.config import Settings
-    from scheduler.dispatch import make_client
+    from scheduler.delivery.outgoing import make_client
 
     path = folder / "apscheduler.db"
     path.unlink(missing_ok=True)
@@ -240,8 +240,8 @@ def _spread(n: int, per_second: float, lead: float) -> list[dt.datetime]:
 def project_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float) -> list[float]:
     import sqlalchemy as sa
 
-    from scheduler.daemon import Daemon
-    from scheduler.models import Post
+    from scheduler.delivery.daemon import Daemon
+    from scheduler.storage.models import Post
 
     engine, url = prepare(folder, "lateness", sink.url, _spread(n, per_second, lead=2.0))
     daemon = Daemon(engine, settings_for(url))
@@ -264,7 +264,7 @@ def project_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float)
 async def _raw_paced(
     url: str, requests: list[tuple[bytes, dict[str, str]]], dues: list[dt.datetime], conc: int
 ) -> list[float]:
-    from scheduler.dispatch import make_client
+    from scheduler.delivery.outgoing import make_client
 
     late: list[float] = []
     async with make_client() as client:

@@ -1,4 +1,4 @@
-"""Queueing posts: the project's batch API (`scheduler.bulk.enqueue_many`)
+"""Queueing posts: the project's batch API (`scheduler.planning.bulk.enqueue_many`)
 beside a raw sqlite3 executemany of the same rows into the same schema, and
 beside APScheduler 3's SQLAlchemyJobStore with one `add_job` per post.
 
@@ -43,7 +43,7 @@ def publish(text: str) -> None:
 
 
 def run_project(folder: Path, rows: list[tuple[str, dt.datetime]]) -> float:
-    from scheduler.bulk import enqueue_many
+    from scheduler.planning.bulk import enqueue_many
 
     engine, _ = fresh_db(folder / "project.db")
     channel_id = add_webhook_channel(engine, "bench", "http://127.0.0.1:9/hook")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     vs_aps = project_rate / aps_rate if aps_n else float("nan")
     print(f"enqueue: {args.posts:,} posts (median of {args.repeat}); APScheduler on {aps_n:,}")
     print(
-        f"  scheduler.bulk.enqueue_many  {median(project_s):8.3f} s  {project_rate:12,.0f} posts/s"
+        f"  scheduler.planning.bulk.enqueue_many  {median(project_s):8.3f} s  {project_rate:12,.0f} posts/s"
     )
     print(f"  raw sqlite3 executemany      {median(raw_s):8.3f} s  {raw_rate:12,.0f} posts/s")
     print(

@@ -41,7 +41,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def build_db(path: Path, posts: int, sink_url: str) -> float:
     """`posts` queued posts due one per second from tomorrow, plus one due now."""
-    from scheduler.bulk import enqueue_many
+    from scheduler.planning.bulk import enqueue_many
 
     engine, _ = fresh_db(path)
     channel_id = add_webhook_channel(engine, "bench", sink_url)
@@ -64,10 +64,10 @@ def point_at(path: Path, sink_url: str) -> None:
     """Reuse a kept database: aim its channel at this run's sink, queue one due post."""
     import sqlalchemy as sa
 
-    from scheduler import migrations, store
-    from scheduler.models import Channel
+    from scheduler.storage import database, migrations
+    from scheduler.storage.models import Channel
 
-    engine = store.make_engine(f"sqlite:///{path}")
+    engine = database.make_engine(f"sqlite:///{path}")
     migrations.upgrade(engine)
     soon = {"t": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")}
     with engine.begin() as conn:
@@ -86,7 +86,7 @@ def point_at(path: Path, sink_url: str) -> None:
 def enqueue_due_now(engine: Any) -> None:
     import sqlalchemy as sa
 
-    from scheduler.bulk import enqueue_many
+    from scheduler.planning.bulk import enqueue_many
 
     with engine.connect() as conn:
         channel_id = conn.execute(sa.text("SELECT min(id) FROM channels")).scalar()
@@ -178,18 +178,18 @@ def main(argv: list[str] | None = None) -> None:
             point_at(db, sink.url)
         else:
             build_s = build_db(db, args.posts, sink.url)
-            from scheduler import store
+            from scheduler.storage import database
 
-            engine = store.make_engine(f"sqlite:///{db}")
+            engine = database.make_engine(f"sqlite:///{db}")
             enqueue_due_now(engine)
             engine.dispose()
         size_mb = db.stat().st_size / 2**20
         runs = []
         for i in range(args.repeat):
             if i:
-                from scheduler import store
+                from scheduler.storage import database
 
-                engine = store.make_engine(f"sqlite:///{db}")
+                engine = database.make_engine(f"sqlite:///{db}")
                 enqueue_due_now(engine)
                 engine.dispose()
             runs.append(measure_daemon(db, sink))
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     peak = max(r["peak_rss_mb"] for r in runs)
     print(f"memory: daemon on {args.posts:,} queued posts ({size_mb:,.0f} MB SQLite file)")
     if build_s is not None:
-        print(f"  built with scheduler.bulk in {build_s:.1f} s")
+        print(f"  built with scheduler.planning.bulk in {build_s:.1f} s")
     for r in runs:
         print(
             f"  run: first send {r['first_send_s']:.3f} s, settled {r['settled_s']:.3f} s, "

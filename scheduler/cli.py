@@ -66,11 +66,11 @@ class State:
 
     def engine(self, *, require_schema: bool = True) -> Engine:
         if self._engine is None:
-            from scheduler import store
+            from scheduler.storage import database
 
-            self._engine = store.make_engine(self.settings.db)
+            self._engine = database.make_engine(self.settings.db)
             if require_schema:
-                store.require_schema(self._engine)
+                database.require_schema(self._engine)
         return self._engine
 
     def template_env(self) -> Any:
@@ -88,7 +88,7 @@ def _complete_channel(ctx: typer.Context, incomplete: str) -> list[str]:
     try:
         from sqlmodel import Session
 
-        from scheduler import channels
+        from scheduler.accounts import channels
 
         # While completing, the root callback has not run: read --db from its params.
         state = ctx.find_object(State) or State(db=ctx.find_root().params.get("db"))
@@ -138,15 +138,15 @@ def root(
 @app.command()
 def init(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Create or migrate the database."""
-    from scheduler import migrations, store
+    from scheduler.storage import database, migrations
 
     engine = _state(ctx).engine(require_schema=False)
     before, after = migrations.upgrade(engine)
     what = "created" if before is None else ("already current" if before == after else "migrated")
     if json_out:
-        print_json({"database": store.describe(engine), "result": what, "revision": after})
+        print_json({"database": database.describe(engine), "result": what, "revision": after})
     else:
-        console.print(f"database {store.describe(engine)} {what} (revision {after})")
+        console.print(f"database {database.describe(engine)} {what} (revision {after})")
 
 
 # -- ingest -------------------------------------------------------------------
@@ -171,10 +171,10 @@ def ingest(
     import dataclasses
     import datetime as dt
 
-    from scheduler import store
-    from scheduler.articles import store_article
     from scheduler.errors import IngestError
     from scheduler.ingest import extract, load_article
+    from scheduler.ingest.articles import store_article
+    from scheduler.storage import database
 
     dated = None
     if published is not None:
@@ -190,7 +190,7 @@ def ingest(
         if dated is not None:
             loaded = dataclasses.replace(loaded, published=dated)
         extraction = extract(loaded.text, published=loaded.published)
-        with store.session_scope(engine) as session:
+        with database.session_scope(engine) as session:
             stored = store_article(session, loaded, extraction)
         results.append(
             {
@@ -241,7 +241,7 @@ def quotes_list(
     """Quotes with their speaker, category and where they stand in the article."""
     from sqlmodel import Session, select
 
-    from scheduler.models import Quote
+    from scheduler.storage.models import Quote
 
     with Session(_state(ctx).engine()) as session:
         stmt = select(Quote).order_by(Quote.article_id, Quote.start)
@@ -295,15 +295,15 @@ def quotes_tag(
     json_out: JsonOpt = False,
 ) -> None:
     """Put quotes in a category that a channel can recycle (`channels evergreen`)."""
-    from scheduler import store
     from scheduler.errors import NotFoundError, PlanningError
-    from scheduler.models import Quote
+    from scheduler.storage import database
+    from scheduler.storage.models import Quote
 
     if clear == (category is not None):
         raise PlanningError("give either --category NAME or --clear")
     if category is not None and not category.strip():
         raise PlanningError("--category cannot be empty")
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         for quote_id in quote_ids:
             quote = session.get(Quote, quote_id)
             if quote is None:
@@ -326,7 +326,7 @@ def milestones_list(
     """Dated milestones with their precision, tense and person."""
     from sqlmodel import Session, select
 
-    from scheduler.models import Milestone
+    from scheduler.storage.models import Milestone
 
     with Session(_state(ctx).engine()) as session:
         stmt = select(Milestone).order_by(Milestone.article_id, Milestone.start)
@@ -390,9 +390,10 @@ def channels_add(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a channel. Credentials stay in the environment; only the variable's name is stored."""
-    from scheduler import channels, store
+    from scheduler.accounts import channels
+    from scheduler.storage import database
 
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         channel = channels.add_channel(
             session,
             name,
@@ -414,7 +415,7 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """The channels, with their platform, zone, slots and state."""
     from sqlmodel import Session
 
-    from scheduler import channels
+    from scheduler.accounts import channels
 
     with Session(_state(ctx).engine()) as session:
         rows = [
@@ -426,7 +427,7 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         return
     from rich.table import Table
 
-    from scheduler.recurring import describe
+    from scheduler.planning.rules import describe
 
     table = Table("name", "platform", "timezone", "slots", "secret from", "recurring", "state")
     for r in rows:
@@ -443,9 +444,10 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 
 def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> None:
-    from scheduler import channels, store
+    from scheduler.accounts import channels
+    from scheduler.storage import database
 
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         channel = channels.get_channel(session, name)
         channel.paused = paused
         session.add(channel)
@@ -484,9 +486,10 @@ def channels_evergreen(
     json_out: JsonOpt = False,
 ) -> None:
     """Recycle a category of quotes on a cadence (queued by the daemon, or `plan --recurring`)."""
-    from scheduler import channels, store
+    from scheduler.accounts import channels
     from scheduler.errors import ConfigError
-    from scheduler.recurring import EvergreenRule, parse_duration_days, set_evergreen
+    from scheduler.planning.rules import EvergreenRule, parse_duration_days, set_evergreen
+    from scheduler.storage import database
 
     if not off and not every:
         raise ConfigError("give --every 'SLOTS' (e.g. 'wed 12:00'), or --off")
@@ -495,7 +498,7 @@ def channels_evergreen(
         if off
         else EvergreenRule(category, every or "", parse_duration_days(cooldown), template)
     )
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         channel = channels.get_channel(session, name)
         if rule is not None:
             rule.template = _checked_template(ctx, template)
@@ -542,16 +545,17 @@ def channels_calendar(
 ) -> None:
     """On-this-day, throwback and countdown posts from milestones (`plan --recurring`).
     Replaces the channel's calendar settings with the ones given."""
-    from scheduler import channels, store
+    from scheduler.accounts import channels
     from scheduler.errors import ConfigError
-    from scheduler.recurring import CalendarRule, set_calendar
+    from scheduler.planning.rules import CalendarRule, set_calendar
+    from scheduler.storage import database
 
     try:
         days = [int(d) for d in countdown.replace(" ", "").split(",") if d]
     except ValueError:
         raise ConfigError(f"--countdown takes whole days like 7,1,0, not {countdown!r}") from None
     rule = None if off else CalendarRule(on_this_day, throwback, days, at, leap_day, person)
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         channel = channels.get_channel(session, name)
         set_calendar(channel, rule)
         session.add(channel)
@@ -559,7 +563,7 @@ def channels_calendar(
     if json_out:
         print_json(data)
     else:
-        from scheduler.recurring import describe
+        from scheduler.planning.rules import describe
 
         console.print(f"channel {name}: {describe(data['recurring']) or 'no recurring posts'}")
 
@@ -569,8 +573,8 @@ def channels_test(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = Fals
     """Check a channel's credentials and show the account."""
     from sqlmodel import Session
 
-    from scheduler import channels
-    from scheduler.dispatch import make_client
+    from scheduler.accounts import channels
+    from scheduler.delivery.outgoing import make_client
 
     with Session(_state(ctx).engine()) as session:
         channel = channels.get_channel(session, name)
@@ -637,13 +641,14 @@ def plan(
 
     from sqlmodel import select
 
-    from scheduler import channels, store
+    from scheduler.accounts import channels
+    from scheduler.desk.posts import post_dict
     from scheduler.errors import PlanningError
-    from scheduler.expiry import annotate_planned
-    from scheduler.models import Article
-    from scheduler.planning import plan_article
-    from scheduler.posts import post_dict
-    from scheduler.recurring import parse_duration_days
+    from scheduler.planning.expiry import annotate_planned
+    from scheduler.planning.plan import plan_article
+    from scheduler.planning.rules import parse_duration_days
+    from scheduler.storage import database
+    from scheduler.storage.models import Article
     from scheduler.when import parse_when
 
     state = _state(ctx)
@@ -667,7 +672,7 @@ def plan(
             raise PlanningError(f"--template takes kind=name, not {item!r}")
         names[kind] = name
     env = state.template_env()
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         chan = channels.get_channel(session, channel)
         if article == "latest":
             article_id = session.exec(select(Article.id).order_by(Article.id.desc())).first()
@@ -756,17 +761,18 @@ def _plan_recurring(
 ) -> None:
     from sqlmodel import select
 
-    from scheduler import channels, store
-    from scheduler.models import Channel, utcnow
-    from scheduler.posts import post_dict
-    from scheduler.recurring import plan_recurring
+    from scheduler.accounts import channels
+    from scheduler.desk.posts import post_dict
+    from scheduler.planning.recurring import plan_recurring
+    from scheduler.storage import database
+    from scheduler.storage.models import Channel, utcnow
     from scheduler.when import parse_when
 
     state = _state(ctx)
     env = state.template_env()
     first = parse_when(start) if start else utcnow()
     end = parse_when(until, now=first)
-    with store.session_scope(state.engine()) as session:
+    with database.session_scope(state.engine()) as session:
         chosen = [channels.get_channel(session, channel)] if channel else None
         result = plan_recurring(
             session,
@@ -817,10 +823,11 @@ def queue_list(
     """Posts in send order, a page at a time (keyset paging: fast at any depth)."""
     from sqlmodel import Session, select
 
-    from scheduler import channels, store
+    from scheduler.accounts import channels
+    from scheduler.desk import posts
+    from scheduler.desk.posts import post_dict
     from scheduler.errors import PlanningError
-    from scheduler.models import Channel, PostStatus
-    from scheduler.posts import post_dict
+    from scheduler.storage.models import Channel, PostStatus
 
     if status is not None and status not in PostStatus.__members__:
         raise PlanningError(
@@ -829,7 +836,7 @@ def queue_list(
     cursor = _parse_cursor(after) if after else None
     with Session(_state(ctx).engine()) as session:
         channel_id = channels.get_channel(session, channel).id if channel else None
-        posts = store.page_posts(
+        posts = posts.page_posts(
             session, status=status, channel_id=channel_id, after=cursor, limit=limit
         )
         by_id = {c.id: c for c in session.exec(select(Channel))}
@@ -881,13 +888,14 @@ def queue_add(
     json_out: JsonOpt = False,
 ) -> None:
     """Queue a post written by hand."""
-    from scheduler import channels, store
-    from scheduler.posts import add_post, post_dict
+    from scheduler.accounts import channels
+    from scheduler.desk.posts import add_post, post_dict
+    from scheduler.storage import database
     from scheduler.when import parse_when
 
     if text == "-":
         text = sys.stdin.read()
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         chan = channels.get_channel(session, channel)
         post = add_post(session, chan, text, parse_when(at, chan.timezone))
         data = post_dict(post, chan)
@@ -902,9 +910,9 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
     """One post with its attempts and where its words came from."""
     from sqlmodel import Session
 
-    from scheduler.models import Channel
-    from scheduler.posts import attempts_of, get_post, post_dict
-    from scheduler.preview import provenance
+    from scheduler.desk.posts import attempts_of, get_post, post_dict
+    from scheduler.previews.preview import provenance
+    from scheduler.storage.models import Channel
 
     with Session(_state(ctx).engine()) as session:
         post = get_post(session, post_id)
@@ -954,12 +962,12 @@ def queue_move(
     json_out: JsonOpt = False,
 ) -> None:
     """Give a queued post a new time."""
-    from scheduler import store
-    from scheduler.models import Channel
-    from scheduler.posts import get_post, move_post
+    from scheduler.desk.posts import get_post, move_post
+    from scheduler.storage import database
+    from scheduler.storage.models import Channel
     from scheduler.when import parse_when, show
 
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         post = get_post(session, post_id)
         chan = session.get(Channel, post.channel_id)
         assert chan is not None
@@ -975,10 +983,10 @@ def queue_move(
 @queue_app.command("cancel")
 def queue_cancel(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
     """Cancel queued posts (they are kept, marked cancelled)."""
-    from scheduler import store
-    from scheduler.posts import cancel_post, get_post
+    from scheduler.desk.posts import cancel_post, get_post
+    from scheduler.storage import database
 
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         for post_id in post_ids:
             cancel_post(session, get_post(session, post_id))
     if json_out:
@@ -990,10 +998,10 @@ def queue_cancel(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = Fa
 @queue_app.command("retry")
 def queue_retry(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
     """Queue failed, cancelled, missed or unknown posts again."""
-    from scheduler import store
-    from scheduler.posts import get_post, retry_post
+    from scheduler.desk.posts import get_post, retry_post
+    from scheduler.storage import database
 
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         for post_id in post_ids:
             retry_post(session, get_post(session, post_id))
     if json_out:
@@ -1011,7 +1019,7 @@ def queue_reconcile(
     json_out: JsonOpt = False,
 ) -> None:
     """Ask each platform whether `unknown` posts landed: sent, queued again, or still unknown."""
-    from scheduler.reconcile import reconcile
+    from scheduler.delivery.reconcile import reconcile
 
     settled = reconcile(_state(ctx).engine(), post_ids or [])
     if json_out:
@@ -1035,10 +1043,11 @@ def queue_import(
     json_out: JsonOpt = False,
 ) -> None:
     """Queue many hand-written posts from CSV. All or nothing: one bad row imports none."""
-    from scheduler import channels, store
-    from scheduler.csv_import import import_csv
+    from scheduler.accounts import channels
+    from scheduler.desk.posts import post_dict
     from scheduler.errors import PlanningError
-    from scheduler.posts import post_dict
+    from scheduler.planning.csv_import import import_csv
+    from scheduler.storage import database
 
     if file == "-":
         data, name = sys.stdin.read(), "stdin"
@@ -1053,7 +1062,7 @@ def queue_import(
         except OSError as exc:
             raise PlanningError(f"cannot read {file}: {exc.strerror}") from None
         name = path.name
-    with store.session_scope(_state(ctx).engine()) as session:
+    with database.session_scope(_state(ctx).engine()) as session:
         result = import_csv(session, data, name)
         by_id = {c.id: c for c in channels.list_channels(session)}
         rows = [post_dict(p, by_id[p.channel_id]) | _extra(p) for p in result.created]
@@ -1106,9 +1115,9 @@ def preview(
     hashtags), its local send time, its source, and the exact request."""
     from sqlmodel import Session
 
-    from scheduler.channels import get_channel
-    from scheduler.preview import preview_posts
-    from scheduler.render import print_previews
+    from scheduler.accounts.channels import get_channel
+    from scheduler.previews.preview import preview_posts
+    from scheduler.previews.terminal import print_previews
     from scheduler.when import parse_when
 
     with Session(_state(ctx).engine()) as session:
@@ -1122,7 +1131,7 @@ def preview(
             raise SchedulerError(f"no post with id {', '.join(map(str, sorted(missing)))}")
     written = None
     if html is not None:
-        from scheduler.preview_html import write_page
+        from scheduler.previews.html import write_page
 
         written = write_page(items, html)
     if json_out:
@@ -1147,8 +1156,8 @@ def daemon(
     """Publish posts as they fall due (stop with Ctrl-C or SIGTERM)."""
     import logging
 
-    from scheduler.daemon import Daemon
-    from scheduler.render import print_event
+    from scheduler.delivery.daemon import Daemon
+    from scheduler.previews.terminal import print_event
 
     logging.basicConfig(
         level=logging.INFO,
@@ -1177,17 +1186,15 @@ def daemon(
 
         from sqlmodel import Session
 
-        from scheduler import store
+        from scheduler.delivery import claims
         from scheduler.output import counting
 
         with Session(state.engine()) as session:
-            due = store.count_due(session, dt.datetime.now(dt.UTC))
+            due = claims.count_due(session, dt.datetime.now(dt.UTC))
         with counting(due, "catching up", enabled=not json_out) as advance:
             asyncio.run(runner.run_once())
         if json_out:
-            from scheduler.render import event_dict
-
-            print_json([event_dict(e) for e in events])
+            print_json([e.as_dict() for e in events])
         elif not events:
             console.print("nothing due")
         return
@@ -1213,8 +1220,8 @@ def simulate(
 ) -> None:
     """The timeline the daemon would follow from now, on a virtual clock; nothing is sent
     and nothing is written (recurring posts are planned in a transaction rolled back)."""
-    from scheduler.render import print_timeline
-    from scheduler.simulation import simulate as run_simulation
+    from scheduler.previews.simulation import simulate as run_simulation
+    from scheduler.previews.terminal import print_timeline
     from scheduler.when import parse_when
 
     state = _state(ctx)
@@ -1254,7 +1261,7 @@ def explain(
     """Why a post goes out when it does (or why it will not)."""
     from sqlmodel import Session
 
-    from scheduler.explain import explain as explain_post
+    from scheduler.previews.explain import explain as explain_post
 
     state = _state(ctx)
     with Session(state.engine()) as session:

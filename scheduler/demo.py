@@ -15,16 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scheduler import channels, migrations, store
-from scheduler.articles import store_article
+from scheduler.accounts import channels
 from scheduler.compose.filters import shorten
-from scheduler.dispatch import Dispatcher
+from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.ingest import extract, load_article
+from scheduler.ingest.articles import store_article
 from scheduler.output import console
-from scheduler.planning import plan_article
-from scheduler.preview import preview_posts
-from scheduler.render import print_event, print_previews
-from scheduler.simulation import due_times
+from scheduler.planning.plan import plan_article
+from scheduler.previews.preview import preview_posts
+from scheduler.previews.simulation import due_times
+from scheduler.previews.terminal import print_event, print_previews
+from scheduler.storage import database, migrations
 
 SAMPLE = Path(__file__).parent / "samples" / "ice_and_iron.txt"
 DEMO_DB = "scheduler-demo.db"
@@ -37,12 +38,12 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
     if state.db is None:
         for suffix in ("", "-wal", "-shm"):
             Path(DEMO_DB + suffix).unlink(missing_ok=True)
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     migrations.upgrade(engine)
     console.rule("1. ingest")
     loaded = load_article(str(SAMPLE))
     extraction = extract(loaded.text, published=loaded.published)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         stored = store_article(session, loaded, extraction)
         article_id = stored.article.id
     console.print(f"{SAMPLE.name}: {stored.quotes} quotes, {stored.milestones} milestones")
@@ -55,7 +56,7 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
 
     console.rule("2. channels and plan")
     start = dt.datetime.now(dt.UTC)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         made = []
         for name, platform, options, secret, slots in (
             (
@@ -94,7 +95,7 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
             )
 
     console.rule("3. preview (what would be sent)")
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         print_previews(preview_posts(session, limit=2))
 
     console.rule("4. daemon, dry run, fast clock")

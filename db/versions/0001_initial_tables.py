@@ -8,7 +8,7 @@ Create Date: 2026-11-25 14:33:17.720598
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import scheduler.models
+import scheduler.storage.models
 
 
 revision = '0001'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('published', sa.Date(), nullable=True),
-    sa.Column('ingested_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('ingested_at', scheduler.storage.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('content_hash')
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('slots', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('paused', sa.Boolean(), nullable=False),
     sa.Column('grace_seconds', sa.Float(), nullable=True),
-    sa.Column('created_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', scheduler.storage.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -71,18 +71,18 @@ def upgrade() -> None:
     sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('article_id', sa.Integer(), nullable=True),
     sa.Column('link', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('due_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', scheduler.storage.models.UTCDateTime(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('lease_expires_at', scheduler.models.UTCDateTime(), nullable=True),
+    sa.Column('lease_expires_at', scheduler.storage.models.UTCDateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', scheduler.models.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', scheduler.storage.models.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('remote_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('remote_url', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('sent_at', scheduler.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', scheduler.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', scheduler.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', scheduler.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', scheduler.storage.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -113,8 +113,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('started_at', scheduler.models.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', scheduler.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', scheduler.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', scheduler.storage.models.UTCDateTime(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),

@@ -10,7 +10,7 @@ so existing rows need no backfill.
 
 from alembic import op
 import sqlalchemy as sa
-import scheduler.models
+import scheduler.storage.models
 
 
 revision = '0002'
@@ -21,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expires_at', scheduler.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('expires_at', scheduler.storage.models.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('reason', sa.Text(), nullable=True))
     with op.batch_alter_table('channels', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recurring', sa.JSON(), nullable=True))

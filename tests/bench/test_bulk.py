@@ -1,4 +1,4 @@
-"""scheduler.bulk.enqueue_many: what it writes must read back exactly like posts
+"""scheduler.planning.bulk.enqueue_many: what it writes must read back exactly like posts
 made one at a time (types, times, keys), and bad rows must keep nothing."""
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from scheduler import migrations, store
-from scheduler.bulk import PostRow, enqueue_many
+from scheduler.delivery import claims
+from scheduler.desk.posts import page_posts
 from scheduler.errors import NotFoundError, PlanningError
-from scheduler.models import Channel, Post, PostStatus
-from scheduler.planning import new_post
+from scheduler.planning.bulk import PostRow, enqueue_many
+from scheduler.planning.plan import new_post
+from scheduler.storage import database, migrations
+from scheduler.storage.models import Channel, Post, PostStatus
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> sa.Engine:
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
     migrations.upgrade(engine)
     return engine
 
 
 @pytest.fixture
 def channel(engine: sa.Engine) -> Channel:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         ch = Channel(name="hook", platform="webhook", options={"url": "http://127.0.0.1:9/"})
         session.add(ch)
         session.flush()
@@ -98,13 +100,13 @@ def test_stored_times_compare_like_orm_written_ones(engine: sa.Engine, channel: 
     compare times in SQL see bulk and single posts alike."""
     when = dt.datetime(2031, 5, 1, 9, 0, tzinfo=dt.UTC)  # whole second: no microseconds
     enqueue_many(engine, channel, [("bulk", when)])
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         session.add(new_post(channel, "single", when))
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT text, due_at FROM posts ORDER BY id")).all()
     assert stored[0][1] == stored[1][1]
     with Session(engine) as session:
-        page = store.page_posts(session, after=(when, 0))
+        page = page_posts(session, after=(when, 0))
     assert [p.text for p in page] == ["bulk", "single"]
 
 
@@ -115,7 +117,7 @@ def test_due_posts_are_claimed(engine: sa.Engine, channel: Channel) -> None:
     )
     enqueue_many(engine, channel, [("later", now + dt.timedelta(hours=1))])
     with Session(engine) as session:
-        ids = store.claim_due(session, "me", now, dt.timedelta(minutes=1), limit=10)
+        ids = claims.claim_due(session, "me", now, dt.timedelta(minutes=1), limit=10)
     assert len(ids) == 5
 
 
@@ -189,7 +191,7 @@ def test_unknown_channel(engine: sa.Engine) -> None:
 
 def test_core_path_for_other_dialects(engine: sa.Engine, channel: Channel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The generic Core executemany path (PostgreSQL) writes the same rows."""
-    from scheduler import bulk
+    from scheduler.planning import bulk
 
     real = bulk._writer
 

@@ -65,9 +65,9 @@ class Cli:
 
     def session(self):  # type: ignore[no-untyped-def]
 
-        from scheduler import store
+        from scheduler.storage import database
 
-        return store.session_scope(store.make_engine(self.url))
+        return database.session_scope(database.make_engine(self.url))
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def seeded(cli: Cli) -> dict[str, Any]:
     """An article with three credited quotes (category `grit`) and four milestones:
     29 Feb 2024 (day, past), 1998 (year, past), 14 Mar 2027 (day, planned), and
     June 2019 (month, past)."""
-    from scheduler.models import Article, Milestone, Quote
+    from scheduler.storage.models import Article, Milestone, Quote
 
     ids: dict[str, Any] = {}
     with cli.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from scheduler.anniversaries import anniversary
+from scheduler.planning.anniversaries import anniversary
 
 from .conftest import add_outbox
 

@@ -119,10 +119,10 @@ def test_ingest_folder_prints_only_json(cli, tmp_path: Path) -> None:
 def test_a_0001_database_migrates(tmp_path: Path) -> None:
     from alembic import command
 
-    from scheduler import migrations, store
+    from scheduler.storage import database, migrations
 
     c = Cli(tmp_path / "old.db", tmp_path)
-    engine = store.make_engine(c.url)
+    engine = database.make_engine(c.url)
     cfg = migrations.alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlmodel import select
 
-from scheduler.expiry import expire_due, period_end
-from scheduler.models import Post
+from scheduler.planning.expiry import expire_due, period_end
+from scheduler.storage.models import Post
 
 from .conftest import add_outbox
 

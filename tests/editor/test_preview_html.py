@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.preview import PostPreview
-from scheduler.preview_html import render_page
+from scheduler.previews.html import render_page
+from scheduler.previews.preview import PostPreview
 
 from .conftest import add_outbox, add_webhook
 from .test_preview import LONG

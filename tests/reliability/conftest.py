@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import migrations, store
+from scheduler.storage import database, migrations
 
 from .pgserver import PgCluster, create_database, drop_database, find_bindir
 from .sink import Sink
@@ -21,7 +21,7 @@ def pg_server() -> Iterator[str]:
     """URL of a PostgreSQL server on which the tests may create databases."""
     url = os.environ.get("SCHEDULER_TEST_PG_URL")
     if url:
-        yield store.normalise_url(url)
+        yield database.normalise_url(url)
         return
     bindir = find_bindir()
     if bindir is None:
@@ -45,7 +45,7 @@ def pg_server() -> Iterator[str]:
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh, migrated database on the test server."""
     url = create_database(pg_server)
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
     try:
@@ -57,7 +57,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'scheduler.db'}"
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
     return url

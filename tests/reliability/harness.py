@@ -20,8 +20,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from scheduler import store
-from scheduler.models import Channel, Post, PostStatus, utcnow
+from scheduler.storage import database
+from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 
 from .sink import SinkStats
 
@@ -35,9 +35,9 @@ def add_channels(
 ) -> dict[str, int]:
     """Webhook channels name -> URL; returns name -> id. `plainhook` is the
     same adapter for a platform that does not dedupe (see plugin/)."""
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     ids = {}
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         for name, endpoint in endpoints.items():
             channel = Channel(name=name, platform=platform, options={"url": endpoint}, **fields)
             session.add(channel)
@@ -57,7 +57,7 @@ def add_posts(
     spread_seconds: float = 0.0,
 ) -> None:
     """`count` queued posts spread round-robin over the channels, in one bulk insert."""
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     due = due or utcnow()
     now = utcnow()
     rows = [
@@ -74,14 +74,14 @@ def add_posts(
         }
         for i in range(count)
     ]
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         for i in range(0, len(rows), 1000):
             session.execute(sa.insert(Post), rows[i : i + 1000])
     engine.dispose()
 
 
 def status_counts(url: str) -> Counter[str]:
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     with Session(engine) as session:
         rows = session.execute(sa.select(Post.status, sa.func.count()).group_by(Post.status))
         counts = Counter({status: n for status, n in rows})
@@ -91,7 +91,7 @@ def status_counts(url: str) -> Counter[str]:
 
 def posts_by_key(url: str) -> dict[str, tuple[int, str, str]]:
     """idempotency key -> (post id, status, platform)."""
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     with Session(engine) as session:
         rows = session.execute(
             sa.select(Post.idempotency_key, Post.id, Post.status, Channel.platform).join(

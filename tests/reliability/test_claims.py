@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from scheduler import attempts, store
-from scheduler.models import Attempt, Post, PostStatus, utcnow
+from scheduler.delivery import attempts, claims
+from scheduler.storage import database
+from scheduler.storage.models import Attempt, Post, PostStatus, utcnow
 
 from . import harness
 
@@ -35,7 +36,7 @@ def test_concurrent_claims_never_share_a_post(db_url: str) -> None:
         db_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"}
     )
     harness.add_posts(db_url, list(channels.values()), 600)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     claimed: dict[str, list[int]] = {}
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
@@ -46,7 +47,7 @@ def test_concurrent_claims_never_share_a_post(db_url: str) -> None:
             barrier.wait()
             while True:
                 with Session(engine) as session:
-                    got = store.claim_due(session, name, utcnow(), LEASE, 7)
+                    got = claims.claim_due(session, name, utcnow(), LEASE, 7)
                 if not got:
                     break
                 mine.extend(got)
@@ -80,30 +81,30 @@ def test_claim_per_channel_and_in_due_order(db_url: str) -> None:
     )
     harness.add_posts(db_url, [channels["b"]], 3, due=now - dt.timedelta(minutes=1))
     harness.add_posts(db_url, [channels["a"]], 2, due=now + dt.timedelta(hours=1))
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     with engine.connect() as conn:
-        assert sorted(store.due_channel_rows(conn, now)) == sorted(channels.values())
+        assert sorted(claims.due_channel_rows(conn, now)) == sorted(channels.values())
     with Session(engine) as session:
-        got = store.claim_due(session, "me", now, LEASE, 3, channel_id=channels["a"])
+        got = claims.claim_due(session, "me", now, LEASE, 3, channel_id=channels["a"])
         dues = [session.get(Post, i).due_at for i in got]
         assert dues == sorted(dues) and len(got) == 3
         assert {session.get(Post, i).channel_id for i in got} == {channels["a"]}
-        rest = store.claim_due(session, "me", now, LEASE, 100)
+        rest = claims.claim_due(session, "me", now, LEASE, 100)
         assert len(rest) == 2 + 3  # the future posts are not due
-        assert store.next_due_at(session, after=now) == now + dt.timedelta(hours=1)
+        assert claims.next_due_at(session, after=now) == now + dt.timedelta(hours=1)
     engine.dispose()
 
 
 def test_start_attempt_needs_the_lease(db_url: str) -> None:
     channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
     harness.add_posts(db_url, list(channels.values()), 1)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     now = utcnow()
     with Session(engine) as session:
-        (post_id,) = store.claim_due(session, "old", now, dt.timedelta(seconds=-1), 10)
+        (post_id,) = claims.claim_due(session, "old", now, dt.timedelta(seconds=-1), 10)
         # The lease ran out and another daemon took the post back...
-        store.recover_expired_leases(session, now, ["webhook"])
-        (again,) = store.claim_due(session, "new", now, LEASE, 10)
+        claims.recover_expired_leases(session, now, ["webhook"])
+        (again,) = claims.claim_due(session, "new", now, LEASE, 10)
         assert again == post_id
         # ...so the first daemon must not send it.
         assert attempts.begin_attempt(session, post_id, "old", now, LEASE) is None
@@ -118,20 +119,20 @@ def test_recovery_after_a_crash(db_url: str, idempotent: bool) -> None:
     """A daemon died: one post claimed but never started, one mid-send."""
     channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
     harness.add_posts(db_url, list(channels.values()), 3)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     then = utcnow()
     with Session(engine) as session:
-        idle, mid, healthy = store.claim_due(session, "dead", then, LEASE, 10)
+        idle, mid, healthy = claims.claim_due(session, "dead", then, LEASE, 10)
         attempts.start_attempt(session, mid, "dead", then, LEASE)
-        store.renew_leases(session, "dead", [healthy], then, dt.timedelta(hours=1))
+        claims.renew_leases(session, "dead", [healthy], then, dt.timedelta(hours=1))
         # Before the lease runs out nothing moves.
-        assert store.recover_expired_leases(session, then, ["webhook"]) == {
+        assert claims.recover_expired_leases(session, then, ["webhook"]) == {
             "queued": 0,
             "unknown": 0,
         }
         later = then + LEASE + dt.timedelta(seconds=1)
         platforms = ["webhook"] if idempotent else []
-        counts = store.recover_expired_leases(session, later, platforms)
+        counts = claims.recover_expired_leases(session, later, platforms)
     assert _post(engine, idle).status == "queued"
     assert _post(engine, idle).last_error is None
     assert _post(engine, healthy).status == "sending"
@@ -155,13 +156,13 @@ def test_recovery_after_a_crash(db_url: str, idempotent: bool) -> None:
 def test_a_late_success_is_kept_even_after_the_lease_was_lost(db_url: str) -> None:
     channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
     harness.add_posts(db_url, list(channels.values()), 1)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     now = utcnow()
     with Session(engine) as session:
-        (post_id,) = store.claim_due(session, "slow", now, dt.timedelta(seconds=1), 1)
+        (post_id,) = claims.claim_due(session, "slow", now, dt.timedelta(seconds=1), 1)
         started = attempts.begin_attempt(session, post_id, "slow", now, dt.timedelta(seconds=1))
         assert started is not None
-        store.recover_expired_leases(session, now + dt.timedelta(seconds=5), ["webhook"])
+        claims.recover_expired_leases(session, now + dt.timedelta(seconds=5), ["webhook"])
         assert _post(engine, post_id).status == "queued"
         kept = attempts.finish(
             session,
@@ -186,8 +187,8 @@ def test_missed_posts_are_marked_not_dropped(db_url: str) -> None:
     # Two retries whose time passed while the daemon was down; the second
     # may already be on the platform, so it is sent again, not missed.
     harness.add_posts(db_url, [channels["a"]], 2, due=now - dt.timedelta(hours=3))
-    engine = store.make_engine(db_url)
-    with store.session_scope(engine) as session:
+    engine = database.make_engine(db_url)
+    with database.session_scope(engine) as session:
         session.execute(
             sa.update(Post)
             .where(Post.id.in_([4, 5]))
@@ -195,7 +196,7 @@ def test_missed_posts_are_marked_not_dropped(db_url: str) -> None:
         )
         session.add(Attempt(post_id=5, owner="x", started_at=now, outcome="unsure"))
     with Session(engine) as session:
-        missed = store.mark_missed(session, now, 3600.0)
+        missed = claims.mark_missed(session, now, 3600.0)
         statuses = dict(session.execute(sa.select(Post.id, Post.status)).all())
     assert sorted(i for i, _ in missed) == [1, 3, 4]
     assert statuses == {1: "missed", 2: "queued", 3: "missed", 4: "missed", 5: "queued"}
@@ -213,11 +214,11 @@ def test_retry_transient_waits_out_a_locked_database() -> None:
             raise OperationalError("UPDATE posts", {}, Exception("database is locked"))
         return "done"
 
-    assert store.retry_transient(flaky, sleep=lambda s: None) == "done"
+    assert database.retry_transient(flaky, sleep=lambda s: None) == "done"
     assert len(calls) == 3
 
     def broken() -> None:
         raise OperationalError("SELECT", {}, Exception("no such table: posts"))
 
     with pytest.raises(OperationalError):
-        store.retry_transient(broken, sleep=lambda s: None)
+        database.retry_transient(broken, sleep=lambda s: None)

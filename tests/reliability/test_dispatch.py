@@ -13,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from scheduler import store
 from scheduler.config import Settings, load_settings
-from scheduler.dispatch import Dispatcher, make_client
-from scheduler.models import Attempt, Post, utcnow
+from scheduler.delivery import claims
+from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.outgoing import make_client
+from scheduler.storage import database
+from scheduler.storage.models import Attempt, Post, utcnow
 
 from . import harness
 from .sink import Sink
@@ -36,7 +38,7 @@ def settings(url: str, **kw: object) -> Settings:
 
 
 async def run(url: str, cfg: Settings, now: dt.datetime | None = None, **kw: object) -> list:
-    engine = store.make_engine(url, **kw)  # type: ignore[arg-type]
+    engine = database.make_engine(url, **kw)  # type: ignore[arg-type]
     async with make_client(cfg.request_timeout_seconds) as client:
         events = await Dispatcher(engine, cfg, client=client).run_due(now=now)
     engine.dispose()
@@ -44,7 +46,7 @@ async def run(url: str, cfg: Settings, now: dt.datetime | None = None, **kw: obj
 
 
 def posts(url: str) -> list[Post]:
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     with Session(engine) as session:
         rows = list(session.execute(sa.select(Post).order_by(Post.id)).scalars())
     engine.dispose()
@@ -52,7 +54,7 @@ def posts(url: str) -> list[Post]:
 
 
 def attempts(url: str, post_id: int) -> list[Attempt]:
-    engine = store.make_engine(url)
+    engine = database.make_engine(url)
     with Session(engine) as session:
         rows = list(
             session.execute(
@@ -152,7 +154,7 @@ def test_a_hanging_channel_does_not_hold_back_another(db_url: str) -> None:
     cfg = settings(db_url, channel_concurrency=2, request_timeout_seconds=50)
 
     async def scenario() -> dict[str, list[str]]:
-        engine = store.make_engine(db_url)
+        engine = database.make_engine(db_url)
         async with make_client(cfg.request_timeout_seconds) as client:
             dispatcher = Dispatcher(engine, cfg, client=client)
             for _ in range(400):
@@ -190,7 +192,7 @@ def test_rows_that_no_longer_read_fail_alone(db_url: str, sink: Sink) -> None:
         grace_seconds=3 * 86400.0,
     )
     harness.add_posts(db_url, list(ids.values()), 9)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     with engine.begin() as conn:
         # Options of the wrong shape, an adapter that is no longer installed.
         conn.execute(
@@ -288,8 +290,8 @@ def test_expired_posts_are_never_sent(db_url: str, sink: Sink) -> None:
     ids = harness.add_channels(db_url, {"a": f"{sink.base}/ok"})
     now = utcnow()
     harness.add_posts(db_url, [ids["a"]], 3, due=now - dt.timedelta(minutes=5))
-    engine = store.make_engine(db_url)
-    with store.session_scope(engine) as session:
+    engine = database.make_engine(db_url)
+    with database.session_scope(engine) as session:
         session.execute(
             sa.update(Post).where(Post.id == 2).values(expires_at=now - dt.timedelta(minutes=1))
         )
@@ -298,7 +300,7 @@ def test_expired_posts_are_never_sent(db_url: str, sink: Sink) -> None:
             sa.update(Post).where(Post.id == 3).values(expires_at=now + dt.timedelta(hours=1))
         )
         # Between sweeps, the claim itself refuses an expired post.
-        assert sorted(store.claim_due(session, "x", now, dt.timedelta(seconds=30), 10)) == [1, 3]
+        assert sorted(claims.claim_due(session, "x", now, dt.timedelta(seconds=30), 10)) == [1, 3]
         session.execute(
             sa.update(Post)
             .where(Post.id.in_([1, 3]))

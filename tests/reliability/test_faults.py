@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import store
+from scheduler.storage import database
 
 from . import harness
 from .sink import Sink
@@ -98,7 +98,7 @@ def test_two_daemons_share_one_postgres_without_sending_twice(
     check(run, posts)
     # No daemon died, so no post was ever sent after its success was known.
     assert run.tally.acked_resends == 0, run.tally
-    engine = store.make_engine(pg_url)
+    engine = database.make_engine(pg_url)
     with engine.connect() as conn:
         owners = conn.execute(
             sa.text("SELECT owner, count(*) FROM attempts WHERE outcome = 'sent' GROUP BY owner")

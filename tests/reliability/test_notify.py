@@ -10,11 +10,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from scheduler import store
 from scheduler.config import load_settings
-from scheduler.daemon import Daemon
-from scheduler.models import utcnow
-from scheduler.posts import get_post, move_post
+from scheduler.delivery import claims
+from scheduler.delivery.daemon import Daemon
+from scheduler.desk.posts import get_post, move_post
+from scheduler.storage import database
+from scheduler.storage.models import utcnow
 
 from . import harness
 from .sink import Sink
@@ -37,7 +38,7 @@ def test_insert_and_move_wake_a_sleeping_daemon(pg_url: str, sink: Sink) -> None
     cfg = load_settings(db=pg_url, sweep_seconds=3600.0, lease_seconds=30.0)
 
     async def scenario() -> tuple[bool, bool]:
-        engine = store.make_engine(pg_url)
+        engine = database.make_engine(pg_url)
         daemon = Daemon(engine, cfg)
         task = asyncio.create_task(daemon.run_forever())
         try:
@@ -45,15 +46,15 @@ def test_insert_and_move_wake_a_sleeping_daemon(pg_url: str, sink: Sink) -> None
             await asyncio.sleep(0.2)  # the first pass finds nothing due
             harness.add_posts(pg_url, [ids["a"]], 3)
             inserted = await _wait_for(lambda: harness.status_counts(pg_url)["sent"] == 3)
-            with store.session_scope(engine) as session:
+            with database.session_scope(engine) as session:
                 move_post(session, get_post(session, 1), utcnow())
             moved = await _wait_for(lambda: harness.status_counts(pg_url)["sent"] == 4)
-            with store.session_scope(engine) as session:
+            with database.session_scope(engine) as session:
                 session.execute(sa.text("UPDATE channels SET paused = true"))
             harness.add_posts(pg_url, [ids["a"]], 2)
             await asyncio.sleep(0.3)
             held = harness.status_counts(pg_url)["queued"] == 2
-            with store.session_scope(engine) as session:
+            with database.session_scope(engine) as session:
                 session.execute(sa.text("UPDATE channels SET paused = false"))
             resumed = await _wait_for(lambda: harness.status_counts(pg_url)["sent"] == 6)
             return inserted, moved and held and resumed
@@ -71,17 +72,17 @@ def test_insert_and_move_wake_a_sleeping_daemon(pg_url: str, sink: Sink) -> None
 def test_notifications_are_sent_by_the_trigger(pg_url: str) -> None:
     import psycopg
 
-    from scheduler import notify
+    from scheduler.delivery import wakeups
 
-    engine = store.make_engine(pg_url)
+    engine = database.make_engine(pg_url)
     ids = harness.add_channels(pg_url, {"a": "http://127.0.0.1:9/"})
-    with psycopg.connect(notify.conninfo(engine), autocommit=True) as conn:
-        conn.execute(f"LISTEN {notify.CHANNEL}")
+    with psycopg.connect(wakeups.conninfo(engine), autocommit=True) as conn:
+        conn.execute(f"LISTEN {wakeups.CHANNEL}")
         harness.add_posts(pg_url, [ids["a"]], 500)
         got = list(conn.notifies(timeout=5, stop_after=1))
         assert len(got) == 1
         # Claiming (queued -> sending) is not news for other daemons.
-        with store.session_scope(engine) as session:
-            store.claim_due(session, "x", utcnow(), dt.timedelta(seconds=30), 10)
+        with database.session_scope(engine) as session:
+            claims.claim_due(session, "x", utcnow(), dt.timedelta(seconds=30), 10)
         assert list(conn.notifies(timeout=0.5)) == []
     engine.dispose()

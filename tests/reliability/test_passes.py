@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
-from scheduler import attempts, store
-from scheduler.attempts import Finished, Outcome
-from scheduler.expiry import expire_due
-from scheduler.models import PostStatus, utcnow
+from scheduler.delivery import attempts, claims
+from scheduler.delivery.attempts import Finished, Outcome
+from scheduler.planning.expiry import expire_due
+from scheduler.storage import database
+from scheduler.storage.models import PostStatus, utcnow
 
 from . import harness
 from .sink import Sink
@@ -28,7 +29,7 @@ def _queue(url: str, count: int) -> tuple[sa.Engine, int]:
     """An engine on `url` with one channel holding `count` posts due now."""
     (channel,) = harness.add_channels(url, {"a": "http://127.0.0.1:9/a"}).values()
     harness.add_posts(url, [channel], count)
-    return store.make_engine(url), channel
+    return database.make_engine(url), channel
 
 
 def _rows(engine: sa.Engine, table: str) -> list[dict[str, object]]:
@@ -80,7 +81,7 @@ def test_outcomes_of_every_kind_are_recorded_together_and_a_lost_lease_exactly(
             {"t": (now - dt.timedelta(seconds=1)).replace(tzinfo=None), "i": lost},
         )
     with Session(engine) as session:
-        assert store.recover_expired_leases(session, now, ["webhook"])["queued"] == 1
+        assert claims.recover_expired_leases(session, now, ["webhook"])["queued"] == 1
     later = now + dt.timedelta(minutes=5)
     outcomes = {
         sent: Outcome(PostStatus.sent, remote_id="r-sent"),
@@ -111,7 +112,7 @@ def test_an_outcome_the_database_refuses_does_not_hold_back_the_others(
 ) -> None:
     (channel,) = harness.add_channels(sqlite_url, {"a": f"{sink.base}/ok"}).values()
     harness.add_posts(sqlite_url, [channel], 4)
-    engine = store.make_engine(sqlite_url)
+    engine = database.make_engine(sqlite_url)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -135,7 +136,7 @@ def test_a_channel_row_that_no_longer_reads_fails_its_posts_alone(
 ) -> None:
     ids = harness.add_channels(sqlite_url, {"good": f"{sink.base}/ok", "bad": f"{sink.base}/ok"})
     harness.add_posts(sqlite_url, list(ids.values()), 6)
-    engine = store.make_engine(sqlite_url)
+    engine = database.make_engine(sqlite_url)
     with engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE channels SET options = 'not json {' WHERE id = :i"), {"i": ids["bad"]}
@@ -176,7 +177,7 @@ def test_sqlite_claims_and_expiry_checks_seek_instead_of_walking_the_queue(
     engine, channel = _queue(sqlite_url, 50)
     now = utcnow()
     (claim,) = _plans(engine, lambda c: attempts.claim_and_begin(c, "me", now, LEASE, 4, channel))
-    (plain,) = _plans(engine, lambda c: store.claim_due(c, "me", now, LEASE, 4))
+    (plain,) = _plans(engine, lambda c: claims.claim_due(c, "me", now, LEASE, 4))
 
     def expire(conn: sa.Connection) -> None:
         with Session(bind=conn) as session:
@@ -193,7 +194,7 @@ def test_sqlite_claims_and_expiry_checks_seek_instead_of_walking_the_queue(
 def test_attempt_rows_for_a_large_pass_are_written_in_chunks(db_url: str) -> None:
     channels = harness.add_channels(db_url, {f"c{i}": "http://127.0.0.1:9/" for i in range(3)})
     harness.add_posts(db_url, list(channels.values()), 250)
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     now = utcnow()
     with engine.connect() as conn:
         claimed = [

@@ -10,17 +10,17 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from scheduler import store
 from scheduler.compose import make_environment
-from scheduler.models import Article, Channel, Post, Quote
-from scheduler.recurring import plan_recurring
+from scheduler.planning.recurring import plan_recurring
+from scheduler.storage import database
+from scheduler.storage.models import Article, Channel, Post, Quote
 
 pytestmark = pytest.mark.postgres
 
 
 def test_second_planner_waits_for_the_first_and_adds_nothing(pg_url):
-    engine = store.make_engine(pg_url)
-    with store.session_scope(engine) as session:
+    engine = database.make_engine(pg_url)
+    with database.session_scope(engine) as session:
         article = Article(content_hash="h" * 64, source="a.txt", text='"Keep going," Ada said.')
         session.add(article)
         session.flush()
@@ -64,7 +64,7 @@ def test_second_planner_waits_for_the_first_and_adds_nothing(pg_url):
     second_created: list[int] = []
 
     def second() -> None:
-        with store.session_scope(engine) as session:
+        with database.session_scope(engine) as session:
             second_created.append(len(plan_recurring(session, env, start, until).created))
 
     worker = threading.Thread(target=second)

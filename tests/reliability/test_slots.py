@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from scheduler import store
-from scheduler.models import Channel
-from scheduler.planning import free_slots, iter_slots, parse_slots
+from scheduler.planning.slots import free_slots, iter_slots, parse_slots
+from scheduler.storage import database
+from scheduler.storage.models import Channel
 
 TORONTO = ZoneInfo("America/Toronto")
 
@@ -71,7 +71,7 @@ def test_spring_forward_gap_slot_fires_once_shifted() -> None:
 
 
 def test_free_slots_never_repeat_a_time(sqlite_url: str) -> None:
-    engine = store.make_engine(sqlite_url)
+    engine = database.make_engine(sqlite_url)
     with Session(engine) as session:
         channel = Channel(
             name="t",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from scheduler.driver_sql import Prepared
-from scheduler.models import UTCDateTime
+from scheduler.storage.driver_sql import Prepared
+from scheduler.storage.models import UTCDateTime
 
 metadata = sa.MetaData()
 events = sa.Table(

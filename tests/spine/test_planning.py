@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.errors import PlanningError
-from scheduler.planning import iter_slots, parse_slots
+from scheduler.planning.slots import iter_slots, parse_slots
 from scheduler.when import parse_when
 
 TORONTO = ZoneInfo("America/Toronto")

@@ -8,18 +8,18 @@ import json
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from scheduler import migrations, store
-from scheduler.models import Channel, Post
-from scheduler.planning import new_post
-from scheduler.reconcile import reconcile
+from scheduler.delivery.reconcile import reconcile
+from scheduler.planning.plan import new_post
+from scheduler.storage import database, migrations
+from scheduler.storage.models import Channel, Post
 
 
 def test_reconcile_unknown_posts(db_url, tmp_path):
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     migrations.upgrade(engine)
     outbox = tmp_path / "out.jsonl"
     now = dt.datetime.now(dt.UTC)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         channel = Channel(name="box", platform="outbox", options={"path": str(outbox)})
         session.add(channel)
         session.flush()

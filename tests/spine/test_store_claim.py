@@ -9,14 +9,16 @@ import threading
 import pytest
 from sqlmodel import Session, select
 
-from scheduler import attempts, migrations, store
-from scheduler.models import Attempt, Channel, Post, PostStatus, can_move
-from scheduler.planning import new_post
+from scheduler.delivery import attempts, claims
+from scheduler.desk import posts
+from scheduler.planning.plan import new_post
+from scheduler.storage import database, migrations
+from scheduler.storage.models import Attempt, Channel, Post, PostStatus, can_move
 
 
 @pytest.fixture
 def engine(db_url):
-    engine = store.make_engine(db_url)
+    engine = database.make_engine(db_url)
     migrations.upgrade(engine)
     yield engine
     engine.dispose()
@@ -30,7 +32,7 @@ def _channel(session: Session, name: str = "box", platform: str = "outbox") -> C
 
 
 def _queue(engine, count: int, due: dt.datetime, platform: str = "outbox") -> list[int]:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         channel = _channel(session, platform=platform)
         posts = [new_post(channel, f"post {i}", due) for i in range(count)]
         session.add_all(posts)
@@ -47,7 +49,7 @@ def test_concurrent_claimers_never_share_a_post(engine):
         got: list[int] = []
         while True:
             with Session(engine) as session:
-                batch = store.claim_due(session, owner, now, dt.timedelta(minutes=5), limit=7)
+                batch = claims.claim_due(session, owner, now, dt.timedelta(minutes=5), limit=7)
             if not batch:
                 break
             got.extend(batch)
@@ -71,13 +73,13 @@ def test_future_posts_are_not_claimed(engine):
     now = dt.datetime.now(dt.UTC)
     _queue(engine, 3, now + dt.timedelta(hours=1))
     with Session(engine) as session:
-        assert store.claim_due(session, "d", now, dt.timedelta(minutes=1)) == []
-        assert store.next_due_at(session) == now + dt.timedelta(hours=1)
+        assert claims.claim_due(session, "d", now, dt.timedelta(minutes=1)) == []
+        assert claims.next_due_at(session) == now + dt.timedelta(hours=1)
 
 
 def test_expired_lease_returns_to_queue_or_becomes_unknown(engine):
     now = dt.datetime.now(dt.UTC)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         safe = _channel(session, "safe", "outbox")  # dedupes: resend is safe
         risky = _channel(session, "risky", "outbox")
         risky.platform = "no-such-idempotent-platform"
@@ -85,14 +87,14 @@ def test_expired_lease_returns_to_queue_or_becomes_unknown(engine):
         posts = [new_post(safe, "a", now), new_post(risky, "b", now), new_post(risky, "c", now)]
         session.add_all(posts)
     with Session(engine) as session:
-        ids = store.claim_due(session, "dead", now, dt.timedelta(seconds=1))
+        ids = claims.claim_due(session, "dead", now, dt.timedelta(seconds=1))
         assert len(ids) == 3
         # The daemon started sending a and b, then died; c was claimed but never started.
         attempts.start_attempt(session, posts[0].id, "dead")
         attempts.start_attempt(session, posts[1].id, "dead")
     later = now + dt.timedelta(seconds=5)
     with Session(engine) as session:
-        counts = store.recover_expired_leases(session, later, ["outbox"])
+        counts = claims.recover_expired_leases(session, later, ["outbox"])
         status = {p.id: p.status for p in session.exec(select(Post))}
         rows = session.exec(select(Attempt)).all()
     assert counts == {"queued": 2, "unknown": 1}
@@ -104,10 +106,10 @@ def test_finish_refuses_when_the_lease_was_lost(engine):
     now = dt.datetime.now(dt.UTC)
     (post_id,) = _queue(engine, 1, now)
     with Session(engine) as session:
-        store.claim_due(session, "first", now, dt.timedelta(seconds=1))
+        claims.claim_due(session, "first", now, dt.timedelta(seconds=1))
         attempt = attempts.start_attempt(session, post_id, "first")
-        store.recover_expired_leases(session, now + dt.timedelta(seconds=2), ["outbox"])
-        store.claim_due(session, "second", now + dt.timedelta(seconds=2), dt.timedelta(minutes=1))
+        claims.recover_expired_leases(session, now + dt.timedelta(seconds=2), ["outbox"])
+        claims.claim_due(session, "second", now + dt.timedelta(seconds=2), dt.timedelta(minutes=1))
         kept = attempts.finish(
             session, post_id, attempt, "first", attempts.Outcome(PostStatus.sent)
         )
@@ -126,7 +128,7 @@ def test_state_machine():
 
 def test_paging_is_stable_in_send_order(engine):
     now = dt.datetime.now(dt.UTC)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         channel = _channel(session)
         for i in range(25):
             session.add(new_post(channel, f"p{i}", now + dt.timedelta(minutes=i % 5)))
@@ -134,7 +136,7 @@ def test_paging_is_stable_in_send_order(engine):
     after = None
     with Session(engine) as session:
         while True:
-            page = store.page_posts(session, limit=10, after=after)
+            page = posts.page_posts(session, limit=10, after=after)
             seen.extend((p.due_at, p.id) for p in page)
             if len(page) < 10:
                 break

@@ -3,7 +3,7 @@
 APScheduler drives time; the posts table is the queue. Jobs: a one-shot wake-up
 at the next due time (re-armed after every pass) and a periodic sweep that
 notices posts added or moved by other processes. On PostgreSQL the daemon also
-LISTENs (see `notify.py`), so a post queued elsewhere wakes it at once, and
+LISTENs (see `wakeups.py`), so a post queued elsewhere wakes it at once, and
 several daemons share one database: claims use `FOR UPDATE SKIP LOCKED`.
 
 Sends run as tasks, at most `channel_concurrency` per channel; each finished
@@ -27,11 +27,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
-from scheduler import notify
 from scheduler.config import Settings
-from scheduler.dispatch import Dispatcher, SendEvent, make_client
+from scheduler.delivery import wakeups
+from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.events import SendEvent
+from scheduler.delivery.outgoing import make_client
 
-log = logging.getLogger("scheduler.daemon")
+log = logging.getLogger("scheduler.delivery.daemon")
 
 #: How far ahead the daemon queues recurring posts (re-planned hourly).
 RECURRING_HORIZON = dt.timedelta(days=2)
@@ -51,7 +53,7 @@ class Daemon:
         self.settings = settings
         self.dry_run = dry_run
         self.on_event = on_event
-        self.listen = listen and notify.supported(engine) and not dry_run
+        self.listen = listen and wakeups.supported(engine) and not dry_run
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
@@ -102,7 +104,7 @@ class Daemon:
             if self.listen:
                 background.append(
                     asyncio.create_task(
-                        notify.listen(
+                        wakeups.listen(
                             self.engine, self.wake, self._stop, on_ready=self.listening.set
                         )
                     )
@@ -145,13 +147,13 @@ class Daemon:
             self.wake()
 
     def _plan_recurring(self) -> int:
-        from scheduler import store
         from scheduler.compose import make_environment
-        from scheduler.recurring import plan_recurring
+        from scheduler.planning.recurring import plan_recurring
+        from scheduler.storage import database
 
         now = dt.datetime.now(dt.UTC)
         env = make_environment(self.settings.templates)
-        with store.session_scope(self.engine) as session:
+        with database.session_scope(self.engine) as session:
             result = plan_recurring(session, env, now, now + RECURRING_HORIZON)
             return len(result.created)
 

@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from scheduler.config import Settings
-from scheduler.dispatch import Dispatcher, SendEvent
+from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.events import SendEvent
 from scheduler.errors import PlanningError
-from scheduler.expiry import grace_seconds, is_expired
-from scheduler.models import Channel, Post, PostStatus
+from scheduler.planning.expiry import grace_seconds, is_expired
+from scheduler.storage.models import Channel, Post, PostStatus
 from scheduler.when import local, show
 
 #: How a post's template reads on the timeline.
@@ -55,9 +56,7 @@ class Step:
     expires_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        from scheduler.render import event_dict
-
-        data = event_dict(self.event)
+        data = self.event.as_dict()
         data.update(
             when_local=self.when_local,
             day_local=self.day_local,
@@ -111,7 +110,7 @@ def simulate(
         try:
             planned: set[int] = set()
             if env is not None:
-                from scheduler.recurring import plan_recurring
+                from scheduler.planning.recurring import plan_recurring
 
                 with Session(conn) as session:
                     result = plan_recurring(session, env, start, until)

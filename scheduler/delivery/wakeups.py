@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 CHANNEL = "scheduler_posts"
 
-log = logging.getLogger("scheduler.notify")
+log = logging.getLogger("scheduler.delivery.wakeups")
 
 
 def supported(engine: Engine) -> bool:

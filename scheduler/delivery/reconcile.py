@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scheduler.channels import publisher_for
-from scheduler.dispatch import make_client, outgoing
+from scheduler.accounts.channels import publisher_for
+from scheduler.delivery.outgoing import make_client, outgoing
 from scheduler.errors import SchedulerError
-from scheduler.models import Channel, Post, PostStatus, utcnow
+from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from scheduler.ingest import Extraction, LoadedArticle
-from scheduler.models import Article, Milestone, Quote
+from scheduler.storage.models import Article, Milestone, Quote
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Queue operations on single posts: add, show, move, cancel, retry."""
+"""Queue operations on single posts: add, show, move, cancel, retry, and the queue in pages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.errors import NotFoundError, PlanningError
-from scheduler.models import PENDING, Attempt, Channel, Post, PostStatus, can_move, utcnow
-from scheduler.planning import new_post
+from scheduler.planning.plan import new_post
+from scheduler.storage.models import PENDING, Attempt, Channel, Post, PostStatus, can_move, utcnow
 from scheduler.when import show
 
 
@@ -107,3 +107,28 @@ def post_dict(post: Post, channel: Channel) -> dict[str, Any]:
         "remote_url": post.remote_url,
         "idempotency_key": post.idempotency_key,
     }
+
+
+# -- listing ----------------------------------------------------------------
+
+
+def page_posts(
+    session: Session,
+    *,
+    status: str | None = None,
+    channel_id: int | None = None,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int = 50,
+) -> list[Post]:
+    """Posts in send order, by keyset: the page after `after` = (due_at, id).
+    Keyset paging costs the same on page 1 and page 20,000."""
+    stmt = select(Post)
+    if status:
+        stmt = stmt.where(Post.status == status)
+    if channel_id is not None:
+        stmt = stmt.where(Post.channel_id == channel_id)
+    if after is not None:
+        due, last_id = after
+        stmt = stmt.where(sa.or_(Post.due_at > due, sa.and_(Post.due_at == due, Post.id > last_id)))
+    stmt = stmt.order_by(Post.due_at, Post.id).limit(limit)
+    return list(session.exec(stmt))

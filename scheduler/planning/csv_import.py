@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from scheduler.channels import publisher_for
+from scheduler.accounts.channels import publisher_for
 from scheduler.errors import PlanningError, SchedulerError
-from scheduler.models import Channel, Post, PostStatus, utcnow
-from scheduler.planning import new_post
+from scheduler.planning.plan import new_post
+from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 from scheduler.when import parse_when
 
 REQUIRED = ("channel", "text", "at")

@@ -19,10 +19,10 @@ import jinja2
 import regex
 from markupsafe import Markup, escape
 
-from scheduler.preview import HASHTAG, PostPreview
+from scheduler.previews.preview import HASHTAG, PostPreview
 
 _TOKEN = regex.compile(rf"https?://[^\s<>\"]+|{HASHTAG.pattern}", regex.IGNORECASE)
-TEMPLATE = "preview_page.html.j2"
+TEMPLATE = "page.html.j2"
 
 
 def rich_text(text: str) -> Markup:

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from scheduler import store
-from scheduler.driver_sql import prepared
-from scheduler.models import Attempt, PostStatus, utcnow
-from scheduler.store import _attempts_table, _posts_table
+from scheduler.delivery import claims
+from scheduler.delivery.claims import _attempts_table, _posts_table
+from scheduler.storage.driver_sql import prepared
+from scheduler.storage.models import Attempt, PostStatus, utcnow
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def claim_and_begin(
     only then commits, so that nothing is sent before its attempt is durable.
 
     A post whose stored time no longer reads comes back as (id, reason)."""
-    stmt = prepared(store._claim_statement(conn.dialect.name, True, True), conn.dialect)
+    stmt = prepared(claims._claim_statement(conn.dialect.name, True, True), conn.dialect)
     params = {
         "p_now": now,
         "p_limit": limit,

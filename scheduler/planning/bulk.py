@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from scheduler.errors import NotFoundError, PlanningError
-from scheduler.models import Channel, Post, PostStatus, utcnow
+from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 
 #: Rows per executemany: large enough that per-statement costs vanish, small
 #: enough that a million-row import does not hold every parameter in memory.

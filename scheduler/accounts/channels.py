@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
-from scheduler.models import Channel
-from scheduler.planning import parse_slots
+from scheduler.planning.slots import parse_slots
 from scheduler.publishers import ChannelInfo, Publisher, publisher_class
 from scheduler.publishers.base import REDACTED
+from scheduler.storage.models import Channel
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

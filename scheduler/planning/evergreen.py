@@ -17,16 +17,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import render
-from scheduler.models import Article, Channel, Post, PostStatus, Quote
-from scheduler.planning import (
-    PlanResult,
-    article_context,
-    iter_slots,
-    new_post,
-    parse_slots,
-    quote_context,
-)
-from scheduler.recurring import EvergreenRule
+from scheduler.planning.plan import PlanResult, article_context, new_post, quote_context
+from scheduler.planning.rules import EvergreenRule
+from scheduler.planning.slots import iter_slots, parse_slots
+from scheduler.storage.models import Article, Channel, Post, PostStatus, Quote
 from scheduler.when import show
 
 LIVE = sa.and_(

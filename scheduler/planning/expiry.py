@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.models import Channel, Milestone, Post, PostStatus
+from scheduler.storage.models import Channel, Milestone, Post, PostStatus
 from scheduler.when import show
 
 EXPIRED = "expired"
@@ -31,6 +31,20 @@ def grace_seconds(channel: Channel, settings: Settings) -> float:
 
 def is_expired(post: Post, at: dt.datetime) -> bool:
     return post.expires_at is not None and at >= post.expires_at
+
+
+def missed_reason(post: Post, channel: Channel, settings: Settings, at: dt.datetime) -> str | None:
+    """Why the daemon would mark this due post missed at `at` instead of
+    sending it (the rules of `expire_due` and `claims.mark_missed`, for one
+    post), or None when it would go out. The dry run and `simulate` ask this,
+    so they can never show as sent what the daemon would not send."""
+    if is_expired(post, at):
+        return EXPIRED
+    grace = max(grace_seconds(channel, settings), 0.0)
+    late_from = post.next_attempt_at or post.due_at
+    if post.attempts == 0 and (at - late_from).total_seconds() > grace:
+        return f"not sent within {grace:.0f}s of its time (daemon was down?)"
+    return None
 
 
 def expiry_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
@@ -60,7 +74,7 @@ def expire_due(session: Session, now: dt.datetime) -> list[int]:
 
 def period_end(date: dt.date, precision: str, timezone: str) -> dt.datetime:
     """The first moment after the day, month or year a date stands for."""
-    from scheduler.anniversaries import day_bounds
+    from scheduler.planning.anniversaries import day_bounds
 
     if precision == "year":
         last = dt.date(date.year, 12, 31)

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.expiry import grace_seconds, is_expired
-from scheduler.models import Channel, Post, PostStatus, utcnow
-from scheduler.planning import parse_slots
-from scheduler.posts import get_post
-from scheduler.preview import provenance
+from scheduler.desk.posts import get_post
+from scheduler.planning.expiry import grace_seconds, is_expired
+from scheduler.planning.slots import parse_slots
+from scheduler.previews.preview import provenance
+from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 from scheduler.when import show
 
 

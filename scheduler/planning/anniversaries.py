@@ -29,16 +29,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, select
 
 from scheduler.compose import render
-from scheduler.models import Article, Channel, Milestone, Post, PostStatus
-from scheduler.planning import (
-    PlanResult,
-    article_context,
-    iter_slots,
-    milestone_context,
-    new_post,
-    parse_slots,
-)
-from scheduler.recurring import CalendarRule
+from scheduler.planning.plan import PlanResult, article_context, milestone_context, new_post
+from scheduler.planning.rules import CalendarRule
+from scheduler.planning.slots import iter_slots, parse_slots
+from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus
 
 
 def anniversary(date: dt.date, year: int, leap_day: str = "feb28") -> dt.date | None:

@@ -8,20 +8,20 @@ says the same thing.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from scheduler.dispatch import SendEvent
+from scheduler.delivery.events import SendEvent
 from scheduler.output import console, styled_status
 
 if TYPE_CHECKING:
     # Annotations only: importing preview pulls in ingest (trafilatura, lxml),
     # about 0.4 s that `scheduler daemon` would pay at every start.
-    from scheduler.preview import PostPreview
-    from scheduler.simulation import Step
+    from scheduler.previews.preview import PostPreview
+    from scheduler.previews.simulation import Step
 
 
 def length_line(item: PostPreview) -> str:
@@ -87,21 +87,6 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
                         theme="ansi_dark",
                     )
                 )
-
-
-def event_dict(event: SendEvent) -> dict[str, Any]:
-    return {
-        "post_id": event.post_id,
-        "channel": event.channel,
-        "status": event.status,
-        "due_at": event.due_at.isoformat(),
-        "at": event.at.isoformat(),
-        "lateness_s": round(event.lateness, 3),
-        "text": event.text,
-        "error": event.error,
-        "remote_id": event.remote_id,
-        "requests": event.requests,
-    }
 
 
 def print_event(event: SendEvent, show_request: bool = True) -> None:

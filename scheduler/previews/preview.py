@@ -17,13 +17,13 @@ from typing import Any
 import regex
 from sqlmodel import Session, select
 
-from scheduler.articles import sentence_around
-from scheduler.channels import publisher_for
+from scheduler.accounts.channels import publisher_for
 from scheduler.compose.length import urls
-from scheduler.dispatch import outgoing
+from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
-from scheduler.expiry import is_expired
-from scheduler.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
+from scheduler.ingest.articles import sentence_around
+from scheduler.planning.expiry import is_expired
+from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 from scheduler.when import local, show
 
 HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*")

@@ -1,0 +1,436 @@
+"""The send loop: start each claimed post's send as a task, classify its
+outcome, and hand the outcome to the next pass to record.
+
+This is the one code path that turns a queued post into a request, used by the
+daemon (real clock), `daemon --dry-run`, `simulate` and the demo (virtual clock).
+A dry run stops just before the network: same adapter, same request builder.
+Everything the loop says to the database goes through `delivery.exchange`
+(one transaction a pass); this module owns only what is in flight.
+
+Retryable failures come back with an exponential, jittered `next_attempt_at`
+(never sooner than Retry-After); when they run out, or on a permanent error,
+the post is `failed`, unless some attempt may have reached the platform, which
+makes it `unknown`. Transient database errors (SQLite locked, PostgreSQL
+restarting) are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import socket
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from scheduler.accounts.channels import publisher_for
+from scheduler.config import Settings
+from scheduler.delivery import attempts
+from scheduler.delivery.events import SendEvent
+from scheduler.delivery.exchange import Exchange, Flight, one_line
+from scheduler.delivery.outgoing import make_client, outgoing
+from scheduler.errors import (
+    PermanentError,
+    RetryableError,
+    SchedulerError,
+    UnknownOutcomeError,
+)
+from scheduler.planning.expiry import missed_reason
+from scheduler.storage import database
+from scheduler.storage.models import PostStatus, utcnow
+
+__all__ = ["Dispatcher", "SendEvent", "backoff", "make_client", "new_owner", "outgoing"]
+
+log = logging.getLogger("scheduler.delivery.dispatcher")
+
+#: How long a pass that has outcomes to record waits for the other sends in
+#: flight: a pass costs about the same for one outcome as for several.
+_SETTLE_SECONDS = 0.002
+
+
+def backoff(attempt: int, base: float, retry_after: float | None) -> float:
+    """Exponential backoff with jitter, never sooner than the platform asked."""
+    delay = min(base * 2 ** max(attempt - 1, 0), 3600.0) * random.uniform(0.8, 1.2)
+    return max(delay, retry_after or 0.0)
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+def maybe_delivered(exc: Exception) -> bool:
+    """Whether a retryable failure may still have reached the platform (no
+    answer after the request left); adapters say so on the error."""
+    return bool(getattr(exc, "maybe_delivered", False))
+
+
+class Dispatcher:
+    """Claims due posts channel by channel, up to `channel_concurrency` sends in
+    flight per channel, and runs each send as its own task: a channel whose
+    endpoint hangs or rate-limits holds only its own slots."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        dry_run: bool = False,
+        owner: str | None = None,
+        on_event: Callable[[SendEvent], None] | None = None,
+        on_capacity: Callable[[], None] | None = None,
+        batch: int = 200,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.client = client
+        self.dry_run = dry_run
+        self.owner = owner or new_owner()
+        self.on_event = on_event
+        #: Called when a send finishes and its channel has room for another.
+        self.on_capacity = on_capacity
+        self.batch = batch
+        #: Every statement against the queue goes through here.
+        self.exchange = Exchange(engine, settings, self.owner, batch)
+        #: False once the daemon is stopping: sends in flight finish, nothing new.
+        self.claiming = True
+        self._shown: set[int] = set()
+        self._inflight: dict[int, set[int]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Channel -> time before which it is not claimed from (a 429's Retry-After).
+        self._hold: dict[int, dt.datetime] = {}
+        self._last_upkeep = float("-inf")
+        #: Events kept for `run_due`'s caller; None while the daemon pumps, so a
+        #: daemon that runs for months keeps nothing per post once it is recorded.
+        self._events: list[SendEvent] | None = None
+        #: Sends that finished and wait for the next pass to record their outcome.
+        self._done: list[Flight] = []
+        #: Sends started and not yet ended; sends ended so far; who waits on them.
+        self._running = 0
+        self._ended = 0
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+
+    @property
+    def lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.lease_seconds)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(ids) for ids in self._inflight.values())
+
+    # -- the real path ---------------------------------------------------------
+
+    async def run_due(self, now: dt.datetime | None = None) -> list[SendEvent]:
+        """Send everything due at `now`, until nothing due is left."""
+        now_fn = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
+        if self.dry_run:
+            return self._dry_run_due(now_fn())
+        self._events = []
+        self._last_upkeep = float("-inf")
+        stop = asyncio.Event()
+        beat = asyncio.create_task(self.heartbeat(stop))
+        try:
+            while True:
+                started = await self.pump(now_fn)
+                if not started and not self._running and not self._done:
+                    break
+                if self._running:
+                    # Until a send ends (then the next pass records it).
+                    await self._until(lambda seen=self._ended: self._ended > seen)
+        finally:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks))
+            with contextlib.suppress(Exception):
+                await self._record_done()
+            stop.set()
+            await beat
+        events, self._events = self._events or [], None
+        return events
+
+    async def pump(self, now_fn: Callable[[], dt.datetime] | None = None) -> int:
+        """One look at the queue: record the sends that finished, hand back dead
+        daemons' posts, mark missed ones, and start sends where channels have
+        room. Returns how many sends it started; they run on as tasks.
+
+        A pass is one transaction: the outcomes that came in since the last
+        pass, the claims of every channel with room, and the claimed posts'
+        attempts. It costs about the same for one send as for several, so the
+        pass first lets answers that have already arrived finish."""
+        now_fn = now_fn or (lambda: dt.datetime.now(dt.UTC))
+        await self._settle()
+        if self.claiming and time.monotonic() - self._last_upkeep >= self._upkeep_every():
+            for event in await database.retry_transient_async(
+                lambda: self.exchange.upkeep(now_fn())
+            ):
+                self._record(event)
+            self._last_upkeep = time.monotonic()
+        done, self._done = self._done, []
+        try:
+            room = self._room(done) if self.claiming else None
+            result = await database.retry_transient_async(
+                lambda: self.exchange.run(done, now_fn(), room),
+                seconds=self.settings.lease_seconds,
+            )
+        except Exception:
+            # The claim failed past retrying: the outcomes still get written,
+            # each on its own, before the error is reported.
+            self._close(done, *self.exchange.finish_each(done))
+            raise
+        self._close(done, *self.exchange.recorded(done, result))
+        for event in result.failed:
+            self._record(event)
+        for flight in result.started:
+            self._inflight[flight.channel_id].add(flight.post.id)
+            self._running += 1
+            task = asyncio.create_task(self._run(flight, now_fn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(result.started)
+
+    def _room(self, done: list[Flight]) -> Callable[[int], int]:
+        """How many more sends each channel may start in this pass: its
+        concurrency less what is in flight (the sends in `done` end with the
+        pass), none while the platform asked it to wait."""
+        freed = Counter(f.channel_id for f in done)
+
+        def room(channel_id: int) -> int:
+            held = self._hold.get(channel_id)
+            if held is not None and held > now:
+                return 0
+            busy = len(self._inflight[channel_id]) - freed[channel_id]
+            return self.settings.channel_concurrency - busy
+
+        now = utcnow()
+        return room
+
+    def next_wake(self, now: dt.datetime) -> dt.datetime | None:
+        """The next moment something may become claimable: a post falling due,
+        a retry's time, a channel's Retry-After running out."""
+        when = self.exchange.next_due_at(now)
+        holds = [t for t in self._hold.values() if t > now]
+        return min([*holds, *([when] if when else [])], default=None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for sends in flight (a stopping daemon) and record them."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._record_done()
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew the leases of posts in flight every third of a lease, so a
+        slow platform never lets another daemon take a post we are sending."""
+        every = max(self.settings.lease_seconds / 3, 0.05)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            ids = [i for group in self._inflight.values() for i in group]
+            if not ids:
+                continue
+            try:
+                self.exchange.renew(ids, utcnow())
+            except Exception as exc:
+                # Leases run out if this keeps failing; the posts are then
+                # recovered by whichever daemon can reach the database.
+                log.warning("could not renew leases: %s", one_line(exc))
+
+    def _upkeep_every(self) -> float:
+        return max(min(self.settings.sweep_seconds, self.settings.lease_seconds / 2, 5.0), 0.05)
+
+    async def _settle(self) -> None:
+        # Sends started together tend to finish together: wait a moment for the
+        # rest of them, so that one pass records them all.
+        if self._done and self._running:
+            await self._until(lambda: not self._running, _SETTLE_SECONDS)
+
+    async def _until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `ready()` holds when a send ends, or `timeout` passes.
+        (One future per wait: `asyncio.wait` costs a callback on every task in
+        flight, twice a pass.)"""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        entry = (ready, waiter)
+        self._waiters.append(entry)
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(entry)
+            if timer is not None:
+                timer.cancel()
+
+    def _ended_one(self) -> None:
+        self._running -= 1
+        self._ended += 1
+        for ready, waiter in self._waiters:
+            if ready():
+                _wake(waiter)
+
+    async def _run(self, flight: Flight, now_fn: Callable[[], dt.datetime]) -> None:
+        """One send on the network; its outcome is recorded by the next pass."""
+        try:
+            flight.outcome = await self._publish(flight, now_fn)
+        except BaseException as exc:
+            self._inflight[flight.channel_id].discard(flight.post.id)
+            if not isinstance(exc, Exception):
+                raise
+            # Most likely the database went away while judging a failure. The
+            # post stays leased until its lease runs out; then it is recovered
+            # (resent when safe, else `unknown`).
+            log.error("post %s: outcome not recorded: %s", flight.post.id, one_line(exc))
+        else:
+            flight.finished_at = now_fn()
+            self._done.append(flight)
+        finally:
+            self._ended_one()
+            if self.on_capacity is not None:
+                self.on_capacity()
+
+    async def _record_done(self) -> None:
+        """Record finished sends without claiming (a run or a daemon ending)."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        try:
+            result = await database.retry_transient_async(
+                lambda: self.exchange.run(done, utcnow(), None),
+                seconds=self.settings.lease_seconds,
+            )
+        except Exception:
+            self._close(done, *self.exchange.finish_each(done))
+        else:
+            self._close(done, *self.exchange.recorded(done, result))
+
+    def _close(self, done: list[Flight], kept: set[int], recorded: set[int]) -> None:
+        """Free the slots of recorded sends and tell what happened to them."""
+        for flight in done:
+            post_id = flight.post.id
+            self._inflight[flight.channel_id].discard(post_id)
+            if post_id not in recorded:
+                continue
+            if post_id not in kept:
+                log.warning("post %s: lease lost before the outcome was recorded", post_id)
+            outcome = flight.result
+            self._record(
+                SendEvent(
+                    post_id,
+                    flight.channel.name,
+                    {"queued": "retry"}.get(outcome.status.value, outcome.status.value),
+                    flight.post.due_at,
+                    flight.finished_at or utcnow(),
+                    flight.post.text,
+                    error=outcome.error,
+                    remote_id=outcome.remote_id,
+                )
+            )
+
+    async def _publish(self, flight: Flight, now_fn: Callable[[], dt.datetime]) -> attempts.Outcome:
+        post, channel, publisher, started = (
+            flight.post,
+            flight.channel,
+            flight.publisher,
+            flight.begun,
+        )
+        try:
+            result = await publisher.publish(self._client(), flight.out)
+        except RetryableError as exc:
+            unsure = maybe_delivered(exc)
+            if exc.status_code == 429 or exc.retry_after:
+                # The platform asked the whole account to slow down.
+                until = now_fn() + dt.timedelta(seconds=exc.retry_after or 0)
+                self._hold[channel.id] = max(self._hold.get(channel.id, until), until)
+            if started.attempts >= self.settings.max_attempts:
+                return self._final(
+                    post.id, f"gave up after {started.attempts} attempts: {exc}", exc, unsure
+                )
+            wait = backoff(started.attempts, self.settings.retry_base_seconds, exc.retry_after)
+            return attempts.Outcome(
+                PostStatus.queued,
+                str(exc),
+                exc.status_code,
+                next_attempt_at=now_fn() + dt.timedelta(seconds=wait),
+                attempt_outcome="unsure" if unsure else None,
+            )
+        except UnknownOutcomeError as exc:
+            return attempts.Outcome(PostStatus.unknown, str(exc), exc.status_code)
+        except PermanentError as exc:
+            return self._final(post.id, str(exc), exc, False)
+        except SchedulerError as exc:  # bad channel setup: nothing was sent
+            return self._final(post.id, str(exc), exc, False)
+        except Exception as exc:
+            # A bug in an adapter: we cannot know whether anything left.
+            log.exception("adapter %s crashed on post %s", channel.platform, post.id)
+            return attempts.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
+        return attempts.Outcome(
+            PostStatus.sent, remote_id=result.remote_id, remote_url=result.remote_url
+        )
+
+    def _final(self, post_id: int, error: str, exc: Exception, unsure: bool) -> attempts.Outcome:
+        """A post that will not be tried again: `failed` only when no attempt
+        can have reached the platform, else `unknown` (so `failed` always means
+        "not published" and `queue retry` cannot post it twice)."""
+        code = getattr(exc, "status_code", None)
+        if not unsure:
+            unsure = self.exchange.earlier_unsure(post_id)
+        if unsure:
+            return attempts.Outcome(
+                PostStatus.unknown,
+                f"{error}; an earlier attempt may have reached the platform",
+                code,
+                attempt_outcome="failed",
+            )
+        return attempts.Outcome(PostStatus.failed, error, code)
+
+    def _record(self, event: SendEvent) -> None:
+        if self._events is not None:
+            self._events.append(event)
+        self._emit(event)
+
+    # -- the dry run -------------------------------------------------------------
+
+    def _dry_run_due(self, now: dt.datetime) -> list[SendEvent]:
+        """Every post the real daemon would take at `now`, built but not sent.
+        A post the daemon would mark missed (expired, or later than its grace
+        period) is shown as missed, never as if it would go out."""
+        events = []
+        for post, channel in self.exchange.due_posts(now):
+            if post.id in self._shown:
+                continue
+            self._shown.add(post.id or 0)
+            event = SendEvent(post.id or 0, channel.name, "dry-run", post.due_at, now, post.text)
+            late = missed_reason(post, channel, self.settings, now)
+            if late is not None:
+                event.status, event.error = "missed", late
+            else:
+                try:
+                    publisher = publisher_for(channel, reveal=False)
+                    event.requests = [
+                        r.redacted() for r in publisher.build_requests(outgoing(post, publisher))
+                    ]
+                except SchedulerError as exc:
+                    event.status, event.error = "failed", str(exc)
+            events.append(event)
+            self._emit(event)
+        return events
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.client is None:
+            self.client = make_client()
+        return self.client
+
+    def _emit(self, event: SendEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,337 @@
+"""The daemon's exchange with the database: record outcomes, claim, begin
+attempts, renew leases, take back dead daemons' posts. No network, no event
+loop: every method is one short transaction that a caller may run again.
+
+A pass (`Exchange.run`) is one transaction: write the outcomes of the sends
+that finished since the last pass, claim (lease) up to each channel's free room
+and count those posts' attempts, read the rows (one that no longer reads fails
+alone), build each request (a failure here sends nothing, so the post is
+`failed` and its attempt is taken back), write the attempt rows, commit. Only
+then may the requests leave (`delivery.dispatcher`). Batching is what keeps the
+scheduler's cost per post near the HTTP client's own (benchmarks/dispatch.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, select
+
+from scheduler.accounts.channels import publisher_for
+from scheduler.config import Settings
+from scheduler.delivery import attempts, claims
+from scheduler.delivery.events import SendEvent
+from scheduler.delivery.outgoing import outgoing
+from scheduler.errors import SchedulerError
+from scheduler.planning.expiry import EXPIRED, expire_due
+from scheduler.publishers import OutgoingPost, Publisher, publisher_class
+from scheduler.publishers.registry import available
+from scheduler.storage import database
+from scheduler.storage.models import Channel, Post
+
+log = logging.getLogger("scheduler.delivery.exchange")
+
+
+@dataclass
+class Flight:
+    """One send from its claim until its outcome is recorded."""
+
+    channel_id: int
+    post: attempts.Claimed
+    channel: Channel
+    publisher: Publisher
+    #: The post as its adapter gets it (built once, when it was claimed).
+    out: OutgoingPost
+    started: attempts.Started | None = None
+    outcome: attempts.Outcome | None = None
+    finished_at: dt.datetime | None = None
+
+    @property
+    def begun(self) -> attempts.Started:
+        assert self.started is not None
+        return self.started
+
+    @property
+    def attempt_id(self) -> int:
+        return self.begun.attempt_id
+
+    @property
+    def result(self) -> attempts.Outcome:
+        assert self.outcome is not None
+        return self.outcome
+
+
+@dataclass
+class Pass:
+    """What a pass's transaction did (`Exchange.run`)."""
+
+    #: False when the outcomes could not be written together (see `Exchange.run`).
+    recorded: bool = True
+    kept: set[int] = field(default_factory=set)
+    started: list[Flight] = field(default_factory=list)
+    failed: list[SendEvent] = field(default_factory=list)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _describe(exc: Exception, channel: Channel) -> str:
+    """One clear line for an error raised while preparing a post."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in errors[:3]
+        ]
+        return (
+            f"channel {channel.name}: {channel.platform} options are invalid ({'; '.join(parts)})"
+        )
+    return one_line(exc)
+
+
+class Exchange:
+    """One daemon's (one `owner`'s) statements against the queue."""
+
+    def __init__(self, engine: Engine, settings: Settings, owner: str, batch: int = 200) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.owner = owner
+        self.batch = batch
+        self._idempotent: list[str] | None = None
+        self._publishers: dict[tuple[Any, ...], Publisher] = {}
+        self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
+        self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
+
+    @property
+    def lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.lease_seconds)
+
+    # -- a pass ----------------------------------------------------------------
+
+    def run(self, done: list[Flight], now: dt.datetime, room: Callable[[int], int] | None) -> Pass:
+        """The pass's transaction: record `done`, then, unless `room` is None,
+        claim up to `room(channel_id)` posts of each due channel, build each
+        claimed post's requests, fail the ones that cannot be sent (nothing has
+        left, so nothing is unknown), and write the others' attempts. Commits
+        before any of them is sent. Keeps no state of the pass: it may be run
+        again after a transient error."""
+        finished = [attempts.Finished(f.post.id, f.attempt_id, f.result) for f in done]
+        result = Pass()
+        with self.engine.connect() as conn:
+            try:
+                result.kept = attempts.finish_many(conn, self.owner, finished, commit=False)
+            except Exception as exc:
+                if database.is_transient(exc):
+                    raise
+                # One outcome the database refuses must not stop the pass: the
+                # caller writes them one by one instead (`finish_each`).
+                conn.rollback()
+                result.recorded = False
+            if room is not None:
+                self._claim(conn, now, room, result)
+            conn.commit()
+        return result
+
+    def _claim(
+        self, conn: Connection, now: dt.datetime, room: Callable[[int], int], result: Pass
+    ) -> None:
+        failures: list[tuple[int, str]] = []
+        for channel_id, row in claims.due_channel_rows(conn, now).items():
+            free = min(room(channel_id), self.batch)
+            if free <= 0:
+                continue
+            claimed = attempts.claim_and_begin(conn, self.owner, now, self.lease, free, channel_id)
+            channel = self._channel(conn, channel_id, row)
+            for post in claimed:
+                flight = self._ready(channel_id, channel, post, now, result, failures)
+                if flight is not None:
+                    result.started.append(flight)
+        attempts.fail_unsent(conn, self.owner, failures)
+        ids = attempts.insert_attempts(conn, self.owner, [f.post.id for f in result.started], now)
+        for flight in result.started:
+            flight.started = attempts.Started(ids[flight.post.id], flight.post.attempts)
+
+    def _ready(
+        self,
+        channel_id: int,
+        channel: Channel | str,
+        claimed: attempts.Claimed | tuple[int, str],
+        now: dt.datetime,
+        result: Pass,
+        failures: list[tuple[int, str]],
+    ) -> Flight | None:
+        """A claimed post as a send, or None after noting why it cannot be sent.
+        Whatever goes wrong here fails that post alone."""
+        if isinstance(claimed, tuple) or isinstance(channel, str):
+            # A row that no longer reads (bad date, broken JSON, a value of
+            # the wrong type): this post fails with the reason, the others go on.
+            post_id, why = claimed if isinstance(claimed, tuple) else (claimed.id, channel)
+            error = f"cannot read post {post_id} or its channel: {why}"
+            log.error(error)
+            failures.append((post_id, error))
+            name = channel.name if isinstance(channel, Channel) else f"#{channel_id}"
+            result.failed.append(SendEvent(post_id, name, "failed", now, now, error=error))
+            return None
+        post = claimed
+        try:
+            publisher = self.publisher(channel)
+            out = outgoing(post, publisher)
+            with contextlib.suppress(NotImplementedError):
+                publisher.build_requests(out)
+        except Exception as exc:
+            error = f"cannot prepare the post: {_describe(exc, channel)}"
+            failures.append((post.id, error))
+            result.failed.append(
+                SendEvent(post.id, channel.name, "failed", post.due_at, now, post.text, error=error)
+            )
+            return None
+        return Flight(channel_id, post, channel, publisher, out)
+
+    def _channel(self, conn: Connection, channel_id: int, stored: tuple[Any, ...]) -> Channel | str:
+        """The channel as an object, or why its row cannot be read. Rows rarely
+        change: the object built for the same stored values is reused (building
+        one costs more than a send)."""
+        cached = self._channel_rows.get(channel_id)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        try:
+            channel = Channel(**claims.channel_row(conn, channel_id))
+        except Exception as exc:
+            if database.is_transient(exc):
+                raise
+            return one_line(exc)
+        self._channel_rows[channel_id] = (stored, channel)
+        return channel
+
+    def publisher(self, channel: Channel) -> Publisher:
+        """One adapter per channel setup (looking adapters up by entry point on
+        every send would cost more than the send)."""
+        secret = os.environ.get(channel.secret_env) if channel.secret_env else None
+        # `_channel` hands out the same object while a channel's row is unchanged.
+        last = self._last_publisher.get(channel.id or 0)
+        if last is not None and last[0] is channel and last[1] == secret:
+            return last[2]
+        key = (
+            channel.id,
+            channel.name,
+            channel.platform,
+            json.dumps(channel.options, sort_keys=True, default=str),
+            channel.secret_env,
+            secret,
+            channel.timezone,
+        )
+        publisher = self._publishers.get(key)
+        if publisher is None:
+            publisher = publisher_for(channel, reveal=True)
+            self._publishers[key] = publisher
+        self._last_publisher[channel.id or 0] = (channel, secret, publisher)
+        return publisher
+
+    # -- outcomes ----------------------------------------------------------------
+
+    def recorded(self, done: list[Flight], result: Pass) -> tuple[set[int], set[int]]:
+        """(lease still ours, recorded) after a pass."""
+        if result.recorded:
+            return result.kept, {f.post.id for f in done}
+        return self.finish_each(done)
+
+    def finish_each(self, done: list[Flight]) -> tuple[set[int], set[int]]:
+        """Outcomes one transaction each: (lease still ours, recorded)."""
+        kept, recorded = set(), set()
+        for flight in done:
+            post_id = flight.post.id
+            try:
+                with self.engine.connect() as conn:
+                    if attempts.finish(conn, post_id, flight.attempt_id, self.owner, flight.result):
+                        kept.add(post_id)
+                recorded.add(post_id)
+            except Exception as exc:
+                # The post stays leased until its lease runs out; then it is
+                # recovered (resent when safe, else `unknown`).
+                log.error("post %s: outcome not recorded: %s", post_id, one_line(exc))
+        return kept, recorded
+
+    def earlier_unsure(self, post_id: int) -> bool:
+        """Whether an earlier attempt of the post may have reached the platform."""
+        with Session(self.engine) as session:
+            return attempts.earlier_unsure(session, post_id)
+
+    # -- leases and upkeep -------------------------------------------------------
+
+    def renew(self, post_ids: list[int], now: dt.datetime) -> int:
+        with Session(self.engine) as session:
+            return claims.renew_leases(session, self.owner, post_ids, now, self.lease)
+
+    def upkeep(self, now: dt.datetime) -> list[SendEvent]:
+        """Take back dead daemons' posts, expire and mark missed posts; the
+        missed ones come back as events."""
+        with database.session_scope(self.engine) as session:
+            recovered = claims.recover_expired_leases(session, now, self.idempotent_platforms())
+            if any(recovered.values()):
+                log.info("took back posts from stopped daemons: %s", recovered)
+            expired = expire_due(session, now)
+            missed = claims.mark_missed(session, now, self.settings.grace_seconds)
+        return [
+            *self._missed_events([i for i in expired], now, EXPIRED),
+            *self._missed_events([i for i, _grace in missed], now),
+        ]
+
+    def _missed_events(
+        self, post_ids: list[int], now: dt.datetime, why: str | None = None
+    ) -> list[SendEvent]:
+        events = []
+        with Session(self.engine) as session:
+            for post_id in post_ids:
+                try:
+                    row = session.execute(
+                        sa.select(Post.due_at, Post.text, Channel.name)
+                        .join(Channel, Channel.id == Post.channel_id)
+                        .where(Post.id == post_id)
+                    ).one()
+                    due, text, name = row
+                except Exception:
+                    due, text, name = now, "", "?"
+                events.append(SendEvent(post_id, name, "missed", due, now, text, error=why))
+        return events
+
+    def next_due_at(self, now: dt.datetime) -> dt.datetime | None:
+        with Session(self.engine) as session:
+            return claims.next_due_at(session, after=now)
+
+    def idempotent_platforms(self) -> list[str]:
+        """Platforms whose adapter dedupes a resend by key."""
+        if self._idempotent is not None:
+            return self._idempotent
+        names = []
+        for name in available():
+            try:
+                if publisher_class(name).idempotent:
+                    names.append(name)
+            except SchedulerError:
+                continue
+        self._idempotent = names
+        return names
+
+    # -- the dry run ---------------------------------------------------------------
+
+    def due_posts(self, now: dt.datetime) -> list[tuple[Post, Channel]]:
+        """Posts due now on active channels, in send order, without claiming."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Post, Channel)
+                .join(Channel, Channel.id == Post.channel_id)
+                .where(claims.due_clause(now), Channel.paused.is_(False))
+                .order_by(Post.due_at, Post.id)
+            ).all()
+            return [(post, channel) for post, channel in rows]

@@ -1,0 +1,47 @@
+"""A stored post as its adapter gets it, and the HTTP client sends go through.
+
+Previews, the dry run, reconcile and real sends all build the adapter's input
+here, so none of them can see different text or thread parts than another.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from scheduler.delivery.attempts import Claimed
+from scheduler.publishers import OutgoingPost, Publisher
+from scheduler.publishers.split import split_thread
+from scheduler.storage.models import Post
+
+
+def outgoing(post: Post | Claimed, publisher: Publisher | None = None) -> OutgoingPost:
+    """The post as its adapter gets it. On a channel with the `thread` option, a
+    text too long for the platform is split into numbered parts; the split is
+    deterministic, so a retry or a reconcile sees the same parts."""
+    assert post.id is not None
+    parts: tuple[str, ...] = ()
+    # Asked through model_fields: pydantic's path for a missing attribute is slow.
+    options = publisher.options if publisher is not None else None
+    if publisher is not None and "thread" in type(options).model_fields and options.thread:  # type: ignore[union-attr]
+        pieces = split_thread(post.text, publisher)
+        if len(pieces) > 1:
+            parts = tuple(pieces)
+    return OutgoingPost(
+        post_id=post.id,
+        idempotency_key=post.idempotency_key,
+        text=post.text,
+        due_at=post.due_at,
+        attempt=max(post.attempts, 1),
+        parts=parts,
+        link=post.link,
+    )
+
+
+def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
+    """One client per daemon: keep-alive connections are reused across posts."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        follow_redirects=False,
+        headers={"User-Agent": "scheduler/0.1"},
+    )
