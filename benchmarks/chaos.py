@@ -46,11 +46,10 @@ def main() -> int:
     ap.add_argument("--daemons", type=int, default=1)
     ap.add_argument("--fault-share", type=float, default=0.15)
     ap.add_argument("--faults", default=",".join(FAULTS), help="subset of " + ",".join(FAULTS))
-    ap.add_argument("--kill-min", type=float, default=1.0, help="seconds between kills, at least")
-    ap.add_argument("--kill-max", type=float, default=4.0, help="seconds between kills, at most")
+    ap.add_argument("--kills", type=int, default=20, help="SIGKILLs, at even steps of progress")
     ap.add_argument("--no-kill", action="store_true")
     ap.add_argument("--spread", type=float, default=0.0, help="spread due times over N seconds")
-    ap.add_argument("--deadline", type=float, default=900.0)
+    ap.add_argument("--stall", type=float, default=300.0, help="give up after N s without progress")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -90,9 +89,9 @@ def main() -> int:
             channels=args.channels,
             plain_channels=args.plain_channels,
             daemons=args.daemons,
-            kill_every=None if args.no_kill else (args.kill_min, args.kill_max),
+            kills=0 if args.no_kill else args.kills,
             spread_seconds=args.spread,
-            deadline=args.deadline,
+            stall_seconds=args.stall,
             seed=args.seed,
             progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None,
         )

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     #: Concurrent sends per channel; a channel whose endpoint hangs holds only
     #: its own sends, never another channel's.
     channel_concurrency: int = 4
+    #: Sends in flight across all channels of one daemon. More would only wait
+    #: in the HTTP client's connection pool, where their leases run out.
+    max_in_flight: int = 100
     #: Seconds one HTTP request to a platform may take before it counts as lost.
     request_timeout_seconds: float = 20.0
 

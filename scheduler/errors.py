@@ -18,6 +18,11 @@ class DatabaseError(SchedulerError):
     pass
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database did not answer (server down, disk full, locked past the
+    busy timeout): trying again later may work, unlike a missing schema."""
+
+
 class NotFoundError(SchedulerError):
     pass
 

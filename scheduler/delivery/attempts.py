@@ -74,8 +74,9 @@ def begin_attempt(
     now = now or utcnow()
     params: dict[str, object] = {"p_id": post_id, "p_owner": owner, "p_now": now}
     if lease is not None:
-        params["p_until"] = now + lease
-    row = session.execute(_start_statement(lease is not None), params).first()
+        params.update(claims.lease_params(now, lease))
+    dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
+    row = session.execute(_start_statement(lease is not None, dialect), params).first()
     if row is None:
         session.rollback()
         return None
@@ -119,7 +120,7 @@ def claim_and_begin(
         "p_now": now,
         "p_limit": limit,
         "p_owner": owner,
-        "p_until": now + lease,
+        **claims.lease_params(now, lease),
         "p_channel": channel_id,
     }
     convert = _due_at_reader(conn.dialect)
@@ -330,14 +331,14 @@ def _held(posts: sa.Table, ids: sa.ColumnElement[bool]) -> Iterable[sa.ColumnEle
 
 
 @functools.cache
-def _start_statement(renew_lease: bool) -> sa.Update:
+def _start_statement(renew_lease: bool, dialect: str = "sqlite") -> sa.Update:
     posts = _posts_table()
     values: dict[str, object] = {
         "attempts": posts.c.attempts + 1,
         "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
     }
     if renew_lease:
-        values["lease_expires_at"] = sa.bindparam("p_until", type_=posts.c.lease_expires_at.type)
+        values["lease_expires_at"] = claims._lease_end(dialect)
     return (
         sa.update(posts)
         .where(*_held(posts, posts.c.id == sa.bindparam("p_id")))

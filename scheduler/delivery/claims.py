@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from scheduler.storage.driver_sql import prepared
-from scheduler.storage.models import Attempt, Channel, Post, PostStatus
+from scheduler.storage.models import Attempt, Channel, Post, PostStatus, utcnow
 
 
 def due_clause(now: dt.datetime) -> sa.ColumnElement[bool]:
@@ -118,7 +118,7 @@ def _claim_statement(dialect: str, by_channel: bool, begin: bool = False) -> sa.
     claimed = {
         "status": PostStatus.sending.value,
         "lease_owner": sa.bindparam("p_owner", type_=posts.c.lease_owner.type),
-        "lease_expires_at": sa.bindparam("p_until", type_=posts.c.lease_expires_at.type),
+        "lease_expires_at": _lease_end(dialect),
         "updated_at": sa.bindparam("p_now", type_=posts.c.updated_at.type),
     }
     returning: tuple[sa.ColumnElement[Any], ...] = (posts.c.id,)
@@ -178,7 +178,7 @@ def claim_due(
     The statement is built once per dialect (a daemon claims after every send)."""
     bind = session.get_bind() if isinstance(session, Session) else session
     stmt = _claim_statement(bind.dialect.name, channel_id is not None)
-    params = {"p_now": now, "p_limit": limit, "p_owner": owner, "p_until": now + lease}
+    params = {"p_now": now, "p_limit": limit, "p_owner": owner, **lease_params(now, lease)}
     if channel_id is not None:
         params["p_channel"] = channel_id
     # Only ids come back: a row with an unreadable value is claimed like any
@@ -221,28 +221,65 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _held_by(owner: str, post_ids: Sequence[int]) -> tuple[sa.ColumnElement[bool], ...]:
-    """Posts among `post_ids` that `owner` still holds mid-send."""
-    return (
-        Post.id.in_(list(post_ids)),
-        Post.lease_owner == owner,
-        Post.status == PostStatus.sending.value,
-    )
-
-
 def renew_leases(
     session: Session, owner: str, post_ids: Sequence[int], now: dt.datetime, lease: dt.timedelta
-) -> int:
+) -> set[int]:
     """Keep the posts this daemon is sending leased to it while it is alive; a
     daemon that dies (or loses the database) stops renewing, and its posts go
-    back after one lease."""
+    back after one lease. Returns the ids whose lease was still ours."""
     if not post_ids:
-        return 0
-    result = session.execute(
-        sa.update(Post).where(*_held_by(owner, post_ids)).values(lease_expires_at=now + lease)
-    )
+        return set()
+    posts = _posts_table()
+    renewed: set[int] = set()
+    ids = sorted(post_ids)
+    for i in range(0, len(ids), 500):
+        renewed.update(
+            session.execute(
+                sa.update(posts)
+                .where(
+                    posts.c.id.in_(ids[i : i + 500]),
+                    posts.c.lease_owner == owner,
+                    posts.c.status == PostStatus.sending.value,
+                )
+                .values(lease_expires_at=_lease_end(session.get_bind().dialect.name))
+                .returning(posts.c.id),
+                lease_params(now, lease),
+            ).scalars()
+        )
     session.commit()
-    return result.rowcount
+    return renewed
+
+
+def _lease_end(dialect: str) -> sa.ColumnElement[Any]:
+    """When a lease set now runs out: :p_until (the caller's clock), or on
+    PostgreSQL the database's clock plus :p_lease_s seconds."""
+    if dialect == "postgresql":
+        return sa.func.now() + sa.func.make_interval(
+            0, 0, 0, 0, 0, 0, sa.bindparam("p_lease_s", type_=sa.Float)
+        )
+    return sa.bindparam("p_until", type_=_posts_table().c.lease_expires_at.type)
+
+
+def _offset(now: dt.datetime) -> float:
+    """How far the caller's `now` is from this machine's clock: zero for a
+    daemon, a virtual offset in `simulate` and in tests. On PostgreSQL it is
+    applied to the database's clock, so machines whose clocks disagree still
+    agree on when a lease runs out."""
+    return (now - utcnow()).total_seconds()
+
+
+def lease_params(now: dt.datetime, lease: dt.timedelta) -> dict[str, Any]:
+    """The binds `_lease_end` reads, for either dialect."""
+    return {"p_until": now + lease, "p_lease_s": _offset(now) + lease.total_seconds()}
+
+
+def db_now(bind: Session | Connection, now: dt.datetime) -> Any:
+    """The time leases are judged by: on PostgreSQL the database's own clock
+    (moved by the caller's offset, see `_offset`), elsewhere the caller's."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    if dialect == "postgresql":
+        return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, _offset(now))
+    return now
 
 
 def _posts_table() -> sa.Table:
@@ -262,17 +299,27 @@ LOST_UNSAFE = "daemon stopped mid-send; the platform may have the post"
 
 
 def recover_expired_leases(
-    session: Session, now: dt.datetime, idempotent_platforms: Sequence[str]
+    session: Session,
+    now: dt.datetime,
+    idempotent_platforms: Sequence[str],
+    *,
+    holding: Collection[int] = (),
 ) -> dict[str, int]:
     """Posts whose daemon died (or lost the database) mid-send. Back to the
     queue when resending is safe (no request had left, or the platform dedupes
     by key); otherwise `unknown`. Set-based, so a crash leaving thousands of
-    leases is recovered in a few statements."""
+    leases is recovered in a few statements. `holding` are the caller's own
+    posts in flight: never taken back, even past their lease.
+
+    On PostgreSQL a lease runs out by the database's clock (leases are set
+    from it too), so daemons on machines whose clocks disagree agree on it."""
     expired = sa.and_(
         Post.status == PostStatus.sending.value,
         Post.lease_expires_at.is_not(None),
-        Post.lease_expires_at < now,
+        Post.lease_expires_at < db_now(session, now),
     )
+    if holding:
+        expired = sa.and_(expired, Post.id.not_in(sorted(holding)))
     in_flight = (
         sa.select(Attempt.id).where(Attempt.post_id == Post.id, Attempt.outcome.is_(None)).exists()
     )

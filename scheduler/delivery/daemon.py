@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,11 +33,38 @@ from scheduler.delivery import wakeups
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.events import SendEvent
 from scheduler.delivery.outgoing import make_client
+from scheduler.errors import DatabaseUnavailable
 
 log = logging.getLogger("scheduler.delivery.daemon")
 
 #: How far ahead the daemon queues recurring posts (re-planned hourly).
 RECURRING_HORIZON = dt.timedelta(days=2)
+
+
+def wait_for_database(
+    engine: Engine,
+    *,
+    say: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+    first_wait: float = 0.5,
+    longest_wait: float = 30.0,
+) -> None:
+    """Return once the database answers with the schema this version needs.
+    While it does not answer (PostgreSQL down, a full disk), wait and try
+    again with growing waits, saying so each time, as a running daemon does
+    when it loses its database; a database that answers but is not prepared
+    (`scheduler init`) is an error at once."""
+    from scheduler.storage import database
+
+    wait = first_wait
+    while True:
+        try:
+            database.require_schema(engine)
+            return
+        except DatabaseUnavailable as exc:
+            say(f"{exc}; trying again in {wait:.1f}s")
+        sleep(wait)
+        wait = min(wait * 2, longest_wait)
 
 
 class Daemon:
@@ -98,8 +126,7 @@ class Daemon:
                 )
             self._scheduler.start()
             # Leases are renewed until the last send in flight is done.
-            beat_stop = asyncio.Event()
-            beat = asyncio.create_task(self.dispatcher.heartbeat(beat_stop))
+            stop_beat = self.dispatcher.start_heartbeat()
             background: list[asyncio.Task[None]] = []
             if self.listen:
                 background.append(
@@ -116,8 +143,8 @@ class Daemon:
             self.dispatcher.claiming = False
             self._scheduler.shutdown(wait=False)
             await self.dispatcher.drain(timeout=self.settings.lease_seconds)
-            beat_stop.set()
-            for task in [beat, *background]:
+            stop_beat()
+            for task in background:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, timeout=5)
         log.info("daemon stopped")

@@ -22,9 +22,10 @@ import datetime as dt
 import logging
 import random
 import socket
+import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -34,7 +35,7 @@ from scheduler.accounts.channels import publisher_for
 from scheduler.config import Settings
 from scheduler.delivery import attempts
 from scheduler.delivery.events import SendEvent
-from scheduler.delivery.exchange import Exchange, Flight, one_line
+from scheduler.delivery.exchange import Exchange, Flight, Pass, one_line
 from scheduler.delivery.outgoing import make_client, outgoing
 from scheduler.errors import (
     PermanentError,
@@ -53,6 +54,10 @@ log = logging.getLogger("scheduler.delivery.dispatcher")
 #: How long a pass that has outcomes to record waits for the other sends in
 #: flight: a pass costs about the same for one outcome as for several.
 _SETTLE_SECONDS = 0.002
+
+#: Passes an outcome that the database refuses is tried in before it is given
+#: up (the post is then recovered after its lease, as after a crash).
+_RECORD_TRIES = 20
 
 
 def backoff(attempt: int, base: float, retry_after: float | None) -> float:
@@ -102,7 +107,10 @@ class Dispatcher:
         #: False once the daemon is stopping: sends in flight finish, nothing new.
         self.claiming = True
         self._shown: set[int] = set()
-        self._inflight: dict[int, set[int]] = defaultdict(set)
+        #: Posts claimed and not yet closed (sending, or waiting to be recorded),
+        #: by id; and how many of them each channel has.
+        self._flights: dict[int, Flight] = {}
+        self._busy: Counter[int] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         #: Channel -> time before which it is not claimed from (a 429's Retry-After).
         self._hold: dict[int, dt.datetime] = {}
@@ -123,7 +131,7 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        return sum(len(ids) for ids in self._inflight.values())
+        return len(self._flights)
 
     # -- the real path ---------------------------------------------------------
 
@@ -134,8 +142,7 @@ class Dispatcher:
             return self._dry_run_due(now_fn())
         self._events = []
         self._last_upkeep = float("-inf")
-        stop = asyncio.Event()
-        beat = asyncio.create_task(self.heartbeat(stop))
+        stop_beat = self.start_heartbeat()
         try:
             while True:
                 started = await self.pump(now_fn)
@@ -149,8 +156,7 @@ class Dispatcher:
                 await asyncio.wait(set(self._tasks))
             with contextlib.suppress(Exception):
                 await self._record_done()
-            stop.set()
-            await beat
+            stop_beat()
         events, self._events = self._events or [], None
         return events
 
@@ -165,29 +171,48 @@ class Dispatcher:
         pass first lets answers that have already arrived finish."""
         now_fn = now_fn or (lambda: dt.datetime.now(dt.UTC))
         await self._settle()
+        done_ids = {f.post.id for f in self._done}
         if self.claiming and time.monotonic() - self._last_upkeep >= self._upkeep_every():
             for event in await database.retry_transient_async(
-                lambda: self.exchange.upkeep(now_fn())
+                lambda: self.exchange.upkeep(now_fn(), holding=self._flights.keys() - done_ids)
             ):
                 self._record(event)
             self._last_upkeep = time.monotonic()
         done, self._done = self._done, []
+        room = self._room(done) if self.claiming else None
+        budget = self.settings.max_in_flight - (len(self._flights) - len(done))
+        claimed_at = time.monotonic()
+
+        def exchange() -> Pass:
+            nonlocal claimed_at
+            # Leases are judged from before the statement that sets them.
+            claimed_at = time.monotonic()
+            return self.exchange.run(done, now_fn(), room, budget)
+
         try:
-            room = self._room(done) if self.claiming else None
             result = await database.retry_transient_async(
-                lambda: self.exchange.run(done, now_fn(), room),
-                seconds=self.settings.lease_seconds,
+                exchange, seconds=self.settings.lease_seconds
             )
-        except Exception:
-            # The claim failed past retrying: the outcomes still get written,
-            # each on its own, before the error is reported.
+        except Exception as exc:
+            # The pass failed past retrying: the outcomes are written each on
+            # its own where they can be; the rest wait for the next pass, which
+            # writes them before it claims anything new.
             self._close(done, *self.exchange.finish_each(done))
+            if database.disk_full(exc):
+                log.error(
+                    "the database's disk is full: %d outcomes wait to be written; "
+                    "nothing new is sent until they are",
+                    len(self._done),
+                )
             raise
         self._close(done, *self.exchange.recorded(done, result))
         for event in result.failed:
             self._record(event)
+        until = claimed_at + self.settings.lease_seconds
         for flight in result.started:
-            self._inflight[flight.channel_id].add(flight.post.id)
+            flight.lease_until = until
+            self._flights[flight.post.id] = flight
+            self._busy[flight.channel_id] += 1
             self._running += 1
             task = asyncio.create_task(self._run(flight, now_fn))
             self._tasks.add(task)
@@ -204,7 +229,7 @@ class Dispatcher:
             held = self._hold.get(channel_id)
             if held is not None and held > now:
                 return 0
-            busy = len(self._inflight[channel_id]) - freed[channel_id]
+            busy = self._busy[channel_id] - freed[channel_id]
             return self.settings.channel_concurrency - busy
 
         now = utcnow()
@@ -223,22 +248,51 @@ class Dispatcher:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         await self._record_done()
 
-    async def heartbeat(self, stop: asyncio.Event) -> None:
-        """Renew the leases of posts in flight every third of a lease, so a
-        slow platform never lets another daemon take a post we are sending."""
+    def start_heartbeat(self) -> Callable[[], None]:
+        """Renew the leases of posts in flight every third of a lease, on a
+        thread of its own: a busy or stalled event loop (thousands of sends, a
+        long GC) cannot starve the renewals. Returns the function that stops it."""
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._heartbeat, args=(stop,), name="scheduler-leases", daemon=True
+        )
+        thread.start()
+
+        def stopper() -> None:
+            stop.set()
+            thread.join(timeout=max(self.settings.lease_seconds, 5.0))
+
+        return stopper
+
+    def _heartbeat(self, stop: threading.Event) -> None:
         every = max(self.settings.lease_seconds / 3, 0.05)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            ids = [i for group in self._inflight.values() for i in group]
-            if not ids:
+        while not stop.wait(every):
+            flights = self._snapshot()
+            if not flights:
                 continue
+            began = time.monotonic()
             try:
-                self.exchange.renew(ids, utcnow())
+                renewed = self.exchange.renew([f.post.id for f in flights], utcnow())
             except Exception as exc:
-                # Leases run out if this keeps failing; the posts are then
-                # recovered by whichever daemon can reach the database.
+                # Leases run out if this keeps failing: sends not yet started
+                # then stay unsent (`_run`), and the posts are recovered by
+                # whichever daemon can reach the database.
                 log.warning("could not renew leases: %s", one_line(exc))
+                continue
+            until = began + self.settings.lease_seconds
+            for flight in flights:
+                if flight.post.id in renewed:
+                    flight.lease_until = max(flight.lease_until, until)
+
+    def _snapshot(self) -> list[Flight]:
+        # Read from the heartbeat's thread while the loop may add or remove
+        # flights: a copy that raced a change is simply taken again.
+        for _ in range(100):
+            try:
+                return list(self._flights.values())
+            except RuntimeError:
+                continue
+        return []
 
     def _upkeep_every(self) -> float:
         return max(min(self.settings.sweep_seconds, self.settings.lease_seconds / 2, 5.0), 0.05)
@@ -275,15 +329,29 @@ class Dispatcher:
     async def _run(self, flight: Flight, now_fn: Callable[[], dt.datetime]) -> None:
         """One send on the network; its outcome is recorded by the next pass."""
         try:
-            flight.outcome = await self._publish(flight, now_fn)
+            if time.monotonic() >= flight.lease_until - self._lease_margin():
+                # The lease ran out before the request left (the daemon stalled,
+                # or renewals failed): another daemon may have the post by now,
+                # so this one must not send it.
+                flight.outcome = attempts.Outcome(
+                    PostStatus.queued,
+                    "lease ran out before the send started; back to the queue",
+                    attempt_outcome="not-sent",
+                )
+            else:
+                flight.outcome = await self._publish(flight, now_fn)
         except BaseException as exc:
-            self._inflight[flight.channel_id].discard(flight.post.id)
             if not isinstance(exc, Exception):
+                self._forget(flight)
                 raise
-            # Most likely the database went away while judging a failure. The
-            # post stays leased until its lease runs out; then it is recovered
-            # (resent when safe, else `unknown`).
-            log.error("post %s: outcome not recorded: %s", flight.post.id, one_line(exc))
+            # Most likely the database went away while judging a failure: the
+            # request may have left, so the post is not sent again blindly.
+            log.error("post %s: outcome unclear: %s", flight.post.id, one_line(exc))
+            flight.outcome = attempts.Outcome(
+                PostStatus.unknown, f"outcome unclear: {one_line(exc)}"
+            )
+            flight.finished_at = now_fn()
+            self._done.append(flight)
         else:
             flight.finished_at = now_fn()
             self._done.append(flight)
@@ -307,13 +375,31 @@ class Dispatcher:
         else:
             self._close(done, *self.exchange.recorded(done, result))
 
+    def _lease_margin(self) -> float:
+        return min(1.0, self.settings.lease_seconds / 10)
+
+    def _forget(self, flight: Flight) -> None:
+        if self._flights.pop(flight.post.id, None) is not None:
+            self._busy[flight.channel_id] -= 1
+            if self._busy[flight.channel_id] <= 0:
+                del self._busy[flight.channel_id]
+
     def _close(self, done: list[Flight], kept: set[int], recorded: set[int]) -> None:
-        """Free the slots of recorded sends and tell what happened to them."""
+        """Free the slots of recorded sends and tell what happened to them.
+        An outcome that could not be written waits for the next pass (which
+        writes it before claiming anything), so a send that reached the
+        platform is never left `sending` to be sent again."""
         for flight in done:
             post_id = flight.post.id
-            self._inflight[flight.channel_id].discard(post_id)
             if post_id not in recorded:
+                flight.record_tries += 1
+                if flight.record_tries < _RECORD_TRIES:
+                    self._done.append(flight)
+                    continue
+                log.error("post %s: outcome not recorded after %d tries", post_id, _RECORD_TRIES)
+                self._forget(flight)
                 continue
+            self._forget(flight)
             if post_id not in kept:
                 log.warning("post %s: lease lost before the outcome was recorded", post_id)
             outcome = flight.result

@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,11 @@ class Flight:
     started: attempts.Started | None = None
     outcome: attempts.Outcome | None = None
     finished_at: dt.datetime | None = None
+    #: time.monotonic() until which the lease is ours: set at the claim (taken
+    #: before the claim's statement ran) and moved on by each renewal.
+    lease_until: float = 0.0
+    #: Passes that failed to write this send's outcome so far.
+    record_tries: int = 0
 
     @property
     def begun(self) -> attempts.Started:
@@ -112,6 +117,8 @@ class Exchange:
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
         self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
+        #: The channel the last claim took posts from (see `_claim`).
+        self._after = 0
 
     @property
     def lease(self) -> dt.timedelta:
@@ -119,9 +126,16 @@ class Exchange:
 
     # -- a pass ----------------------------------------------------------------
 
-    def run(self, done: list[Flight], now: dt.datetime, room: Callable[[int], int] | None) -> Pass:
+    def run(
+        self,
+        done: list[Flight],
+        now: dt.datetime,
+        room: Callable[[int], int] | None,
+        budget: int = 1 << 30,
+    ) -> Pass:
         """The pass's transaction: record `done`, then, unless `room` is None,
-        claim up to `room(channel_id)` posts of each due channel, build each
+        claim up to `room(channel_id)` posts of each due channel and at most
+        `budget` in all, build each
         claimed post's requests, fail the ones that cannot be sent (nothing has
         left, so nothing is unknown), and write the others' attempts. Commits
         before any of them is sent. Keeps no state of the pass: it may be run
@@ -138,25 +152,41 @@ class Exchange:
                 # caller writes them one by one instead (`finish_each`).
                 conn.rollback()
                 result.recorded = False
-            if room is not None:
-                self._claim(conn, now, room, result)
+            if room is not None and budget > 0:
+                self._claim(conn, now, room, budget, result)
             conn.commit()
         return result
 
     def _claim(
-        self, conn: Connection, now: dt.datetime, room: Callable[[int], int], result: Pass
+        self,
+        conn: Connection,
+        now: dt.datetime,
+        room: Callable[[int], int],
+        budget: int,
+        result: Pass,
     ) -> None:
         failures: list[tuple[int, str]] = []
-        for channel_id, row in claims.due_channel_rows(conn, now).items():
-            free = min(room(channel_id), self.batch)
+        due = claims.due_channel_rows(conn, now)
+        # Channels take turns: each pass starts after the channel the last one
+        # claimed from, so with more due channels than the budget allows, none
+        # waits on the others' backlogs.
+        order = sorted(due, key=lambda cid: (cid <= self._after, cid))
+        for channel_id in order:
+            free = min(room(channel_id), self.batch, budget)
             if free <= 0:
                 continue
+            row = due[channel_id]
             claimed = attempts.claim_and_begin(conn, self.owner, now, self.lease, free, channel_id)
+            if claimed:
+                budget -= len(claimed)
+                self._after = channel_id
             channel = self._channel(conn, channel_id, row)
             for post in claimed:
                 flight = self._ready(channel_id, channel, post, now, result, failures)
                 if flight is not None:
                     result.started.append(flight)
+            if budget <= 0:
+                break
         attempts.fail_unsent(conn, self.owner, failures)
         ids = attempts.insert_attempts(conn, self.owner, [f.post.id for f in result.started], now)
         for flight in result.started:
@@ -269,15 +299,20 @@ class Exchange:
 
     # -- leases and upkeep -------------------------------------------------------
 
-    def renew(self, post_ids: list[int], now: dt.datetime) -> int:
+    def renew(self, post_ids: list[int], now: dt.datetime) -> set[int]:
+        """Renew the leases still ours among `post_ids`; returns those."""
         with Session(self.engine) as session:
             return claims.renew_leases(session, self.owner, post_ids, now, self.lease)
 
-    def upkeep(self, now: dt.datetime) -> list[SendEvent]:
+    def upkeep(self, now: dt.datetime, holding: Collection[int] = ()) -> list[SendEvent]:
         """Take back dead daemons' posts, expire and mark missed posts; the
-        missed ones come back as events."""
+        missed ones come back as events. `holding`: the posts this daemon is
+        still sending, never taken back from itself, whatever their lease says
+        (a daemon that stalled past its lease is still the one sending them)."""
         with database.session_scope(self.engine) as session:
-            recovered = claims.recover_expired_leases(session, now, self.idempotent_platforms())
+            recovered = claims.recover_expired_leases(
+                session, now, self.idempotent_platforms(), holding=holding
+            )
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
             expired = expire_due(session, now)

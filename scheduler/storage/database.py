@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
-from scheduler.errors import DatabaseError
+from scheduler.errors import DatabaseError, DatabaseUnavailable
 from scheduler.storage import migrations
 
 SQLITE_BUSY_MS = 30_000
@@ -109,9 +109,8 @@ def require_schema(engine: Engine) -> None:
     try:
         current = migrations.current_revision(engine)
     except OperationalError as exc:
-        raise DatabaseError(
-            f"cannot open database {describe(engine)}: {_first_line(exc)}"
-        ) from None
+        error = DatabaseUnavailable if is_transient(exc) else DatabaseError
+        raise error(f"cannot open database {describe(engine)}: {_first_line(exc)}") from None
     head = migrations.head_revision(engine)
     if current is None:
         raise DatabaseError(f"database {describe(engine)} is not initialised; run `scheduler init`")
@@ -156,7 +155,19 @@ _TRANSIENT_WORDS = (
     "the database system is",
     "connection is closed",
     "consuming input failed",
+    # A full disk clears when space is made: worth waiting for, and said
+    # plainly (`disk_full`).
+    "database or disk is full",
+    "no space left on device",
+    "could not extend file",
 )
+_DISK_FULL_WORDS = _TRANSIENT_WORDS[-3:]
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a database error means the disk it writes to is full."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(word in text for word in _DISK_FULL_WORDS)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -214,7 +225,10 @@ class _Retrying:
         """How long to wait before trying again after `exc`; None: give up."""
         if not is_transient(exc) or time.monotonic() + self.wait > self.deadline:
             return None
-        log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
+        if disk_full(exc):
+            log.error("the database's disk is full (%s); trying again", _first_line(exc))
+        else:
+            log.warning("database busy or unreachable (%s); trying again", _first_line(exc))
         wait = self.wait
         self.wait = min(self.wait * 2, 2.0) * random.uniform(0.8, 1.2)
         return wait

@@ -247,18 +247,23 @@ def run_chaos(
     channels: int = 4,
     plain_channels: int = 1,
     daemons: int = 1,
-    kill_every: tuple[float, float] | None = (1.0, 2.5),
+    kills: int = 4,
     spread_seconds: float = 0.0,
-    deadline: float = 150.0,
+    stall_seconds: float = 180.0,
     seed: int = 7,
     settings: dict[str, object] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ChaosRun:
     """Queue `posts` posts over `channels` webhook channels and
     `plain_channels` channels of a platform that does not dedupe, all pointing
-    at the sink's /chaos, run `daemons` real daemon processes, SIGKILL one at random
-    every `kill_every` seconds (and start it again at once) until every post
-    is finished, then stop them with SIGTERM and count."""
+    at the sink's /chaos, run `daemons` real daemon processes, SIGKILL one at
+    random `kills` times (and start it again at once) until every post is
+    finished, then stop them with SIGTERM and count.
+
+    Bounded by progress, not by the clock: the kills fall at even steps of the
+    posts finished (so each daemon life does some work however slow the
+    machine), and the run gives up only when nothing at all has changed for
+    `stall_seconds`."""
     rng = random.Random(seed)
     ids = add_channels(url, {f"ch{i}": f"{sink_base}/chaos/{i}" for i in range(channels)})
     ids |= add_channels(
@@ -282,9 +287,12 @@ def run_chaos(
     started = time.monotonic()
     for p in procs:
         p.start()
-    next_kill = started + rng.uniform(*kill_every) if kill_every else float("inf")
+    # Kill when this many posts have finished: 1/(kills+1), 2/(kills+1), ...
+    marks = [posts * (k + 1) // (kills + 1) for k in range(kills)]
+    last_counts: Counter[str] | None = None
+    last_change = time.monotonic()
     try:
-        while time.monotonic() - started < deadline:
+        while True:
             time.sleep(0.2)
             counts = status_counts(url)
             unfinished = counts["queued"] + counts["sending"]
@@ -292,11 +300,15 @@ def run_chaos(
                 progress(f"{time.monotonic() - started:6.1f}s {dict(counts)}")
             if unfinished == 0:
                 break
-            if kill_every and time.monotonic() >= next_kill:
+            if counts != last_counts:
+                last_counts, last_change = counts, time.monotonic()
+            elif time.monotonic() - last_change > stall_seconds:
+                break  # no progress at all: the tally shows what is left
+            if marks and posts - unfinished >= marks[0]:
+                marks.pop(0)
                 victim = rng.choice(procs)
                 victim.kill()
                 victim.start()
-                next_kill = time.monotonic() + rng.uniform(*kill_every)
             for p in procs:
                 if not p.alive:  # a crash we did not cause is a failure, but keep going
                     p.start()

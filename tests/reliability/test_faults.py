@@ -1,4 +1,4 @@
-"""The fault suite: thousands of posts through real `scheduler daemon`
+"""The fault suite: hundreds of posts through real `scheduler daemon`
 processes to a sink that fails a share of requests (500, 429 with Retry-After,
 timeouts, cut connections), while daemons are SIGKILLed and restarted.
 
@@ -13,6 +13,10 @@ What must hold at the end (see `harness.Tally` for the exact definitions):
 - on a platform that does not dedupe (the `plainhook` test plugin), a post
   that may have arrived is never sent again: it becomes `unknown`;
 - every post is sent, or shown as `unknown` / `failed`.
+
+Runs are bounded by progress (kills at steps of posts finished), never by the
+clock, so a slow machine makes them slower, not red. `benchmarks/chaos.py`
+runs the same harness with thousands of posts.
 """
 
 from __future__ import annotations
@@ -58,11 +62,11 @@ def chaos_sink() -> Sink:
 def test_a_daemon_killed_again_and_again_on_sqlite(
     sqlite_url: str, chaos_sink: Sink, tmp_path: Path
 ) -> None:
-    posts = 2000
+    posts = 600
     run = harness.run_chaos(
         sqlite_url, chaos_sink.base, chaos_sink.snapshot, tmp_path, posts=posts, daemons=1
     )
-    assert run.kills >= 3, "the run ended before the daemon was killed a few times"
+    assert run.kills == 4, "the daemon was not killed at each step of progress"
     check(run, posts)
 
 
@@ -70,11 +74,11 @@ def test_a_daemon_killed_again_and_again_on_sqlite(
 def test_two_daemons_killed_again_and_again_on_postgres(
     pg_url: str, chaos_sink: Sink, tmp_path: Path
 ) -> None:
-    posts = 2000
+    posts = 600
     run = harness.run_chaos(
         pg_url, chaos_sink.base, chaos_sink.snapshot, tmp_path, posts=posts, daemons=2, seed=3
     )
-    assert run.kills >= 3
+    assert run.kills == 4
     check(run, posts)
     # Only a daemon killed between the sink's answer and its own record may
     # send a post it was told had arrived.
@@ -85,7 +89,7 @@ def test_two_daemons_killed_again_and_again_on_postgres(
 def test_two_daemons_share_one_postgres_without_sending_twice(
     pg_url: str, chaos_sink: Sink, tmp_path: Path
 ) -> None:
-    posts = 1000
+    posts = 600
     run = harness.run_chaos(
         pg_url,
         chaos_sink.base,
@@ -93,7 +97,7 @@ def test_two_daemons_share_one_postgres_without_sending_twice(
         tmp_path,
         posts=posts,
         daemons=2,
-        kill_every=None,
+        kills=0,
     )
     check(run, posts)
     # No daemon died, so no post was ever sent after its success was known.
