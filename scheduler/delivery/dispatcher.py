@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import random
 import socket
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -44,8 +46,9 @@ from scheduler.errors import (
     UnknownOutcomeError,
 )
 from scheduler.planning.expiry import missed_reason
+from scheduler.publishers import Publisher
 from scheduler.storage import database
-from scheduler.storage.models import PostStatus, utcnow
+from scheduler.storage.models import Channel, PostStatus, utcnow
 
 __all__ = ["Dispatcher", "SendEvent", "backoff", "make_client", "new_owner", "outgoing"]
 
@@ -92,6 +95,7 @@ class Dispatcher:
         on_event: Callable[[SendEvent], None] | None = None,
         on_capacity: Callable[[], None] | None = None,
         batch: int = 200,
+        walk: bool = False,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -106,6 +110,11 @@ class Dispatcher:
         self.exchange = Exchange(engine, settings, self.owner, batch)
         #: False once the daemon is stopping: sends in flight finish, nothing new.
         self.claiming = True
+        #: A dry run walking a virtual clock forward (`simulate`): each look
+        #: reads only the posts that fell due since the last one.
+        self._walk = walk
+        self._looked_until: dt.datetime | None = None
+        self._dry_publishers: dict[tuple[Any, ...], Any] = {}
         self._shown: set[int] = set()
         #: Posts claimed and not yet closed (sending, or waiting to be recorded),
         #: by id; and how many of them each channel has.
@@ -485,17 +494,21 @@ class Dispatcher:
         A post the daemon would mark missed (expired, or later than its grace
         period) is shown as missed, never as if it would go out."""
         events = []
-        for post, channel in self.exchange.due_posts(now):
-            if post.id in self._shown:
-                continue
-            self._shown.add(post.id or 0)
+        after = self._looked_until if self._walk else None
+        if self._walk:
+            self._looked_until = max(now, self._looked_until or now)
+        for post, channel in self.exchange.due_posts(now, after=after):
+            if not self._walk:
+                if post.id in self._shown:
+                    continue
+                self._shown.add(post.id or 0)
             event = SendEvent(post.id or 0, channel.name, "dry-run", post.due_at, now, post.text)
             late = missed_reason(post, channel, self.settings, now)
             if late is not None:
                 event.status, event.error = "missed", late
             else:
                 try:
-                    publisher = publisher_for(channel, reveal=False)
+                    publisher = self._dry_publisher(channel)
                     event.requests = [
                         r.redacted() for r in publisher.build_requests(outgoing(post, publisher))
                     ]
@@ -504,6 +517,22 @@ class Dispatcher:
             events.append(event)
             self._emit(event)
         return events
+
+    def _dry_publisher(self, channel: Channel) -> Publisher:
+        """The dry run's adapter for a channel (secrets never revealed), built
+        once per channel setup."""
+        key = (
+            channel.id,
+            channel.platform,
+            json.dumps(channel.options, sort_keys=True, default=str),
+            channel.secret_env,
+            channel.timezone,
+        )
+        publisher = self._dry_publishers.get(key)
+        if publisher is None:
+            publisher = publisher_for(channel, reveal=False)
+            self._dry_publishers[key] = publisher
+        return publisher
 
     # -- helpers -----------------------------------------------------------------
 

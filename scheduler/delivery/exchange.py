@@ -360,13 +360,20 @@ class Exchange:
 
     # -- the dry run ---------------------------------------------------------------
 
-    def due_posts(self, now: dt.datetime) -> list[tuple[Post, Channel]]:
-        """Posts due now on active channels, in send order, without claiming."""
+    def due_posts(
+        self, now: dt.datetime, after: dt.datetime | None = None
+    ) -> list[tuple[Post, Channel]]:
+        """Posts due now on active channels, in send order, without claiming;
+        with `after`, only those that fell due after it (a walk over a virtual
+        clock reads each post once, not once per moment)."""
+        stmt = (
+            select(Post, Channel)
+            .join(Channel, Channel.id == Post.channel_id)
+            .where(claims.due_clause(now), Channel.paused.is_(False))
+            .order_by(Post.due_at, Post.id)
+        )
+        if after is not None:
+            stmt = stmt.where(Post.due_at > after)
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(Post, Channel)
-                .join(Channel, Channel.id == Post.channel_id)
-                .where(claims.due_clause(now), Channel.paused.is_(False))
-                .order_by(Post.due_at, Post.id)
-            ).all()
+            rows = session.exec(stmt).all()
             return [(post, channel) for post, channel in rows]

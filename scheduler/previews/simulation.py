@@ -116,7 +116,7 @@ def simulate(
                     result = plan_recurring(session, env, start, until)
                     session.flush()
                     planned = {p.id for p in result.created if p.id is not None}
-            dispatcher = Dispatcher(conn, settings, dry_run=True, on_event=on_event)  # type: ignore[arg-type]
+            dispatcher = Dispatcher(conn, settings, dry_run=True, on_event=on_event, walk=True)  # type: ignore[arg-type]
             moments = due_times(conn, start, until)
 
             async def walk() -> list[SendEvent]:
@@ -136,14 +136,17 @@ def _steps(
 ) -> list[Step]:
     steps = []
     with Session(conn) as session:
-        posts = {
-            p.id: (p, c)
-            for p, c in session.exec(
-                select(Post, Channel)
-                .join(Channel, Channel.id == Post.channel_id)
-                .where(Post.id.in_([e.post_id for e in events]))
+        ids = sorted({e.post_id for e in events})
+        posts = {}
+        for i in range(0, len(ids), 500):
+            posts.update(
+                (p.id, (p, c))
+                for p, c in session.exec(
+                    select(Post, Channel)
+                    .join(Channel, Channel.id == Post.channel_id)
+                    .where(Post.id.in_(ids[i : i + 500]))
+                )
             )
-        }
         for event in events:
             post, channel = posts[event.post_id]
             outcome = event.status
