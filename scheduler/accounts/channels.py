@@ -4,19 +4,26 @@ zone and its posting slots."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
+from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, set_evergreen
 from scheduler.planning.slots import parse_slots
 from scheduler.publishers import ChannelInfo, Publisher, publisher_class
 from scheduler.publishers.base import REDACTED
 from scheduler.storage.models import Channel
+
+if TYPE_CHECKING:
+    import jinja2
+    from sqlalchemy.engine import Engine
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -135,3 +142,62 @@ def as_dict(channel: Channel) -> dict[str, Any]:
         "slots": channel.slots,
         "paused": channel.paused,
     }
+
+
+# -- what the `channels` commands do ------------------------------------------
+
+
+def channel_rows(session: Session) -> list[dict[str, Any]]:
+    """Every channel as plain data, with its recurring settings."""
+    return [as_dict(c) | {"recurring": c.recurring} for c in list_channels(session)]
+
+
+def set_paused(session: Session, name: str, paused: bool) -> Channel:
+    channel = get_channel(session, name)
+    channel.paused = paused
+    session.add(channel)
+    return channel
+
+
+def set_evergreen_rule(
+    session: Session,
+    name: str,
+    rule: EvergreenRule | None,
+    *,
+    category: str,
+    templates: Callable[[], jinja2.Environment],
+) -> dict[str, Any]:
+    """Add or replace (None: remove) the channel's evergreen rule for `category`.
+    `templates` gives the template environment; it is asked for only when there
+    is a rule whose template must exist."""
+    from scheduler.compose import load
+
+    channel = get_channel(session, name)
+    if rule is not None:
+        load(templates(), rule.template)
+    set_evergreen(channel, rule, category=category)
+    session.add(channel)
+    return {"channel": name, "recurring": channel.recurring}
+
+
+def set_calendar_rule(session: Session, name: str, rule: CalendarRule | None) -> dict[str, Any]:
+    """Replace (None: turn off) the channel's calendar settings."""
+    channel = get_channel(session, name)
+    set_calendar(channel, rule)
+    session.add(channel)
+    return {"channel": name, "recurring": channel.recurring}
+
+
+def check_account(engine: Engine, name: str) -> dict[str, Any]:
+    """Ask the platform who the channel's credential belongs to (`channels test`).
+    The database is closed before the request goes out."""
+    from scheduler.delivery.outgoing import make_client
+
+    with Session(engine) as session:
+        publisher = publisher_for(get_channel(session, name), reveal=True)
+
+    async def check() -> dict[str, Any]:
+        async with make_client() as client:
+            return await publisher.check(client)
+
+    return asyncio.run(check())

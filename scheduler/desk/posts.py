@@ -132,3 +132,96 @@ def page_posts(
         stmt = stmt.where(sa.or_(Post.due_at > due, sa.and_(Post.due_at == due, Post.id > last_id)))
     stmt = stmt.order_by(Post.due_at, Post.id).limit(limit)
     return list(session.exec(stmt))
+
+
+def planned_dict(post: Post, channel: Channel) -> dict[str, Any]:
+    """`post_dict` with why and until when the post is planned (`plan`, `queue import`)."""
+    return post_dict(post, channel) | {
+        "expires_at": post.expires_at.isoformat() if post.expires_at else None,
+        "reason": post.reason,
+    }
+
+
+def parse_cursor(value: str) -> tuple[dt.datetime, int]:
+    """The `due_at/id` cursor that `queue_page` hands out for the next page."""
+    when, _, ident = value.rpartition("/")
+    try:
+        return dt.datetime.fromisoformat(when), int(ident)
+    except ValueError:
+        raise PlanningError(f"bad cursor {value!r}; use the one `queue list` printed") from None
+
+
+def queue_page(
+    session: Session,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the queue as plain data, and the cursor of the next page (None: last)."""
+    from scheduler.accounts.channels import get_channel
+
+    channel_id = get_channel(session, channel).id if channel else None
+    found = page_posts(session, status=status, channel_id=channel_id, after=after, limit=limit)
+    by_id = {c.id: c for c in session.exec(select(Channel))}
+    rows = [post_dict(p, by_id[p.channel_id]) for p in found]
+    last = found[-1] if len(found) == limit else None
+    return rows, (f"{last.due_at.isoformat()}/{last.id}" if last else None)
+
+
+def add_by_hand(session: Session, channel: str, text: str, at: str) -> dict[str, Any]:
+    """Queue a hand-written post; `at` is read in the channel's zone."""
+    from scheduler.accounts.channels import get_channel
+    from scheduler.when import parse_when
+
+    chan = get_channel(session, channel)
+    return post_dict(add_post(session, chan, text, parse_when(at, chan.timezone)), chan)
+
+
+def show_post(session: Session, post_id: int) -> dict[str, Any]:
+    """One post with where its words came from and its attempts."""
+    from scheduler.previews.preview import provenance
+
+    post = get_post(session, post_id)
+    chan = session.get(Channel, post.channel_id)
+    assert chan is not None
+    data = post_dict(post, chan)
+    data["source_detail"] = provenance(session, post)
+    data["attempts_detail"] = [
+        {
+            "started_at": a.started_at.isoformat(),
+            "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+            "outcome": a.outcome,
+            "status_code": a.status_code,
+            "error": a.error,
+            "owner": a.owner,
+        }
+        for a in attempts_of(session, post_id)
+    ]
+    return data
+
+
+def move_to(session: Session, post_id: int, at: str) -> dict[str, Any]:
+    """Give a pending post a new time; `at` is read in its channel's zone."""
+    from scheduler.when import parse_when
+
+    post = get_post(session, post_id)
+    chan = session.get(Channel, post.channel_id)
+    assert chan is not None
+    post = move_post(session, post, parse_when(at, chan.timezone))
+    return {
+        "id": post_id,
+        "due_at": post.due_at.isoformat(),
+        "due_local": show(post.due_at, chan.timezone),
+    }
+
+
+def cancel_posts(session: Session, post_ids: list[int]) -> None:
+    for post_id in post_ids:
+        cancel_post(session, get_post(session, post_id))
+
+
+def retry_posts(session: Session, post_ids: list[int]) -> None:
+    for post_id in post_ids:
+        retry_post(session, get_post(session, post_id))

@@ -156,3 +156,14 @@ def _exists(session: Session, channel: Channel, text: str, due_at: dt.datetime) 
         ).first()
         is not None
     )
+
+
+def import_posts(
+    session: Session, data: str, name: str
+) -> tuple[list[dict[str, Any]], ImportResult]:
+    """`import_csv`, with the new posts as plain data (`queue import`)."""
+    from scheduler.desk.posts import planned_dict
+
+    result = import_csv(session, data, name)
+    by_id = {c.id: c for c in session.exec(select(Channel))}
+    return [planned_dict(p, by_id[p.channel_id]) for p in result.created], result

@@ -17,14 +17,14 @@ from typing import Any
 import regex
 from sqlmodel import Session, select
 
-from scheduler.accounts.channels import publisher_for
+from scheduler.accounts.channels import get_channel, publisher_for
 from scheduler.compose.length import urls
 from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
 from scheduler.ingest.articles import sentence_around
 from scheduler.planning.expiry import is_expired
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
-from scheduler.when import local, show
+from scheduler.when import local, parse_when, show
 
 HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*")
 
@@ -86,6 +86,26 @@ def preview_posts(
         stmt = stmt.where(Post.due_at <= until)
     rows = session.exec(stmt.order_by(Post.due_at, Post.id).limit(limit if not ids else None)).all()
     return [preview_one(session, post, channel) for post, channel in rows]
+
+
+def preview_queue(
+    session: Session,
+    ids: Sequence[int] = (),
+    *,
+    limit: int = 50,
+    channel: str | None = None,
+    until: str | None = None,
+) -> list[PostPreview]:
+    """`preview_posts` for `scheduler preview`: `until` is read in the channel's
+    zone (UTC without a channel), and an id that names no post is an error."""
+    zone = get_channel(session, channel).timezone if channel is not None else "UTC"
+    items = preview_posts(
+        session, ids, limit=limit, channel=channel, until=parse_when(until, zone) if until else None
+    )
+    missing = set(ids) - {i.id for i in items}
+    if missing:
+        raise SchedulerError(f"no post with id {', '.join(map(str, sorted(missing)))}")
+    return items
 
 
 def preview_one(

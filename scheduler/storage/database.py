@@ -96,6 +96,13 @@ def describe(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+def init_database(engine: Engine) -> dict[str, str | None]:
+    """Create or migrate the schema (`scheduler init`): where, what happened, which revision."""
+    before, after = migrations.upgrade(engine)
+    what = "created" if before is None else ("already current" if before == after else "migrated")
+    return {"database": describe(engine), "result": what, "revision": after}
+
+
 def require_schema(engine: Engine) -> None:
     """Refuse to work on a database that `scheduler init` has not prepared."""
     database = engine.url.database

@@ -1,0 +1,48 @@
+"""The `scheduler` command line: one module per command group, each command
+thin (parse, call one service function, print). This module builds the app
+from the groups; `common` holds what they share.
+
+Heavy modules are imported inside commands so `--help` stays fast.
+
+Contract: listing commands take `--json` and then print only JSON; exit 0 on
+success, non-zero with one line on stderr otherwise; never a traceback for bad
+input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from scheduler.cli import channels, daemon, database, ingest, plan, previews, queue
+from scheduler.cli.common import root, run
+
+app = typer.Typer(
+    name="scheduler",
+    help="Turn news articles into social media posts and publish each one exactly once, on time.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.callback()(root)
+
+# Top-level commands, in the order `scheduler --help` lists them; then the groups.
+app.command()(database.init)
+app.command()(ingest.ingest)
+app.command()(plan.plan)
+app.command()(previews.preview)
+app.command()(daemon.daemon)
+app.command()(previews.simulate)
+app.command()(previews.explain)
+app.command()(database.demo)
+app.add_typer(ingest.quotes_app, name="quotes")
+app.add_typer(ingest.milestones_app, name="milestones")
+app.add_typer(channels.app, name="channels")
+app.add_typer(queue.app, name="queue")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every expected failure ends as one line on stderr."""
+    sys.exit(run(app, argv))

@@ -1,0 +1,215 @@
+"""The `channels` group: add, list, pause, resume, test, and a channel's
+recurring posts (evergreen, calendar)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from scheduler.cli.common import ChannelArg, JsonOpt, state
+from scheduler.output import console, print_json
+
+app = typer.Typer(help="Where posts go: add, list, test, pause, resume.", no_args_is_help=True)
+
+
+@app.command("add")
+def channels_add(
+    ctx: typer.Context,
+    name: str,
+    platform: Annotated[
+        str, typer.Option(help="Adapter: webhook, outbox, or an installed plugin.")
+    ],
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Adapter option key=value (repeat).")
+    ] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(help="NAME of the environment variable holding the credential."),
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone for slots and display.")] = "UTC",
+    slots: Annotated[str, typer.Option(help="Posting slots, e.g. 'mon-fri 09:00,13:00'.")] = (
+        "mon-sun 09:00"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a channel. Credentials stay in the environment; only the variable's name is stored."""
+    from scheduler.accounts import channels
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        channel = channels.add_channel(
+            session,
+            name,
+            platform,
+            options=channels.parse_options(option or []),
+            secret_env=secret_env,
+            timezone=timezone,
+            slots=slots,
+        )
+        data = channels.as_dict(channel)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"channel {name} added ({platform}, {timezone}, slots {slots})")
+
+
+@app.command("list")
+def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """The channels, with their platform, zone, slots and state."""
+    from sqlmodel import Session
+
+    from scheduler.accounts import channels
+
+    with Session(state(ctx).engine()) as session:
+        rows = channels.channel_rows(session)
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    from scheduler.planning.rules import describe
+
+    table = Table("name", "platform", "timezone", "slots", "secret from", "recurring", "state")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["platform"],
+            r["timezone"],
+            r["slots"],
+            r["secret_env"] or "",
+            describe(r["recurring"]),
+            "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
+        )
+    console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
+
+
+def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> None:
+    from scheduler.accounts import channels
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        channels.set_paused(session, name, paused)
+    if json_out:
+        print_json({"channel": name, "paused": paused})
+    else:
+        console.print(f"channel {name} {'paused' if paused else 'resumed'}")
+
+
+@app.command("pause")
+def channels_pause(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
+    """Stop sending on a channel; its posts stay queued."""
+    _set_paused(ctx, name, True, json_out)
+
+
+@app.command("resume")
+def channels_resume(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
+    """Send on a paused channel again."""
+    _set_paused(ctx, name, False, json_out)
+
+
+@app.command("evergreen")
+def channels_evergreen(
+    ctx: typer.Context,
+    name: ChannelArg,
+    category: Annotated[str, typer.Option(help="Quote category to recycle (`quotes tag`).")],
+    every: Annotated[
+        str | None,
+        typer.Option(help="Cadence as posting slots, e.g. 'wed 12:00' or 'mon,thu 18:00'."),
+    ] = None,
+    cooldown: Annotated[
+        str, typer.Option(help="Never repeat a quote on this channel within this time.")
+    ] = "30d",
+    template: Annotated[str, typer.Option(help="Post template.")] = "evergreen",
+    off: Annotated[bool, typer.Option("--off", help="Stop recycling this category.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recycle a category of quotes on a cadence (queued by the daemon, or `plan --recurring`)."""
+    from scheduler.accounts import channels
+    from scheduler.errors import ConfigError
+    from scheduler.planning.rules import EvergreenRule, parse_duration_days
+    from scheduler.storage import database
+
+    if not off and not every:
+        raise ConfigError("give --every 'SLOTS' (e.g. 'wed 12:00'), or --off")
+    rule = (
+        None
+        if off
+        else EvergreenRule(category, every or "", parse_duration_days(cooldown), template)
+    )
+    current = state(ctx)
+    with database.session_scope(current.engine()) as session:
+        data = channels.set_evergreen_rule(
+            session, name, rule, category=category, templates=current.template_env
+        )
+    if json_out:
+        print_json(data)
+    elif rule is None:
+        console.print(f"channel {name} no longer recycles {category!r}")
+    else:
+        console.print(
+            f"channel {name} recycles {category!r} quotes at '{rule.slots}' "
+            f"({rule.cooldown_days:g}-day cooldown); run `scheduler plan --recurring` to queue them"
+        )
+
+
+@app.command("calendar")
+def channels_calendar(
+    ctx: typer.Context,
+    name: ChannelArg,
+    on_this_day: Annotated[
+        bool,
+        typer.Option(
+            "--on-this-day/--no-on-this-day",
+            help="Post day-precise past milestones on their anniversary.",
+        ),
+    ] = True,
+    throwback: Annotated[
+        str | None,
+        typer.Option(help="Slots for throwbacks of year/month-only milestones, e.g. 'thu 12:00'."),
+    ] = None,
+    countdown: Annotated[
+        str, typer.Option(help="Days before a planned milestone to post, e.g. '30,7,1,0'.")
+    ] = "",
+    at: Annotated[str, typer.Option(help="Local time on a day without a slot.")] = "09:00",
+    leap_day: Annotated[
+        str,
+        typer.Option(help="29 February milestones in other years: feb28, mar1 or skip."),
+    ] = "feb28",
+    person: Annotated[str | None, typer.Option(help="Only milestones about this person.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Turn calendar posts off.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """On-this-day, throwback and countdown posts from milestones (`plan --recurring`).
+    Replaces the channel's calendar settings with the ones given."""
+    from scheduler.accounts import channels
+    from scheduler.errors import ConfigError
+    from scheduler.planning.rules import CalendarRule
+    from scheduler.storage import database
+
+    try:
+        days = [int(d) for d in countdown.replace(" ", "").split(",") if d]
+    except ValueError:
+        raise ConfigError(f"--countdown takes whole days like 7,1,0, not {countdown!r}") from None
+    rule = None if off else CalendarRule(on_this_day, throwback, days, at, leap_day, person)
+    with database.session_scope(state(ctx).engine()) as session:
+        data = channels.set_calendar_rule(session, name, rule)
+    if json_out:
+        print_json(data)
+    else:
+        from scheduler.planning.rules import describe
+
+        console.print(f"channel {name}: {describe(data['recurring']) or 'no recurring posts'}")
+
+
+@app.command("test")
+def channels_test(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
+    """Check a channel's credentials and show the account."""
+    from scheduler.accounts import channels
+
+    info = channels.check_account(state(ctx).engine(), name)
+    if json_out:
+        print_json({"channel": name, "ok": True, "account": info})
+    else:
+        details = ", ".join(f"{k}={v}" for k, v in info.items())
+        console.print(f"[green]ok[/] channel {name}: {details}")

@@ -1,0 +1,221 @@
+"""The `queue` group: list, add, show, move, cancel, retry, reconcile and
+import the posts waiting to go out (or gone)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from scheduler.cli.common import JsonOpt, print_created, read_input, state
+from scheduler.output import console, print_json, styled_status
+
+app = typer.Typer(
+    help="The queue of posts: list, add, show, move, cancel, retry.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def queue_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    after: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Rows per page.")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Posts in send order, a page at a time (keyset paging: fast at any depth)."""
+    from sqlmodel import Session
+
+    from scheduler.desk.posts import parse_cursor, queue_page
+    from scheduler.errors import PlanningError
+    from scheduler.storage.models import PostStatus
+
+    if status is not None and status not in PostStatus.__members__:
+        raise PlanningError(
+            f"unknown status {status!r} (one of {', '.join(PostStatus.__members__)})"
+        )
+    cursor = parse_cursor(after) if after else None
+    with Session(state(ctx).engine()) as session:
+        rows, next_cursor = queue_page(
+            session, status=status, channel=channel, after=cursor, limit=limit
+        )
+    if json_out:
+        print_json({"posts": rows, "next": next_cursor})
+        return
+    from rich.table import Table
+
+    table = Table("id", "channel", "status", "due (channel time)", "tries", "text / last error")
+    for r in rows:
+        detail = r["text"].splitlines()[0][:60]
+        if r["last_error"]:
+            detail += f"\n[red]{r['last_error'][:80]}[/]"
+        if r["status"] == "queued" and r["next_attempt_local"]:
+            detail += f"\n[yellow]next try {r['next_attempt_local']}[/]"
+        table.add_row(
+            str(r["id"]),
+            r["channel"],
+            styled_status(r["status"]),
+            r["due_local"],
+            str(r["attempts"]),
+            detail,
+        )
+    console.print(table if rows else "the queue is empty")
+    if next_cursor:
+        console.print(f"more: scheduler queue list --after {next_cursor}")
+
+
+@app.command("add")
+def queue_add(
+    ctx: typer.Context,
+    channel: str,
+    text: Annotated[str, typer.Argument(help="The post text, or - to read it from stdin.")],
+    at: Annotated[str, typer.Option(help="When: ISO 8601 (channel's zone if none), 'now', '+2h'.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue a post written by hand."""
+    from scheduler.desk.posts import add_by_hand
+    from scheduler.storage import database
+
+    if text == "-":
+        text = sys.stdin.read()
+    with database.session_scope(state(ctx).engine()) as session:
+        data = add_by_hand(session, channel, text, at)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"post {data['id']} queued on {channel} for {data['due_local']}")
+
+
+@app.command("show")
+def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> None:
+    """One post with its attempts and where its words came from."""
+    from sqlmodel import Session
+
+    from scheduler.desk.posts import show_post
+
+    with Session(state(ctx).engine()) as session:
+        data = show_post(session, post_id)
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]post {data['id']}[/] on {data['channel']}: {styled_status(data['status'])}, due {data['due_local']}"
+    )
+    console.print(data["text"], markup=False)
+    if data["source_detail"]:
+        src = data["source_detail"]
+        console.print(
+            f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {src['sentence']}[/]",
+            markup=True,
+        )
+    if data["last_error"]:
+        console.print(f"[red]last error:[/] {data['last_error']}")
+    if data["status"] == "queued" and data["next_attempt_local"]:
+        console.print(f"[yellow]next try:[/] {data['next_attempt_local']}")
+    for a in data["attempts_detail"]:
+        console.print(
+            f"  attempt {a['started_at']} -> {a['outcome'] or 'in flight'} {a['error'] or ''}"
+        )
+
+
+@app.command("move")
+def queue_move(
+    ctx: typer.Context,
+    post_id: int,
+    at: Annotated[str, typer.Option(help="New time: ISO 8601, 'now', '+2h'.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Give a queued post a new time."""
+    from scheduler.desk.posts import move_to
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        data = move_to(session, post_id, at)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"post {post_id} moved to {data['due_local']}")
+
+
+@app.command("cancel")
+def queue_cancel(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
+    """Cancel queued posts (they are kept, marked cancelled)."""
+    from scheduler.desk.posts import cancel_posts
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        cancel_posts(session, post_ids)
+    if json_out:
+        print_json({"cancelled": post_ids})
+    else:
+        console.print(f"cancelled {', '.join(map(str, post_ids))}")
+
+
+@app.command("retry")
+def queue_retry(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
+    """Queue failed, cancelled, missed or unknown posts again."""
+    from scheduler.desk.posts import retry_posts
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        retry_posts(session, post_ids)
+    if json_out:
+        print_json({"queued": post_ids})
+    else:
+        console.print(f"queued again: {', '.join(map(str, post_ids))}")
+
+
+@app.command("reconcile")
+def queue_reconcile(
+    ctx: typer.Context,
+    post_ids: Annotated[
+        list[int] | None, typer.Argument(help="Posts to settle (default: every unknown post).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask each platform whether `unknown` posts landed: sent, queued again, or still unknown."""
+    from scheduler.delivery.reconcile import reconcile
+
+    settled = reconcile(state(ctx).engine(), post_ids or [])
+    if json_out:
+        print_json([s.__dict__ for s in settled])
+        return
+    if not settled:
+        console.print("no unknown posts to settle")
+    for item in settled:
+        console.print(
+            f"post {item.post_id} on {item.channel}: {styled_status(item.result)}"
+            + (f"  {item.detail}" if item.detail else "")
+        )
+
+
+@app.command("import")
+def queue_import(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires].")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue many hand-written posts from CSV. All or nothing: one bad row imports none."""
+    from scheduler.errors import PlanningError
+    from scheduler.planning.csv_import import import_posts
+    from scheduler.storage import database
+
+    data, name = read_input(file, PlanningError)
+    with database.session_scope(state(ctx).engine()) as session:
+        rows, result = import_posts(session, data, name)
+    print_created(
+        rows,
+        [rows[i]["id"] for i in result.over_limit],
+        json_out,
+        f"{len(rows)} posts imported from {name}"
+        + (
+            f"; lines {', '.join(map(str, result.duplicates))} already queued, skipped"
+            if result.duplicates
+            else ""
+        ),
+        duplicate_lines=result.duplicates,
+    )

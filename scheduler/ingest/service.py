@@ -1,0 +1,127 @@
+"""What the `ingest`, `quotes` and `milestones` commands do, as plain data:
+ingest files, folders and URLs into the database; list and tag stored quotes;
+list stored milestones. The CLI only parses its options and prints the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from scheduler.errors import NotFoundError, SchedulerError
+from scheduler.ingest import extract, load_article
+from scheduler.ingest.articles import store_article
+from scheduler.storage import database
+from scheduler.storage.models import Milestone, Quote
+
+ARTICLE_SUFFIXES = {".txt", ".html", ".htm", ".md"}
+
+
+def expand_sources(sources: Sequence[str]) -> list[str]:
+    """Each folder becomes the articles in it (sorted); files, URLs and - stay."""
+    out: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if source != "-" and path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES)
+            if not found:
+                raise SchedulerError(f"no .txt, .html or .md articles in {source}")
+            out.extend(found)
+        else:
+            out.append(source)
+    return out
+
+
+def ingest_sources(
+    engine: Engine,
+    sources: Sequence[str],
+    *,
+    published: dt.date | None = None,
+    track: Callable[[list[str]], Iterator[str]] = iter,
+) -> Iterator[dict[str, Any]]:
+    """Load, extract and store each source, one transaction per article, yielding
+    what was stored as it goes (so a caller can report each one at once).
+    `published` overrides the date the article gives; `track` wraps the list of
+    sources, e.g. in a progress bar."""
+    for source in track(expand_sources(sources)):
+        loaded = load_article(source)
+        if published is not None:
+            loaded = dataclasses.replace(loaded, published=published)
+        extraction = extract(loaded.text, published=loaded.published)
+        with database.session_scope(engine) as session:
+            stored = store_article(session, loaded, extraction)
+        yield {
+            "article_id": stored.article.id,
+            "source": loaded.source,
+            "title": stored.article.title,
+            "created": stored.created,
+            "quotes": stored.quotes,
+            "milestones": stored.milestones,
+        }
+
+
+def list_quotes(
+    session: Session,
+    *,
+    article: int | None = None,
+    speaker: str | None = None,
+    category: str | None = None,
+) -> list[dict[str, Any]]:
+    """Stored quotes in article order, optionally of one article, speaker or category."""
+    stmt = select(Quote).order_by(Quote.article_id, Quote.start)
+    if article is not None:
+        stmt = stmt.where(Quote.article_id == article)
+    if speaker:
+        stmt = stmt.where(Quote.speaker == speaker)
+    if category:
+        stmt = stmt.where(Quote.category == category)
+    return [
+        {
+            "id": q.id,
+            "article_id": q.article_id,
+            "speaker": q.speaker,
+            "cue": q.cue,
+            "start": q.start,
+            "end": q.end,
+            "category": q.category,
+            "text": q.text,
+        }
+        for q in session.exec(stmt)
+    ]
+
+
+def tag_quotes(session: Session, quote_ids: Sequence[int], category: str | None) -> None:
+    """Put the quotes in `category` (None: no category); an unknown id fails them all."""
+    for quote_id in quote_ids:
+        quote = session.get(Quote, quote_id)
+        if quote is None:
+            raise NotFoundError(f"no quote with id {quote_id}")
+        quote.category = category
+        session.add(quote)
+
+
+def list_milestones(session: Session, *, article: int | None = None) -> list[dict[str, Any]]:
+    """Stored milestones in article order, optionally of one article."""
+    stmt = select(Milestone).order_by(Milestone.article_id, Milestone.start)
+    if article is not None:
+        stmt = stmt.where(Milestone.article_id == article)
+    return [
+        {
+            "id": m.id,
+            "article_id": m.article_id,
+            "date": m.date.isoformat(),
+            "precision": m.precision,
+            "tense": m.tense,
+            "person": m.person,
+            "start": m.start,
+            "end": m.end,
+            "text": m.text,
+        }
+        for m in session.exec(stmt)
+    ]
