@@ -1,8 +1,10 @@
 // Writes an OpenAPI 3.1 document with Discord's webhook paths to the file named
 // by $SPEC_OUT, for Prism. The schemas are the discord-api-spec package's Zod
 // schemas (generated from Discord's official OpenAPI document) turned back into
-// JSON Schema, strict: a field Discord does not define fails validation. The
-// path and query parameters are written out from the package's `Paths` type
+// JSON Schema. Strict, which Discord's document is not (it leaves additional
+// properties open): Discord ignores a field it does not define, so a misspelt
+// one would be lost without a word; here it fails validation. The path and
+// query parameters are written out from the package's `Paths` type
 // (`/webhooks/{webhook_id}/{webhook_token}`), which has no runtime form.
 // Run from .ci/cache/peers (stdin, --input-type=module) so the imports resolve.
 import { writeFileSync } from "node:fs";

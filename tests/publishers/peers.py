@@ -140,7 +140,10 @@ def prism(spec: Path) -> Iterator[Peer]:
     would turn into failures of ours."""
     node = need_node("@stoplight/prism-cli")
     port = free_port()
-    argv = [node, str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)]
+    # A fixed seed: an answer Prism makes up (`Prefer: dynamic=true`) is the same
+    # on every run, so a test never meets a value it has not met before.
+    argv = [node, str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "--seed", "scheduler"]
+    argv.append(str(spec))
     with running("prism", argv, port, dict(os.environ)) as peer:
         yield peer
 
@@ -191,8 +194,9 @@ class Exchange:
 class Recorder(httpx.AsyncBaseTransport):
     """A real transport that keeps every request with its answer. `dynamic`
     picks the requests for which Prism makes up an answer from the schema
-    (`Prefer: dynamic=true`) instead of the document's example: where an
-    example lacks a field the adapter needs, or must not repeat."""
+    (`Prefer: dynamic=true`) instead of the document's example: where the
+    example lacks a field the adapter needs, or there is no example and Prism's
+    plain sample ("string" for an id) would break the next request's pattern."""
 
     dynamic: Callable[[httpx.Request], bool] = lambda request: False
     seen: list[Exchange] = field(default_factory=list)

@@ -1,6 +1,6 @@
 """Discord webhooks against Prism on Discord's webhook paths (the fixture writes
-them from the discord-api-spec package's schemas, strict: an unknown field is a
-violation). Every execute and check request must pass the document. Prism makes
+them from the discord-api-spec package's schemas, stricter than Discord's own
+document: an unknown field is a violation). Every execute and check request must pass the document. Prism makes
 each answer up from the message schema (`Prefer: dynamic=true`), so ids and
 channel ids are snowflakes, as Discord's are."""
 

@@ -23,7 +23,8 @@ TOKEN = "mastodon-test-token"
 
 
 @pytest.fixture(scope="module")
-def spec() -> dict:
+def spec(mastodon_prism) -> dict:
+    """The document Prism serves (its fixture skips when it is absent)."""
     return json.loads((shared_specs() / "mastodon-openapi.json").read_text())
 
 
