@@ -1,6 +1,8 @@
 """Test peers for the publisher adapters: a loopback HTTP stub for platforms
-whose whole API is a webhook or a few JSON calls, and the reference Bluesky PDS
-(started from tests/publishers/pds, installed by .ci/install-pds.sh)."""
+whose whole API is a webhook or a few JSON calls, the reference Bluesky PDS
+(started from tests/publishers/pds, installed by .ci/install-pds.sh), and the
+npm peers of peers.py (installed by .ci/install-peers.sh): telegram-test-api
+and Prism on Mastodon's and Discord's OpenAPI documents."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import httpx
 import pytest
 
 from scheduler.publishers.base import ChannelInfo, OutgoingPost
+
+from . import peers
 
 PDS_DIR = Path(__file__).parent / "pds"
 # Posts in the tests fall due when the test session starts (whole seconds).
@@ -304,3 +308,29 @@ class LoseAnswers(httpx.AsyncBaseTransport):
 async def with_transport(transport: httpx.AsyncBaseTransport, fn):
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
         return await fn(client)
+
+
+# -- npm peers (peers.py) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def telegram_server():
+    with peers.telegram_server() as peer:
+        yield peer
+
+
+@pytest.fixture(scope="module")
+def mastodon_prism():
+    spec = peers.shared_specs() / "mastodon-openapi.json"
+    if not spec.is_file():
+        pytest.skip(f"Mastodon's OpenAPI document is not at {spec} (../shared/specs/)")
+    with peers.prism(spec) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="module")
+def discord_prism(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("discord-spec") / "discord-webhooks.json"
+    peers.write_discord_spec(spec)
+    with peers.prism(spec) as peer:
+        yield peer
