@@ -18,7 +18,7 @@ import trafilatura
 from trafilatura.utils import load_html
 
 from scheduler.errors import IngestError
-from scheduler.ingest.milestones import article_date
+from scheduler.ingest.milestones import article_date, written_dates
 from scheduler.ingest.text import word_set
 
 _HTML_SNIFF = regex.compile(
@@ -76,15 +76,18 @@ def html_to_article(html: str, name: str) -> HtmlArticle:
     # trafilatura keeps one paragraph per line; a blank line between them is the
     # paragraph mark the extractor relies on (quotes continue across paragraphs).
     text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
-    published = _stated_date(html) or article_date(text) or _date(fields.get("date"))
+    tree = load_html(html)
+    published = (_stated_date(tree) if tree is not None else None) or article_date(text)
+    if published is None:
+        guess = _date(fields.get("date"))
+        # trafilatura's guess, unless it is the date of a teaser beside the article.
+        if tree is None or guess not in _dates_elsewhere(tree):
+            published = guess
     return HtmlArticle(text=text, title=fields.get("title") or None, published=published)
 
 
-def _stated_date(html: str) -> dt.date | None:
+def _stated_date(tree: Any) -> dt.date | None:
     """The publication date the page states: meta tags, JSON-LD, then a `<time>`."""
-    tree = load_html(html)
-    if tree is None:
-        return None
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in _PUBLISHED_META and (found := _date(meta.get("content"))):
@@ -130,13 +133,28 @@ def _json_ld_dates(data: Any) -> Iterator[tuple[bool, str]]:
                 yield from _json_ld_dates(item)
 
 
+def _dates_elsewhere(tree: Any) -> set[dt.date | None]:
+    """Dates in sidebars, teasers and footers (not around the article itself)."""
+    out: set[dt.date | None] = set()
+    for node in tree.iter():
+        if not isinstance(node.tag, str) or not _foreign(node):
+            continue
+        if any(inner.tag in ("article", "main") for inner in node.iter()):
+            continue
+        out.update(_date(t.get("datetime")) for t in node.iter("time"))
+        out.update(written_dates(node.text_content()))
+    out.discard(None)
+    return out
+
+
+def _foreign(node: Any) -> bool:
+    if node.tag in ("aside", "nav", "footer"):
+        return True
+    return bool(_ELSEWHERE.search(f"{node.get('class') or ''} {node.get('id') or ''}"))
+
+
 def _elsewhere(element: Any) -> bool:
-    for node in (element, *element.iterancestors()):
-        if node.tag in ("aside", "nav", "footer"):
-            return True
-        if _ELSEWHERE.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
-            return True
-    return False
+    return any(_foreign(node) for node in (element, *element.iterancestors()))
 
 
 def _date(value: str | None) -> dt.date | None:

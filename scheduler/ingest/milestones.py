@@ -257,6 +257,10 @@ def find_milestones(
             continue
         future_words = bool(_FUTURE.search(_unquoted(sentence, s_start, in_quote)))
         tense = found.tense or _tense(found, reference, future_words)
+        if not reference_known and future_words:
+            # Written in the future tense at a time we do not know: today says
+            # nothing about it, the wording does.
+            tense = "planned"
         if tense == "past" and not found.inferred and not future_words:
             anchor = (i, found)
         out.append(
@@ -376,6 +380,17 @@ def _names_an_occasion(det: str, after: str) -> bool:
         return False
     words = _NOUN_WORDS.match(after)
     return bool(words) and words.group(1).split()[-1].lower() in _OCCASIONS
+
+
+def written_dates(text: str) -> list[dt.date]:
+    """Every day written out in full in `text` ("May 2, 2025", "2 May 2025", "2025-05-02")."""
+    out = []
+    for kind, pattern in _PATTERNS[:4]:
+        for m in pattern.finditer(text):
+            found = _read(kind, m, dt.date.today(), None)
+            if found is not None:
+                out.append(found.date)
+    return out
 
 
 def _explicit_date(text: str) -> _Date | None:
@@ -520,4 +535,4 @@ def _month(name: str) -> int:
     return _MONTHS[name.lower().rstrip(".")]
 
 
-__all__ = ["article_date", "find_milestones"]
+__all__ = ["article_date", "find_milestones", "written_dates"]
