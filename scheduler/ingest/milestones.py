@@ -116,6 +116,11 @@ _LABEL_BEFORE = regex.compile(
     r"(?i)(?:^|(?<=\W))(?P<det>a|an|the|her|his|their|its|our|my|your|this|that|these|those|"
     r"whose|each|every|[\p{L}]+['’]s)\s+(?:(?:1[89]|20)\d\d\s*(?:,|and|or|&)\s*)*$"
 )
+# "McCrummen, 2015 winner of the prize": a title someone holds.
+_TITLE_AFTER = regex.compile(
+    r"(?i)\s+(?:\p{L}+\s+)?(?:winner|champion|nominee|graduate|recipient|runner-up|finalist|"
+    r"laureate|candidate|hopeful|draftee|signing|recruit|class)\b"
+)
 # Head nouns of a named occasion: "at the 2016 Olympics" dates the sentence,
 # "in the 2019 World Cup squad" names a squad, and a season is a span.
 _OCCASIONS = word_set(
@@ -152,6 +157,7 @@ _OPENING = regex.compile(
     r"(?i)^[\s\"“‘(]*(?:(?:and|but|then|so|only|barely|about|some|nearly|almost|roughly|"
     r"exactly|less\s+than|more\s+than)[\s,]+)*$"
 )
+_ANY_YEAR = regex.compile(r"(?<![\d$£€#,.])\b((?:1[89]|20)\d\d)\b(?![\d%,]\d)")
 _RANK = {"day": 0, "month": 1, "year": 2}
 # How far back (in sentences) a story-relative date may look for its anchor.
 _ANCHOR_REACH = 6
@@ -170,7 +176,8 @@ _BOILERPLATE = [
         rf"^\s*(?i:by)\s+(?!(?i:{_MONTH_NAMES})\b)\p{{Lu}}[\p{{L}}.'’-]+(?:\s+\p{{Lu}}[\p{{L}}.'’-]*){{0,3}}"
         r"\s*(?:[|,—–-]|$|\bon\b|\band\b)",
         # teasers for other articles
-        r"(?i)^\s*(?:read\s+more|related|see\s+also|more|also\s+read|recommended|watch|listen)\s*:",
+        r"(?i)^\s*(?:read\s+more|related|see\s+also|more|also\s+read|recommended|watch|listen|"
+        r"correction|clarification|editor['’]s\s+note)\s*:",
         # photo captions and credits
         r"\((?:AP|AFP|Reuters|EPA|AAP|PA)?\s*Photo\b|(?i:\bphoto(?:graph)?s?\s*(?:by\b|:))"
         r"|(?i:\b(?:image|picture|credits?|source)\s*:)|\bGetty\s+Images\b|\bShutterstock\b"
@@ -243,6 +250,8 @@ def find_milestones(
     def hidden(pos: int) -> bool:
         return in_quote(pos) or any(a <= pos < b for a, b in masked)
 
+    years = [int(y) for y in _ANY_YEAR.findall(text) if int(y) <= reference.year]
+    latest = max(years, default=reference.year)
     out: list[ExtractedMilestone] = []
     anchor: tuple[int, _Date] | None = None
     for i, (s_start, s_end) in enumerate(sents):
@@ -257,9 +266,10 @@ def find_milestones(
             continue
         future_words = bool(_FUTURE.search(_unquoted(sentence, s_start, in_quote)))
         tense = found.tense or _tense(found, reference, future_words)
-        if not reference_known and future_words:
+        if not reference_known and future_words and found.date.year >= latest:
             # Written in the future tense at a time we do not know: today says
-            # nothing about it, the wording does.
+            # nothing about it, the wording does, unless a later year in the
+            # article shows the date is behind it ("plans to use him as in 2008").
             tense = "planned"
         if tense == "past" and not found.inferred and not future_words:
             anchor = (i, found)
@@ -352,6 +362,8 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
     if _DURATION_BEFORE.search(before) or _COMPARISON_BEFORE.search(before):
         return True
     if kind in _STORY_RELATIVE:
+        if m.group("dir").lower() in ("before", "after") and not regex.match(r"\s*[,;]", after):
+            return True  # "a few weeks before it filed": counted from that filing
         return not _OPENING.match(before)
     if kind in _ARTICLE_RELATIVE:
         return bool(
@@ -368,7 +380,10 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
             return True
         if kind == "y" and regex.match(r"\s*\)?\s*;\s*\d", after):
             return True  # "Sleep Med Rev. 2019;44:12" (a citation)
-        label = _LABEL_BEFORE.search(before)
+        if kind == "y" and _TITLE_AFTER.match(after):
+            return True
+        # "a March 2016 meeting" still dates the meeting; "her 2016 bid" names a bid.
+        label = _LABEL_BEFORE.search(before) if kind == "y" else None
         if label is not None:
             return not _names_an_occasion(label.group("det"), after)
     return False

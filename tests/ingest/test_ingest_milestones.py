@@ -226,6 +226,7 @@ KEPT = "Ona Ferrer joined the club in 2011."
         "Read more: Ferrer's knee surgery (March 3, 2024)",
         "Ferrer O, Ruiz J, et al. Knee loads in sprinters. Sports Med. 2021;51:77-85.",
         "Ruiz, J. (2022). Knee loads in sprinters. Journal of Sport Biomechanics 14(2), 101-110.",
+        "Correction: June 9, 2025. An earlier version misspelled Ferrer's club.",
     ],
 )
 def test_boilerplate_paragraphs_are_not_milestones(paragraph: str) -> None:
@@ -296,6 +297,8 @@ def test_durations_and_comparisons_are_not_events(sentence: str) -> None:
         "She was named in the 2019 World Cup squad.",
         "Its 2030 target is ambitious.",
         "She drove a 2015 Ford to the track.",
+        "Ferrer, the 2019 champion, is back.",
+        "The paper sent Ana Gil, 2015 winner of the Hart Prize, to cover it.",
     ],
 )
 def test_labels_are_not_event_dates(sentence: str) -> None:
@@ -311,6 +314,12 @@ def test_labels_are_not_event_dates(sentence: str) -> None:
 )
 def test_a_year_naming_an_occasion_dates_it(sentence: str, year: int) -> None:
     assert [d.year for d, _, _ in _dates(sentence)] == [year]
+
+
+def test_a_month_and_year_before_a_noun_dates_it() -> None:
+    assert _dates("In a March 2016 meeting, the board voted to sell.") == [
+        (dt.date(2016, 3, 1), "month", "past")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -386,6 +395,11 @@ def test_a_later_inside_the_sentence_counts_from_its_own_event() -> None:
     assert _texts(text) == ["In 2016, Kayla Brandt won her first feature race."]
 
 
+def test_weeks_before_an_event_count_from_that_event() -> None:
+    text = "Patriot was founded in October 2007. A few weeks before it filed, it sold two mines."
+    assert _texts(text) == ["Patriot was founded in October 2007."]
+
+
 def test_a_story_relative_date_does_not_reach_far_back() -> None:
     filler = "".join(f"Sponsor number {n} signed up. " for n in range(1, 8))
     text = f"In 2016, Brandt won her first race. {filler}Two years later, she turned professional."
@@ -404,6 +418,13 @@ def test_future_wording_is_planned_when_the_article_date_is_unknown() -> None:
     # Judged against today, "will race in 2024" would be a past event.
     found = extract("Notes\n\nBrandt will race the full season in 2024.").milestones
     assert [(m.date.year, m.tense) for m in found] == [(2024, "planned")]
+
+
+def test_future_wording_about_an_earlier_year_stays_past() -> None:
+    # A later year in the article shows 2008 is behind it, whatever today is.
+    text = "Notes\n\nThe campaign will use him as it did in 2008.\n\nThe 2016 race is close."
+    found = extract(text).milestones
+    assert [(m.date.year, m.tense) for m in found] == [(2008, "past"), (2016, "past")]
 
 
 def test_the_seed_article_accident_gets_no_date() -> None:
