@@ -54,7 +54,7 @@ _EXPLICIT = ("range", "dmy", "mdy", "iso", "my", "md", "y")
 # Kinds counted from the article's date.
 _ARTICLE_RELATIVE = ("month_rel", "deictic", "ago")
 # Kinds counted from an earlier date in the story.
-_STORY_RELATIVE = ("later", "following")
+_STORY_RELATIVE = ("later", "following", "same")
 
 _PATTERNS: list[tuple[str, regex.Pattern]] = [
     # "August 20 to 23, 2026": the first day, with the year written after the range.
@@ -66,6 +66,7 @@ _PATTERNS: list[tuple[str, regex.Pattern]] = [
     ("my", regex.compile(rf"(?i)\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b")),
     ("md", regex.compile(rf"(?i)\b{_MONTH}\s+{_DAY}\b(?!,?\s+\d)(?!\s*(?:-|–|to)\s*\d)")),
     ("y", regex.compile(rf"(?<![\d$£€#,.\-/])\b{_YEAR}\b(?![\d%,]\d|\s*%|-\d\d-)")),
+    ("y", regex.compile(rf"(?i)(?<=\b(?:early|mid|late)-){_YEAR}\b(?![\d%,]\d|-\d)")),
     ("month_rel", regex.compile(rf"(?i)\b(?P<rel>last|next|this\s+past|this\s+coming)\s+{_MONTH}(?!\s*\d)")),
     ("deictic", regex.compile(
         r"(?i)\b(?:(?P<mod>earlier|later)\s+)?(?P<rel>last|next|this)\s+(?P<unit>year|month)\b(?!['’]s)")),
@@ -75,6 +76,9 @@ _PATTERNS: list[tuple[str, regex.Pattern]] = [
         r"(?P<dir>later|after|afterwards|earlier|before)\b")),
     ("following", regex.compile(
         r"(?i)\bthe\s+(?P<dir>following|next|previous)\s+(?P<unit>year|month|season)\b")),
+    # "later that year", "that same month": the period of the date just given.
+    ("same", regex.compile(
+        r"(?i)\b(?:(?:earlier|later)\s+(?:that|the\s+same)|that\s+same|the\s+same)\s+(?P<unit>year|month)\b")),
 ]  # fmt: skip
 
 _FUTURE = regex.compile(
@@ -90,13 +94,13 @@ _AMBIGUOUS_MONTHS = {"may", "march", "jan", "mar", "jun", "oct", "sept", "dec"}
 
 # "since 2013", "until 2020", "through 2028": a span of time, not an event.
 _DURATION_BEFORE = regex.compile(
-    r"(?i)\b(?:since|until|till|through|thru|throughout|up\s+until)\s+"
-    r"(?:(?:early|late|mid|the\s+(?:start|end|beginning|middle)\s+of)[\s-]+)?$"
+    r"(?i)(?:\b(?:since|until|till|through|thru|throughout|up\s+until)\s+"
+    r"(?:(?:early|late|mid|the\s+(?:start|end|beginning|middle)\s+of)[\s-]+)?)$"
 )
 # "up 8% from a year ago", "compared with 2019", "than last year".
 _COMPARISON_BEFORE = regex.compile(
     r"(?i)\b(?:from|than|versus|vs\.?|over|against|relative\s+to|compared\s+(?:with|to))\s+"
-    r"(?:(?:in|the\s+same\s+\w+\s+(?:of|in|as))\s+)?$"
+    r"(?:in\s+|(?:at\s+)?the\s+same\s+\w+\s+(?:(?:of|in|as)\s+)?)?$"
 )
 _COMPARED = regex.compile(r"(?i)\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to))\b")
 _THAN_NEAR = regex.compile(r"(?i)\bthan\b(?:\W+\w+){0,5}\W*$")
@@ -115,6 +119,11 @@ _RANGES = regex.compile(
 _LABEL_BEFORE = regex.compile(
     r"(?i)(?:^|(?<=\W))(?P<det>a|an|the|her|his|their|its|our|my|your|this|that|these|those|"
     r"whose|each|every|[\p{L}]+['’]s)\s+(?:(?:1[89]|20)\d\d\s*(?:,|and|or|&)\s*)*$"
+)
+# A capitalised word that is not a month or a sentence-opening preposition.
+_NAME_BEFORE = regex.compile(
+    rf"(?<![.!?]\s*|^)\b(?!(?i:{_MONTH_NAMES})\b)(?!(?:In|On|By|At|Since|During|From|Until|After|"
+    r"Before|Of|And|But|Then|So|For|Through)\b)\p{Lu}[\p{L}'’-]+\s+$"
 )
 # "McCrummen, 2015 winner of the prize": a title someone holds.
 _TITLE_AFTER = regex.compile(
@@ -149,7 +158,7 @@ _WINE_BEFORE = regex.compile(
 )
 # "over the past year", "the last month": a span, not a date.
 _DURATION_DEICTIC_BEFORE = regex.compile(
-    r"(?i)\b(?:the|over|during|throughout|within|for|since)\s+$"
+    r"(?i)\b(?:the|over|during|throughout|within|for|since|so\s+far)\s+$"
 )
 # A story-relative date opens its sentence ("Two years later, ..."), after at
 # most a linking word.
@@ -181,7 +190,8 @@ _BOILERPLATE = [
         # photo captions and credits
         r"\((?:AP|AFP|Reuters|EPA|AAP|PA)?\s*Photo\b|(?i:\bphoto(?:graph)?s?\s*(?:by\b|:))"
         r"|(?i:\b(?:image|picture|credits?|source)\s*:)|\bGetty\s+Images\b|\bShutterstock\b"
-        r"|^\s*FILE\s*[-–—:]|/(?:AP|AFP|Reuters|EPA|Getty)\b|(?i:\bcourtesy\s+of\b)",
+        r"|^\s*FILE\s*[-–—:]|/(?:AP|AFP|Reuters|EPA|Getty)\b|(?i:\bcourtesy\s+of\b)"
+        r"|,\s*(?:left|right|center|centre|second\s+from\s+(?:left|right))\s*,",
         # embedded social posts
         r"pic\.twitter\.com|\(@\w{1,30}\)|(?i:\ba\s+post\s+shared\s+by\b)|^\s*[—–]\s*\p{Lu}",
         # citations
@@ -189,6 +199,10 @@ _BOILERPLATE = [
         r"|\b\d+\s*\(\d+\)\s*[:,]\s*\d+\s*[-–]\s*\d+|\(\s*(?:19|20)\d\d[a-z]?\s*\)\s*\.\s+\p{Lu}",
     )
 ]
+_TIME_WORDS = regex.compile(
+    r"(?i)\b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b\.?"
+    r"|\b\d{1,2}[:.]\d\d\b|\b[ap]\.?m\b\.?|\b(?:at|on|gmt|utc|bst|cet|cest|[ecmp][sd]t)\b"
+)
 _SHORT_PARAGRAPH = 60  # words; captions, bylines and credits are short
 
 # "GENEVA, March 3, 2025 —", "AUCKLAND, New Zealand, Nov. 12, 2024 (AP) —",
@@ -293,9 +307,23 @@ def _boilerplate(text: str, paras: Sequence[Span]) -> set[int]:
     out = set()
     for k, (start, end) in enumerate(paras):
         para = text[start:end]
-        if len(para.split()) <= _SHORT_PARAGRAPH and any(p.search(para) for p in _BOILERPLATE):
+        short = len(para.split()) <= _SHORT_PARAGRAPH
+        if (short and any(p.search(para) for p in _BOILERPLATE)) or _is_timestamp(para):
             out.add(k)
     return out
+
+
+def _is_timestamp(para: str) -> bool:
+    """A paragraph that is only a date and a time ("Tue 3 Jun 2025 10.00 BST")."""
+    if len(para.split()) > 10:
+        return False
+    rest = para
+    for _, pattern in _PATTERNS[:5]:
+        rest = pattern.sub(" ", rest)
+    if rest == para:
+        return False
+    rest = _TIME_WORDS.sub(" ", rest)
+    return len(regex.findall(r"\p{L}{2,}", rest)) == 0
 
 
 def _dateline_spans(text: str, paras: Sequence[Span]) -> list[Span]:
@@ -323,15 +351,17 @@ def _first_date(
 ) -> _Date | None:
     ranges = [(m.start(), m.end()) for m in _RANGES.finditer(sentence)]
     found: list[tuple[int, int, _Date]] = []
+    refused: list[Span] = []  # "until January 2027" refuses its "2027" too
     for kind, pattern in _PATTERNS:
         if (kind in _ARTICLE_RELATIVE or kind == "md") and not reference_known:
             continue
         for m in pattern.finditer(sentence):
             if hidden(offset + m.start()):
                 continue
-            if any(a <= m.start() < b for a, b in ranges):
+            if any(a <= m.start() < b for a, b in (*ranges, *refused)):
                 continue
             if _not_an_event(kind, sentence, m):
+                refused.append((m.start(), m.end()))
                 continue
             date = _interpret(kind, m, reference, anchor)
             if date is None:
@@ -362,6 +392,8 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
     if _DURATION_BEFORE.search(before) or _COMPARISON_BEFORE.search(before):
         return True
     if kind in _STORY_RELATIVE:
+        if kind == "same":
+            return False  # "that year" points back at a year, wherever it stands
         if m.group("dir").lower() in ("before", "after") and not regex.match(r"\s*[,;]", after):
             return True  # "a few weeks before it filed": counted from that filing
         return not _OPENING.match(before)
@@ -382,6 +414,8 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
             return True  # "Sleep Med Rev. 2019;44:12" (a citation)
         if kind == "y" and _TITLE_AFTER.match(after):
             return True
+        if kind == "y" and _NAME_BEFORE.search(before) and regex.match(r"\s+\p{Lu}", after):
+            return True  # "Casa Alta 2019 Gran Reserva", "Paris 2024 Organising Committee"
         # "a March 2016 meeting" still dates the meeting; "her 2016 bid" names a bid.
         label = _LABEL_BEFORE.search(before) if kind == "y" else None
         if label is not None:
@@ -454,7 +488,7 @@ def _read(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -
     unit = g.get("unit", "year").lower()
     if kind == "deictic":
         step = {"last": -1, "next": 1, "this": 0}[g["rel"].lower()]
-        shifted = _shift(reference, unit, step, "month" if unit == "month" else "year")
+        shifted = _shift(reference, unit, step, "year" if unit == "year" else "month")
         if shifted is None:
             return None
         mod = (g.get("mod") or "").lower()
@@ -470,6 +504,8 @@ def _read(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -
     if kind == "later":
         sign = 1 if g["dir"].lower() in ("later", "after", "afterwards") else -1
         shifted = _shift(anchor.date, unit, sign * _count(g["count"]), anchor.precision)
+    elif kind == "same":
+        shifted = _shift(anchor.date, unit, 0, anchor.precision)
     else:  # "the following year"
         sign = -1 if g["dir"].lower() == "previous" else 1
         shifted = _shift(anchor.date, unit, sign, anchor.precision)

@@ -227,6 +227,9 @@ KEPT = "Ona Ferrer joined the club in 2011."
         "Ferrer O, Ruiz J, et al. Knee loads in sprinters. Sports Med. 2021;51:77-85.",
         "Ruiz, J. (2022). Knee loads in sprinters. Journal of Sport Biomechanics 14(2), 101-110.",
         "Correction: June 9, 2025. An earlier version misspelled Ferrer's club.",
+        "Tue 10 Jun 2025 07.02 BST",
+        "Saturday, June 7, 2025 at 9:30 p.m.",
+        "Ferrer, left, and her coach in Valencia on June 8, 2025.",
     ],
 )
 def test_boilerplate_paragraphs_are_not_milestones(paragraph: str) -> None:
@@ -281,6 +284,9 @@ def test_datelines_date_the_article_and_are_not_milestones(
         "Between 2010 and 2013 she led the junior side.",
         "She played in the 2016-17 season for Umeå.",
         "The 2016–2020 plan was never carried out.",
+        "The winner will serve until January 2027.",
+        "Shares have gained 14% so far this year.",
+        "Sales rose 9% from the same period last year.",
     ],
 )
 def test_durations_and_comparisons_are_not_events(sentence: str) -> None:
@@ -299,6 +305,7 @@ def test_durations_and_comparisons_are_not_events(sentence: str) -> None:
         "She drove a 2015 Ford to the track.",
         "Ferrer, the 2019 champion, is back.",
         "The paper sent Ana Gil, 2015 winner of the Hart Prize, to cover it.",
+        "The Casa Alta 2019 Gran Reserva is the pick of the tasting.",
     ],
 )
 def test_labels_are_not_event_dates(sentence: str) -> None:
@@ -393,6 +400,19 @@ def test_a_later_inside_the_sentence_counts_from_its_own_event() -> None:
         "racing again."
     )
     assert _texts(text) == ["In 2016, Kayla Brandt won her first feature race."]
+
+
+def test_later_that_year_and_mid_year() -> None:
+    text = (
+        "Aiko Tanabe won in Osaka in January 2022. Later that year, she tore a hamstring. "
+        "In mid-2023 she moved to Hokkaido."
+    )
+    found = extract(text, published=REF).milestones
+    assert [(m.date, m.precision, m.inferred) for m in found] == [
+        (dt.date(2022, 1, 1), "month", False),
+        (dt.date(2022, 1, 1), "year", True),
+        (dt.date(2023, 1, 1), "year", False),
+    ]
 
 
 def test_weeks_before_an_event_count_from_that_event() -> None:
