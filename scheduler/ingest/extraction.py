@@ -17,7 +17,7 @@ from scheduler.ingest.attribution import (
     find_label,
     is_fused,
 )
-from scheduler.ingest.milestones import find_milestones
+from scheduler.ingest.milestones import article_date, find_milestones
 from scheduler.ingest.people import TITLES, People
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, paragraphs, sentences
@@ -31,7 +31,8 @@ def extract(text: str, *, published: dt.date | None = None) -> Extraction:
     """Quotes with speakers and milestones with dates.
 
     `published` is the reference date for "last year" and for telling past
-    events from planned ones; without it, today is used.
+    events from planned ones; without it, the article's dateline or byline date,
+    else today (and then nothing is counted from it).
     """
     paras = paragraphs(text)
     spans = find_quotes(text, paras)
@@ -39,8 +40,15 @@ def extract(text: str, *, published: dt.date | None = None) -> Extraction:
     sents = sentences(text, paras, quoted)
     people = People(text, sents, paras, quoted)
     quotes = _quotes(text, paras, sents, spans, people)
-    reference = published or dt.date.today()
-    milestones = find_milestones(text, sents, reference, people.in_quote, people.person_at)
+    reference = published or article_date(text)
+    milestones = find_milestones(
+        text,
+        sents,
+        reference or dt.date.today(),
+        people.in_quote,
+        people.person_at,
+        reference_known=reference is not None,
+    )
     return Extraction(quotes=quotes, milestones=milestones)
 
 

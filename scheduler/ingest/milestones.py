@@ -1,10 +1,22 @@
 """Dated milestones: sentences that tie an event to a date, with precision and tense.
 
-Explicit dates ("March 3, 2024", "June 2019", "in 2016") are read as written.
-Dates relative to the article ("last year", "two months ago") count from the
-reference date (publication date, else today). Dates relative to the story
-("a couple of months later") count from the last explicit past date before them,
-keeping that date's precision, since the story gives nothing finer.
+A milestone's date always comes from a date expression in its own sentence:
+
+- explicit dates ("March 3, 2024", "June 2019", "in 2016") are read as written;
+- dates relative to the article ("last year", "two months ago", "earlier this
+  year", "last October") count from the article's date, and only when that date
+  is known: counted from today they would be invented;
+- dates relative to the story ("Two years later, ...") count from the last
+  explicit past date a few sentences before, keeping that date's precision, and
+  only when they open their sentence: "a crash, and a month later she raced"
+  counts from the crash, which has no date.
+
+Relative dates are marked `inferred`. Years that are not the date of an event are
+left alone: durations ("since 2013", "over the past year", "from 2014 to 2022"),
+comparisons ("up 8% from a year ago", "compared with 2019"), labels ("her 2016
+bid", "the 2024 season"), wine vintages, counts ("about 2020 fans"), and the
+paragraphs around an article that are not its story (bylines, datelines,
+copyright lines, photo captions, embedded posts, citations, "Read more" teasers).
 """
 
 from __future__ import annotations
@@ -16,13 +28,14 @@ from dataclasses import dataclass
 
 import regex
 
-from scheduler.ingest.text import Span
-from scheduler.ingest.types import ExtractedMilestone, Precision
+from scheduler.ingest.text import Span, index_of, paragraphs, word_set
+from scheduler.ingest.types import ExtractedMilestone, Precision, Tense
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = r"(?P<month>" + _MONTH_NAMES + r")\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -33,22 +46,39 @@ _COUNT = (
     r"(?P<count>\d+|a couple of|couple of|a few|several|an?|"
     r"one|two|three|four|five|six|seven|eight|nine|ten)"
 )
-_UNIT = r"(?P<unit>day|week|month|year|season)s?"
+_UNIT = r"(?P<unit>day|week|month|year)s?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+
+# Kinds whose date is read from the words alone.
+_EXPLICIT = ("range", "dmy", "mdy", "iso", "my", "md", "y")
+# Kinds counted from the article's date.
+_ARTICLE_RELATIVE = ("month_rel", "deictic", "ago")
+# Kinds counted from an earlier date in the story.
+_STORY_RELATIVE = ("later", "following", "same")
 
 _PATTERNS: list[tuple[str, regex.Pattern]] = [
-    ("dmy", regex.compile(rf"(?i)\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+{_YEAR}\b")),
-    ("mdy", regex.compile(rf"(?i)\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+{_YEAR}\b")),
+    # "August 20 to 23, 2026": the first day, with the year written after the range.
+    ("range", regex.compile(
+        rf"(?i)\b{_MONTH}\s+{_DAY}\s*(?:-|–|—|to|through|and)\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b")),
+    ("dmy", regex.compile(rf"(?i)\b{_DAY}\s+{_MONTH},?\s+{_YEAR}\b")),
+    ("mdy", regex.compile(rf"(?i)\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b")),
     ("iso", regex.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b")),
     ("my", regex.compile(rf"(?i)\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b")),
-    ("md", regex.compile(rf"(?i)\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s+\d)")),
+    ("md", regex.compile(rf"(?i)\b{_MONTH}\s+{_DAY}\b(?!,?\s+\d)(?!\s*(?:-|–|to)\s*\d)")),
     ("y", regex.compile(rf"(?<![\d$£€#,.\-/])\b{_YEAR}\b(?![\d%,]\d|\s*%|-\d\d-)")),
+    ("y", regex.compile(rf"(?i)(?<=\b(?:early|mid|late)-){_YEAR}\b(?![\d%,]\d|-\d)")),
+    ("month_rel", regex.compile(rf"(?i)\b(?P<rel>last|next|this\s+past|this\s+coming)\s+{_MONTH}(?!\s*\d)")),
     ("deictic", regex.compile(
-        r"(?i)\b(?P<rel>last|next|past|coming)\s+(?P<unit>year|month|season)\b")),
+        r"(?i)\b(?:(?P<mod>earlier|later)\s+)?(?P<rel>last|next|this)\s+(?P<unit>year|month)\b(?!['’]s)")),
     ("ago", regex.compile(rf"(?i)\b{_COUNT}\s+{_UNIT}\s+ago\b")),
     ("later", regex.compile(
-        rf"(?i)\b(?:just\s+)?{_COUNT}\s+{_UNIT}\s+(?P<dir>later|after|afterwards|earlier|before)\b")),
+        rf"(?i)\b(?:just\s+)?{_COUNT}\s+(?P<unit>day|week|month|year|season)s?\s+"
+        r"(?P<dir>later|after|afterwards|earlier|before)\b")),
     ("following", regex.compile(
         r"(?i)\bthe\s+(?P<dir>following|next|previous)\s+(?P<unit>year|month|season)\b")),
+    # "later that year", "that same month": the period of the date just given.
+    ("same", regex.compile(
+        r"(?i)\b(?:(?:earlier|later)\s+(?:that|the\s+same)|that\s+same|the\s+same)\s+(?P<unit>year|month)\b")),
 ]  # fmt: skip
 
 _FUTURE = regex.compile(
@@ -60,12 +90,160 @@ _FUTURE = regex.compile(
 # them they are too ambiguous to date a sentence.
 _AMBIGUOUS_MONTHS = {"may", "march", "jan", "mar", "jun", "oct", "sept", "dec"}
 
+# -- what the words just before or after a date say about it ----------------------
+
+# "since 2013", "until 2020", "through 2028": a span of time, not an event.
+_DURATION_BEFORE = regex.compile(
+    r"(?i)(?:\b(?:since|until|till|through|thru|throughout|up\s+until)\s+"
+    r"(?:(?:early|late|mid|the\s+(?:start|end|beginning|middle)\s+of)[\s-]+)?)$"
+)
+# "up 8% from a year ago", "compared with 2019", "than last year".
+_COMPARISON_BEFORE = regex.compile(
+    r"(?i)\b(?:from|than|versus|vs\.?|over|against|relative\s+to|compared\s+(?:with|to))\s+"
+    r"(?:in\s+|(?:at\s+)?the\s+same\s+\w+\s+(?:(?:of|in|as)\s+)?)?$"
+)
+_COMPARED = regex.compile(r"(?i)\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to))\b")
+_THAN_NEAR = regex.compile(r"(?i)\bthan\b(?:\W+\w+){0,5}\W*$")
+# "about 2020 fans": a number.
+_COUNT_BEFORE = regex.compile(
+    r"(?i)\b(?:about|around|nearly|almost|roughly|some|over|more\s+than|fewer\s+than|"
+    r"less\s+than|up\s+to|at\s+least)\s+$"
+)
+# Both ends of "from 2014 to 2022", "between 2010 and 2013", "2006-07".
+_RANGES = regex.compile(
+    r"(?i)\b(?:from|between)\s+[^.;,]{0,20}?\b(?:1[89]|20)\d\d\s*(?:to|and|until|through|-|–|—)"
+    r"\s*[^.;,]{0,20}?\b(?:1[89]|20)\d\d\b"
+    r"|\b(?:1[89]|20)\d\d\s*[-–/]\s*(?:\d{4}|\d\d)\b(?![-/]\d)"
+)
+# "her 2016 bid", "the 2024 season", "a 2015 Barolo", "Fell's 2021 injury".
+_LABEL_BEFORE = regex.compile(
+    r"(?i)(?:^|(?<=\W))(?P<det>a|an|the|her|his|their|its|our|my|your|this|that|these|those|"
+    r"whose|each|every|[\p{L}]+['’]s)\s+(?:(?:1[89]|20)\d\d\s*(?:,|and|or|&)\s*)*$"
+)
+# A capitalised word that is not a month or a sentence-opening preposition.
+_NAME_BEFORE = regex.compile(
+    rf"(?<![.!?]\s*|^)\b(?!(?i:{_MONTH_NAMES})\b)(?!(?:In|On|By|At|Since|During|From|Until|After|"
+    r"Before|Of|And|But|Then|So|For|Through)\b)\p{Lu}[\p{L}'’-]+\s+$"
+)
+# "McCrummen, 2015 winner of the prize": a title someone holds.
+_TITLE_AFTER = regex.compile(
+    r"(?i)\s+(?:\p{L}+\s+)?(?:winner|champion|nominee|graduate|recipient|runner-up|finalist|"
+    r"laureate|candidate|hopeful|draftee|signing|recruit|class)\b"
+)
+# Head nouns of a named occasion: "at the 2016 Olympics" dates the sentence,
+# "in the 2019 World Cup squad" names a squad, and a season is a span.
+_OCCASIONS = word_set(
+    """race races edition title titles crown election elections olympics games championship
+    championships tournament final finals cup open marathon tour playoffs series draft
+    regatta festival world grand prix derby classic"""
+)
+_STOP_WORDS = (
+    "and|or|but|for|of|in|at|on|to|with|by|from|as|when|after|before|where|that|which|who|"
+    "was|were|is|are|has|had|have|will|would|did|does|could|should|she|he|they|it|ended|began|"
+    "started|drew|sold|won|lost|needs|need"
+)
+# Up to five words after the year, ending before punctuation or a function word.
+_NOUN_WORDS = regex.compile(
+    r"\s+((?:[\p{L}'’-]+\s+){0,4}?[\p{L}'’-]+)(?=\s*[,.;:!?)]|\s*$|\s+(?:" + _STOP_WORDS + r")\b)"
+)
+_WINE = regex.compile(
+    r"(?i)^(?:\s*(?:,|and|or|&)\s*(?:1[89]|20)\d\d)*\s+(?:vintages?|barolo|barbaresco|bordeaux|"
+    r"burgundy|brunello|chianti|rioja|riesling|chardonnay|pinot|cabernet|merlot|syrah|shiraz|"
+    r"malbec|sauvignon|grenache|zinfandel|tempranillo|nebbiolo|sangiovese|champagne|claret|"
+    r"port|sherry|cuv[ée]e|ch[âa]teau|domaine|grand\s+cru|premier\s+cru|red|white|ros[ée])\b"
+)
+_WINE_BEFORE = regex.compile(
+    r"(?i)\b(?:vintage|cases?|bottles?|glass(?:es)?|magnums?|crates?)\s+(?:of\s+)?"
+    r"(?:(?:the|her|his|its|their|a)\s+)?$"
+)
+# "over the past year", "the last month": a span, not a date.
+_DURATION_DEICTIC_BEFORE = regex.compile(
+    r"(?i)\b(?:the|over|during|throughout|within|for|since|so\s+far)\s+$"
+)
+# A story-relative date opens its sentence ("Two years later, ..."), after at
+# most a linking word.
+_OPENING = regex.compile(
+    r"(?i)^[\s\"“‘(]*(?:(?:and|but|then|so|only|barely|about|some|nearly|almost|roughly|"
+    r"exactly|less\s+than|more\s+than)[\s,]+)*$"
+)
+_ANY_YEAR = regex.compile(r"(?<![\d$£€#,.])\b((?:1[89]|20)\d\d)\b(?![\d%,]\d)")
+_RANK = {"day": 0, "month": 1, "year": 2}
+# How far back (in sentences) a story-relative date may look for its anchor.
+_ANCHOR_REACH = 6
+
+# -- paragraphs that are not the story ------------------------------------------------
+
+_BOILERPLATE = [
+    regex.compile(p)
+    for p in (
+        # copyright lines
+        r"©|\(c\)\s*(?:19|20)\d\d|(?i:\bcopyright\s+(?:©\s*)?(?:19|20)\d\d)|(?i:\ball\s+rights\s+reserved\b)",
+        # time stamps and bylines
+        r"(?i)^\s*(?:published|posted|updated|last\s+updated|last\s+modified|modified|"
+        r"first\s+published|originally\s+published|filed)\b",
+        r"(?i)^\s*(?:reporting|writing|editing|additional\s+reporting)\s+by\b",
+        rf"^\s*(?i:by)\s+(?!(?i:{_MONTH_NAMES})\b)\p{{Lu}}[\p{{L}}.'’-]+(?:\s+\p{{Lu}}[\p{{L}}.'’-]*){{0,3}}"
+        r"\s*(?:[|,—–-]|$|\bon\b|\band\b)",
+        # teasers for other articles
+        r"(?i)^\s*(?:read\s+more|related|see\s+also|more|also\s+read|recommended|watch|listen|"
+        r"correction|clarification|editor['’]s\s+note)\s*:",
+        # photo captions and credits
+        r"\((?:AP|AFP|Reuters|EPA|AAP|PA)?\s*Photo\b|(?i:\bphoto(?:graph)?s?\s*(?:by\b|:))"
+        r"|(?i:\b(?:image|picture|credits?|source)\s*:)|\bGetty\s+Images\b|\bShutterstock\b"
+        r"|^\s*FILE\s*[-–—:]|/(?:AP|AFP|Reuters|EPA|Getty)\b|(?i:\bcourtesy\s+of\b)"
+        r"|,\s*(?:left|right|center|centre|second\s+from\s+(?:left|right))\s*,",
+        # embedded social posts
+        r"pic\.twitter\.com|\(@\w{1,30}\)|(?i:\ba\s+post\s+shared\s+by\b)|^\s*[—–]\s*\p{Lu}",
+        # citations
+        r"\bet\s+al\b|(?i:\bdoi\s*:)|\bdoi\.org\b|(?:19|20)\d\d\s*;\s*\d"
+        r"|\b\d+\s*\(\d+\)\s*[:,]\s*\d+\s*[-–]\s*\d+|\(\s*(?:19|20)\d\d[a-z]?\s*\)\s*\.\s+\p{Lu}",
+    )
+]
+_TIME_WORDS = regex.compile(
+    r"(?i)\b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b\.?"
+    r"|\b\d{1,2}[:.]\d\d\b|\b[ap]\.?m\b\.?|\b(?:at|on|gmt|utc|bst|cet|cest|[ecmp][sd]t)\b"
+)
+_SHORT_PARAGRAPH = 60  # words; captions, bylines and credits are short
+
+# "GENEVA, March 3, 2025 —", "AUCKLAND, New Zealand, Nov. 12, 2024 (AP) —",
+# "LONDON, March 3 (Reuters) -", "PARIS (AP) —".
+_DATELINE = regex.compile(
+    r"\s*\p{Lu}[\p{Lu} .'’-]*\p{Lu}(?:,\s*\p{Lu}[\p{L} .'’-]{1,30}?)?"
+    rf"(?:,\s*(?P<when>(?i:{_MONTH}\s+{_DAY}|{_DAY}\s+{_MONTH})(?:,?\s+{_YEAR})?))?"
+    r"\s*(?:\([\p{L} .]{1,30}\))?\s*[—–-]{1,2}\s+"
+)
+_PUBLISHED_LINE = regex.compile(
+    r"(?i)^\s*(?:published|posted|first\s+published|originally\s+published|by\s+\p{Lu}[^|\n]{0,60}\|)"
+)
+_HEAD_PARAGRAPHS = 4  # datelines and bylines sit at the top
+
 
 @dataclass(frozen=True)
 class _Date:
     date: dt.date
     precision: Precision
-    anaphoric: bool = False
+    inferred: bool = False
+    story_relative: bool = False
+    tense: Tense | None = None  # "earlier this year" / "later this year" say it outright
+    expression: str = ""
+
+
+def article_date(text: str) -> dt.date | None:
+    """The article's own date from a dateline or a "Published ..." / byline line at its top."""
+    paras = paragraphs(text)[:_HEAD_PARAGRAPHS]
+    for start, end in paras:
+        m = _DATELINE.match(text, start, end)
+        if m and m.group("when") and m.group("year"):
+            found = _explicit_date(m.group("when"))
+            if found is not None:
+                return found.date
+    for start, end in paras:
+        line = text[start:end]
+        if _PUBLISHED_LINE.match(line) and len(line.split()) <= 20:
+            found = _explicit_date(line)
+            if found is not None and found.precision == "day":
+                return found.date
+    return None
 
 
 def find_milestones(
@@ -74,20 +252,41 @@ def find_milestones(
     reference: dt.date,
     in_quote: Callable[[int], bool],
     person_at: Callable[[int, int], str | None],
+    *,
+    reference_known: bool = True,
 ) -> list[ExtractedMilestone]:
+    """Milestones of `text`; `reference` is the article's date (today when
+    `reference_known` is false, and then nothing is counted from it)."""
+    paras = paragraphs(text)
+    skipped = _boilerplate(text, paras)
+    masked = _dateline_spans(text, paras)
+
+    def hidden(pos: int) -> bool:
+        return in_quote(pos) or any(a <= pos < b for a, b in masked)
+
+    years = [int(y) for y in _ANY_YEAR.findall(text) if int(y) <= reference.year]
+    latest = max(years, default=reference.year)
     out: list[ExtractedMilestone] = []
-    anchor: _Date | None = None
-    for s_start, s_end in sents:
+    anchor: tuple[int, _Date] | None = None
+    for i, (s_start, s_end) in enumerate(sents):
+        if paras and index_of(paras, s_start) in skipped:
+            continue
         sentence = text[s_start:s_end]
         if sentence.rstrip(' ”"').endswith("?"):
             continue
-        found = _first_date(sentence, s_start, reference, anchor, in_quote)
+        usable = anchor[1] if anchor is not None and i - anchor[0] <= _ANCHOR_REACH else None
+        found = _first_date(sentence, s_start, reference, reference_known, usable, hidden)
         if found is None:
             continue
         future_words = bool(_FUTURE.search(_unquoted(sentence, s_start, in_quote)))
-        tense = _tense(found, reference, future_words)
-        if tense == "past" and not found.anaphoric and not future_words:
-            anchor = found
+        tense = found.tense or _tense(found, reference, future_words)
+        if not reference_known and future_words and found.date.year >= latest:
+            # Written in the future tense at a time we do not know: today says
+            # nothing about it, the wording does, unless a later year in the
+            # article shows the date is behind it ("plans to use him as in 2008").
+            tense = "planned"
+        if tense == "past" and not found.inferred and not future_words:
+            anchor = (i, found)
         out.append(
             ExtractedMilestone(
                 text=sentence,
@@ -97,9 +296,45 @@ def find_milestones(
                 precision=found.precision,
                 tense=tense,
                 person=person_at(s_start, s_end),
+                inferred=found.inferred,
+                expression=found.expression,
             )
         )
     return out
+
+
+def _boilerplate(text: str, paras: Sequence[Span]) -> set[int]:
+    out = set()
+    for k, (start, end) in enumerate(paras):
+        para = text[start:end]
+        short = len(para.split()) <= _SHORT_PARAGRAPH
+        if (short and any(p.search(para) for p in _BOILERPLATE)) or _is_timestamp(para):
+            out.add(k)
+    return out
+
+
+def _is_timestamp(para: str) -> bool:
+    """A paragraph that is only a date and a time ("Tue 3 Jun 2025 10.00 BST")."""
+    if len(para.split()) > 10:
+        return False
+    rest = para
+    for _, pattern in _PATTERNS[:5]:
+        rest = pattern.sub(" ", rest)
+    if rest == para:
+        return False
+    rest = _TIME_WORDS.sub(" ", rest)
+    return len(regex.findall(r"\p{L}{2,}", rest)) == 0
+
+
+def _dateline_spans(text: str, paras: Sequence[Span]) -> list[Span]:
+    spans = []
+    for start, end in paras[:_HEAD_PARAGRAPHS]:
+        m = _DATELINE.match(text, start, end)
+        # A bare capitalised word and a dash ("UPDATE -") is not a dateline
+        # unless a date or an agency follows the place.
+        if m and (m.group("when") or "(" in m.group()):
+            spans.append((m.start(), m.end()))
+    return spans
 
 
 def _unquoted(sentence: str, offset: int, in_quote: Callable[[int], bool]) -> str:
@@ -110,29 +345,129 @@ def _first_date(
     sentence: str,
     offset: int,
     reference: dt.date,
+    reference_known: bool,
     anchor: _Date | None,
-    in_quote: Callable[[int], bool],
+    hidden: Callable[[int], bool],
 ) -> _Date | None:
-    best: tuple[int, _Date] | None = None
+    ranges = [(m.start(), m.end()) for m in _RANGES.finditer(sentence)]
+    found: list[tuple[int, int, _Date]] = []
+    refused: list[Span] = []  # "until January 2027" refuses its "2027" too
     for kind, pattern in _PATTERNS:
+        if (kind in _ARTICLE_RELATIVE or kind == "md") and not reference_known:
+            continue
         for m in pattern.finditer(sentence):
-            if in_quote(offset + m.start()):
+            if hidden(offset + m.start()):
+                continue
+            if any(a <= m.start() < b for a, b in (*ranges, *refused)):
+                continue
+            if _not_an_event(kind, sentence, m):
+                refused.append((m.start(), m.end()))
                 continue
             date = _interpret(kind, m, reference, anchor)
             if date is None:
                 continue
-            # The most precise explicit date wins; among equals, the first.
-            rank = {"day": 0, "month": 1, "year": 2}[date.precision] + (3 if date.anaphoric else 0)
-            if best is None or rank < best[0]:
-                best = (rank, date)
+            rank = _RANK[date.precision] + (3 if date.inferred else 0)
+            found.append((rank, m.start(), date))
             break
-    return best[1] if best else None
+    if not found:
+        return None
+    # The most precise explicit date wins; among equals, the first.
+    best = min(found, key=lambda c: c[:2])[2]
+    # "The 2023 race, held last October": a counted date inside the written one
+    # only makes it finer.
+    start, end = _period(best)
+    finer = [
+        c[2]
+        for c in found
+        if _RANK[c[2].precision] < _RANK[best.precision] and start <= c[2].date <= end
+    ]
+    return min(finer, key=lambda d: _RANK[d.precision]) if finer else best
+
+
+def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
+    """True when the date expression at `m` is a span, a comparison, a label or a count."""
+    before, after = sentence[: m.start()], sentence[m.end() :]
+    if kind == "range":
+        return False  # "from August 20 to 23, 2026": the first day is the date
+    if _DURATION_BEFORE.search(before) or _COMPARISON_BEFORE.search(before):
+        return True
+    if kind in _STORY_RELATIVE:
+        if kind == "same":
+            return False  # "that year" points back at a year, wherever it stands
+        if m.group("dir").lower() in ("before", "after") and not regex.match(r"\s*[,;]", after):
+            return True  # "a few weeks before it filed": counted from that filing
+        return not _OPENING.match(before)
+    if kind in _ARTICLE_RELATIVE:
+        return bool(
+            _DURATION_DEICTIC_BEFORE.search(before)
+            or _COMPARED.search(before)
+            or _THAN_NEAR.search(before)
+        )
+    if kind in ("y", "my"):
+        if _COMPARED.search(before) or _THAN_NEAR.search(before):
+            return True
+        if _WINE.match(after) or _WINE_BEFORE.search(before):
+            return True
+        if kind == "y" and _COUNT_BEFORE.search(before) and regex.match(r"\s+\p{Ll}", after):
+            return True
+        if kind == "y" and regex.match(r"\s*\)?\s*;\s*\d", after):
+            return True  # "Sleep Med Rev. 2019;44:12" (a citation)
+        if kind == "y" and _TITLE_AFTER.match(after):
+            return True
+        if kind == "y" and _NAME_BEFORE.search(before) and regex.match(r"\s+\p{Lu}", after):
+            return True  # "Casa Alta 2019 Gran Reserva", "Paris 2024 Organising Committee"
+        # "a March 2016 meeting" still dates the meeting; "her 2016 bid" names a bid.
+        label = _LABEL_BEFORE.search(before) if kind == "y" else None
+        if label is not None:
+            return not _names_an_occasion(label.group("det"), after)
+    return False
+
+
+def _names_an_occasion(det: str, after: str) -> bool:
+    """ "at the 2016 Olympics", "chase the 2027 title": the year dates the sentence."""
+    if det.lower() != "the":
+        return False
+    words = _NOUN_WORDS.match(after)
+    return bool(words) and words.group(1).split()[-1].lower() in _OCCASIONS
+
+
+def written_dates(text: str) -> list[dt.date]:
+    """Every day written out in full in `text` ("May 2, 2025", "2 May 2025", "2025-05-02")."""
+    out = []
+    for kind, pattern in _PATTERNS[:4]:
+        for m in pattern.finditer(text):
+            found = _read(kind, m, dt.date.today(), None)
+            if found is not None:
+                out.append(found.date)
+    return out
+
+
+def _explicit_date(text: str) -> _Date | None:
+    for kind, pattern in _PATTERNS[:5]:
+        m = pattern.search(text)
+        if m:
+            return _interpret(kind, m, dt.date.today(), None)
+    return None
 
 
 def _interpret(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -> _Date | None:
+    found = _read(kind, m, reference, anchor)
+    if found is None:
+        return None
+    return _Date(
+        found.date,
+        found.precision,
+        inferred=found.inferred,
+        story_relative=found.story_relative,
+        tense=found.tense,
+        expression=m.group(),
+    )
+
+
+def _read(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -> _Date | None:
     g = m.groupdict()
     try:
-        if kind in ("dmy", "mdy"):
+        if kind in ("range", "dmy", "mdy"):
             return _Date(dt.date(int(g["year"]), _month(g["month"]), int(g["day"])), "day")
         if kind == "iso":
             return _Date(dt.date(int(g["year"]), int(g["month"]), int(g["day"])), "day")
@@ -141,22 +476,36 @@ def _interpret(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | No
         if kind == "md":
             if g["month"].lower().rstrip(".") in _AMBIGUOUS_MONTHS:
                 return None
-            return _Date(dt.date(reference.year, _month(g["month"]), int(g["day"])), "day")
+            # The year is the article's: written down, it would be a guess.
+            day = dt.date(reference.year, _month(g["month"]), int(g["day"]))
+            return _Date(day, "day", inferred=True)
         if kind == "y":
             return _Date(dt.date(int(g["year"]), 1, 1), "year")
     except ValueError:
         return None
+    if kind == "month_rel":
+        return _month_relative(g["rel"], _month(g["month"]), reference)
     unit = g.get("unit", "year").lower()
     if kind == "deictic":
-        step = {"last": -1, "past": -1, "next": 1, "coming": 1}[g["rel"].lower()]
-        return _shift(reference, unit, step, "month" if unit == "month" else "year")
+        step = {"last": -1, "next": 1, "this": 0}[g["rel"].lower()]
+        shifted = _shift(reference, unit, step, "year" if unit == "year" else "month")
+        if shifted is None:
+            return None
+        mod = (g.get("mod") or "").lower()
+        tense: Tense | None = {"earlier": "past", "later": "planned"}.get(mod)  # type: ignore[assignment]
+        return _Date(shifted.date, shifted.precision, inferred=True, tense=tense)
     if kind == "ago":
-        return _shift(reference, unit, -_count(g["count"]), _precision_of(unit))
+        # A week ago is a day we cannot name exactly; its month we can.
+        precision: Precision = "month" if unit in ("week", "month") else _precision_of(unit)
+        shifted = _shift(reference, unit, -_count(g["count"]), precision)
+        return _Date(shifted.date, shifted.precision, inferred=True) if shifted else None
     if anchor is None:
         return None
     if kind == "later":
         sign = 1 if g["dir"].lower() in ("later", "after", "afterwards") else -1
         shifted = _shift(anchor.date, unit, sign * _count(g["count"]), anchor.precision)
+    elif kind == "same":
+        shifted = _shift(anchor.date, unit, 0, anchor.precision)
     else:  # "the following year"
         sign = -1 if g["dir"].lower() == "previous" else 1
         shifted = _shift(anchor.date, unit, sign, anchor.precision)
@@ -164,10 +513,19 @@ def _interpret(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | No
         return None
     # Finer than the anchor would be invented precision.
     coarse = _coarsest(anchor.precision, _precision_of(unit))
-    return _Date(_truncate(shifted.date, coarse), coarse, anaphoric=True)
+    return _Date(_truncate(shifted.date, coarse), coarse, inferred=True, story_relative=True)
 
 
-def _tense(found: _Date, reference: dt.date, future_words: bool) -> str:
+def _month_relative(rel: str, month: int, reference: dt.date) -> _Date:
+    """ "last October": the latest October before the article's month; "next March": the first after."""
+    if rel.lower().startswith("next") or rel.lower().endswith("coming"):
+        year = reference.year if month > reference.month else reference.year + 1
+    else:
+        year = reference.year if month < reference.month else reference.year - 1
+    return _Date(dt.date(year, month, 1), "month", inferred=True)
+
+
+def _tense(found: _Date, reference: dt.date, future_words: bool) -> Tense:
     start, end = _period(found)
     if start > reference:
         return "planned"
@@ -228,4 +586,4 @@ def _month(name: str) -> int:
     return _MONTHS[name.lower().rstrip(".")]
 
 
-__all__ = ["find_milestones"]
+__all__ = ["article_date", "find_milestones", "written_dates"]

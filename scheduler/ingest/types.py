@@ -38,7 +38,12 @@ class ExtractedQuote:
 
 @dataclass(frozen=True)
 class ExtractedMilestone:
-    """A sentence that ties an event to a date. `start`/`end` index the sentence."""
+    """A sentence that ties an event to a date. `start`/`end` index the sentence.
+
+    `expression` is the date expression in the sentence the date was read from;
+    `inferred` says it was counted ("two years later", "last year") rather than
+    written out, so the date is only as good as what it was counted from.
+    """
 
     text: str
     start: int
@@ -47,6 +52,8 @@ class ExtractedMilestone:
     precision: Precision
     tense: Tense
     person: str | None = None
+    inferred: bool = False
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
