@@ -45,6 +45,7 @@ _LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
 # "the states", "a statement", "his remarks": a cue word used as a noun.
 _NOUN_BEFORE = regex.compile(r"(?i)\b(?:the|a|an|of|these|those|his|her|their|its|our)\s+$")
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
+_AFTER_WINDOW = 400
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     if q.close is None:
         return None
     base = q.close + 1
-    window = text[base:limit]
+    # An attribution is a few words long; reading to the paragraph's end for
+    # every quote made a long one-paragraph text quadratic.
+    window = text[base : min(limit, base + _AFTER_WINDOW)]
     for mark in '“"„«':
         cut = window.find(mark)
         if cut >= 0:

@@ -10,6 +10,7 @@ import datetime as dt
 
 import regex
 
+from scheduler.errors import IngestError
 from scheduler.ingest.attribution import (
     Speaker,
     after_quote,
@@ -23,6 +24,10 @@ from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
 
+# Extraction is linear in the text; this cap bounds what one article may cost
+# (about 500 pages of prose, far beyond any news article).
+MAX_CHARS = 2_000_000
+
 _TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
 _ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
 
@@ -33,6 +38,10 @@ def extract(text: str, *, published: dt.date | None = None) -> Extraction:
     `published` is the reference date for "last year" and for telling past
     events from planned ones; without it, today is used.
     """
+    if len(text) > MAX_CHARS:
+        raise IngestError(
+            f"article is too long to extract: {len(text)} characters (limit {MAX_CHARS})"
+        )
     paras = paragraphs(text)
     spans = find_quotes(text, paras)
     quoted = [(q.open, q.close + 1 if q.close is not None else q.end) for q in spans]

@@ -212,6 +212,12 @@ class People:
         self._collect()
         self._vote_gender()
         self._mention_starts = [m.start for m in self.mentions]
+        self._roles: dict[str, tuple[list[tuple[int, int, str, int, bool]], list[int]]] = {}
+        self._by_token: dict[str, list[Person]] = defaultdict(list)
+        for p in self.persons:
+            if len(p.tokens) > 1:
+                for token in dict.fromkeys(p.tokens):
+                    self._by_token[token].append(p)
         self.subject = self._pick_subject()
 
     # -- building ---------------------------------------------------------------
@@ -347,13 +353,23 @@ class People:
             last = target
 
     def _unquoted(self, start: int, end: int) -> str:
-        chars = list(self.text[start:end])
-        for q_start, q_end in self._quoted:
-            if q_end <= start or q_start >= end:
+        # Quotes are sorted and never overlap: only those from the one around
+        # `start` onward can touch the range (scanning all made this quadratic).
+        i = max(0, bisect.bisect_right(self._quoted_starts, start) - 1)
+        pieces: list[str] = []
+        pos = start
+        while i < len(self._quoted) and self._quoted[i][0] < end:
+            q_start, q_end = self._quoted[i]
+            i += 1
+            if q_end <= pos:
                 continue
-            for k in range(max(q_start, start), min(q_end, end)):
-                chars[k - start] = " "
-        return "".join(chars)
+            a = max(q_start, pos)
+            b = min(q_end, end)
+            pieces.append(self.text[pos:a])
+            pieces.append(" " * (b - a))
+            pos = b
+        pieces.append(self.text[pos:end])
+        return "".join(pieces)
 
     def _pick_subject(self) -> Person | None:
         best, best_score = None, 0.0
@@ -396,7 +412,7 @@ class People:
             tokens = [tokens[0].title()]
         if len(tokens) == 1:
             token = tokens[0]
-            full = [p for p in self.persons if len(p.tokens) > 1 and token in p.tokens]
+            full = self._by_token.get(token, [])
             person = self._pick(full, pos)
             if person is not None:
                 return person.name
@@ -404,24 +420,35 @@ class People:
 
     def resolve_role(self, role: str, pos: int) -> str | None:
         """ "the mayor" -> whoever the text called "Mayor X" or "X, the mayor" before `pos`."""
-        head = regex.escape(role)
-        before = self.text[:pos]
-        # Only the role word ignores case: a name must keep its capitals.
-        titled = list(regex.finditer(rf"\b(?i:{head})\.?\s+({NAME_PATTERN})", before, regex.V1))
-        described = list(
-            regex.finditer(
-                rf"({NAME_PATTERN}),\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}(?i:{head})\b",
-                before,
-                regex.V1,
-            )
-        )
+        if role not in self._roles:
+            found = self._role_mentions(role)
+            self._roles[role] = (found, [m[1] for m in found])
+        found, ends = self._roles[role]
         # The latest "Mayor X" wins; an "X, the mayor" only when X resolves to
         # a full name ("in Chelsea, the mayor said" is a place, then the mayor).
-        for m in sorted(titled + described, key=lambda m: m.start(), reverse=True):
-            name = self.resolve_name(m.group(1), m.start(1))
-            if m in titled or len(name.split()) > 1:
+        for k in range(bisect.bisect_right(ends, pos) - 1, -1, -1):
+            _, _, phrase, at, titled = found[k]
+            name = self.resolve_name(phrase, at)
+            if titled or len(name.split()) > 1:
                 return name
         return None
+
+    def _role_mentions(self, role: str) -> list[tuple[int, int, str, int, bool]]:
+        """Every "Mayor X" and "X, the mayor" in the article, found once per role word
+        (searching the text before each quote again made many quotes quadratic)."""
+        head = regex.escape(role)
+        # Only the role word ignores case: a name must keep its capitals.
+        titled = regex.compile(rf"\b(?i:{head})\.?\s+({NAME_PATTERN})", regex.V1)
+        described = regex.compile(
+            rf"({NAME_PATTERN}),\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}(?i:{head})\b", regex.V1
+        )
+        out = [
+            (m.start(), m.end(), m.group(1), m.start(1), pattern is titled)
+            for pattern in (titled, described)
+            for m in pattern.finditer(self.text)
+        ]
+        out.sort(key=lambda m: (m[1], m[0]))
+        return out
 
     def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
         """The person a he/she/they at `pos` most likely refers to."""
