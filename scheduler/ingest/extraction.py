@@ -17,17 +17,19 @@ from scheduler.ingest.attribution import (
     before_quote,
     find_label,
     is_fused,
+    woven_speaker,
 )
 from scheduler.ingest.milestones import find_milestones
 from scheduler.ingest.people import TITLES, People
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
-from scheduler.ingest.text import Span, index_of, paragraphs, sentences
+from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
 
 # Extraction is linear in the text; this cap bounds what one article may cost
 # (about 500 pages of prose, far beyond any news article).
 MAX_CHARS = 2_000_000
 
+_LONG_FUSED = 8
 _TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
 _ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
 
@@ -82,6 +84,19 @@ def _quotes(
         if before is None and q.open == p_start and q.para > 0:
             before = _colon_paragraph(text, q, paras[q.para - 1], sents)
         if is_fused(text, q, p_start, before is not None) and not _resumes(text, q, found):
+            woven = woven_speaker(text, q, clause_start)
+            if (
+                woven is None
+                and q.close is not None
+                and text[q.close - 1] == ","
+                and len(text[q.start : q.end].split()) >= _LONG_FUSED
+            ):
+                # Doe "is the one who ...," a neighbour said: a long quote that
+                # finishes the narrator's clause and is then attributed.
+                woven = after_quote(text, q, p_end)
+            if woven is None:
+                continue
+            found.append(_Found(q, q.start, woven, q.open == p_start))
             continue
         after = after_quote(text, q, p_end)
         own = before or after
@@ -126,11 +141,16 @@ def _resumes(text: str, q: QuoteSpan, found: list[_Found]) -> bool:
         return False
     prev = found[-1].span
     between = text[(prev.close or prev.end) + 1 : q.open]
+    stops = [
+        m.start()
+        for m in regex.finditer(r"[.!?;:]", between)
+        if not is_abbreviation(text, (prev.close or prev.end) + 1 + m.start())
+    ]
     return (
         prev.close is not None
         and text[prev.close - 1] == ","
         and between.rstrip().endswith(",")
-        and not regex.search(r"[.!?;:]", between)
+        and not stops
     )
 
 
