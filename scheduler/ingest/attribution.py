@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import regex
 
 from scheduler.ingest.cues import CUE_RE
-from scheduler.ingest.people import NAME_PATTERN, NAME_SEQ, NOT_NAMES, TITLES, name_tokens
+from scheduler.ingest.people import (
+    NAME_PATTERN,
+    NAME_SEQ,
+    NOT_NAMES,
+    TITLES,
+    is_person_noun,
+    name_tokens,
+)
 from scheduler.ingest.quotes import QuoteSpan
 from scheduler.ingest.text import is_abbreviation
 
@@ -24,9 +31,15 @@ _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
 _NAME_START = regex.compile(rf"^{NAME_PATTERN}", regex.V1)
 _DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"
 _NP_WORD = r"(?!(?:and|or|but|then|to|that|which|who|through|into|from)\b)[\w’'\-.]+"
-_NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:{_NP_WORD}\s+){{0,5}}?{_NP_WORD}$")
+# "Obama's former strategist": a capitalised possessive works as a determiner.
+_POSS_DET = r"(?-i:\p{Lu}[\p{L}.\-]*[’']s)"
+_NP_END = regex.compile(
+    rf"(?i)(?:\b{_DET}|(?<![\p{{L}}’'])(?={_POSS_DET}){_POSS_DET})\s+(?:{_NP_WORD}\s+){{0,5}}?{_NP_WORD}$"
+)
 _NP_START = regex.compile(
     rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+"
+    # "a spokesman for the agency", "one source on the panel": one short phrase.
+    r"(?:\s+(?:of|for|at|on|with|from|in)\s+(?:the\s+|a\s+|an\s+)?[\w’'\-]+(?:\s+[\w’'\-]+){0,2}?)?"
     r"(?=\s*(?:[,.;]|$)|\s+(?:who|whose|which|that|at|of|for|with|from|in|on)\b)"
 )
 _TRAILING_WORDS = regex.compile(
@@ -36,6 +49,7 @@ _TRAILING_WORDS = regex.compile(
 )
 _PAREN_END = regex.compile(r"\s*\([^()]{0,40}\)$")
 _INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*$")
+_THAT_COMMA = regex.compile(r"(?i)\s*\bthat\s*[,:]\s*$")
 _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
@@ -47,6 +61,12 @@ _CLAUSE_WORDS = regex.compile(
 _LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
 # "the states", "a statement", "his remarks": a cue word used as a noun.
 _NOUN_BEFORE = regex.compile(r"(?i)\b(?:the|a|an|of|these|those|his|her|their|its|our)\s+$")
+_ROLE_WORD = r"(?!(?:for|of|and|or|at|in|on|with|from|to|by|the|a|an|as|after|before)\b)[\p{Ll}-]+"
+_ROLE_THEN_NAME = regex.compile(
+    rf"\s+(?:{_ROLE_WORD}\s+){{0,2}}({_ROLE_WORD})\s+({NAME_PATTERN})", regex.V1
+)
+# A nickname in marks inside a name ("Marcia "Cia" Price") is not a new quote.
+_NICKNAME = regex.compile(r"(?<=\p{Lu}[\p{L}.]*\s)[\"“]\p{Lu}[\p{L}.'’-]*[\"”](?=\s+\p{Lu})")
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 _AFTER_WINDOW = 400
 
@@ -75,6 +95,7 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     # An attribution is a few words long; reading to the paragraph's end for
     # every quote made a long one-paragraph text quadratic.
     window = text[base : min(limit, base + _AFTER_WINDOW)]
+    window = _NICKNAME.sub(lambda m: "·" * len(m.group(0)), window)
     for mark in '“"„«':
         cut = window.find(mark)
         if cut >= 0:
@@ -116,6 +137,10 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return None
     verb = verbs[-1]
     tail = before[verb.end() :]
+    that = _THAT_COMMA.search(tail)
+    if that and text[q.start : q.start + 1].isupper():
+        # "tweeted that, "For those ..."": the comma and capital make it direct.
+        tail = tail[: that.start()] + tail[that.end() - 1 :]
     if not _TAIL_OK.match(tail) or _INDIRECT.search(before[: verb.end()] + tail):
         return None
     # Words between the verb and the quote must be a short complement ("told
@@ -241,6 +266,49 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
 
 
+_POSSESSOR_COLON = regex.compile(
+    rf"^\W*(?:the\s+)?({NAME_PATTERN})[’']s?\s+(?:[\p{{Ll}}-]+\s+){{0,3}}[\p{{Ll}}-]+\s*:\s*$",
+    regex.V1,
+)
+_NP_SUBJECT = regex.compile(
+    rf"(?i)^\W*({_DET}\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+"
+    r"(?:is|was|has|had|did|does|will|would|used|uses|put|puts|began|begins|read|reads|[\w-]+ed)\b"
+)
+
+
+def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
+    """A clause ending in a colon with no speech verb introduces its subject's words:
+    "Doe's reply: "...", "The memo began with a warning: "...", "Doe is
+    rolling out a new message: "..."."""
+    before = text[clause_start : q.open]
+    if not before.rstrip().endswith(":") or regex.search(r"[“”\"]", before):
+        return None
+    m = _POSSESSOR_COLON.match(before)
+    if m:
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    # "Worried about turnout, Doe is rolling out...": past a leading phrase first.
+    m = regex.match(
+        rf"^[^,]{{0,80}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+    ) or regex.match(
+        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+    )
+    if m:
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES and tokens[-1] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    m = regex.match(r"(?i)^\W*(he|she|they)\s", before)
+    if m:
+        return Speaker("pronoun", m.group(1), clause_start + m.start(1), None)
+    m = _NP_SUBJECT.match(before)
+    if m:
+        return Speaker("phrase", m.group(1), clause_start + m.start(1), None)
+    return None
+
+
 def _cut_sentence(text: str, base: int, window: str) -> str:
     for m in _SENT_STOP.finditer(window):
         if not is_abbreviation(text, base + m.start()):
@@ -273,6 +341,11 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
         stripped, pos = stripped[skip:], pos + skip
     m = _NAME_START.match(stripped)
     if m and m.group(0).split()[0] not in NOT_NAMES:
+        # "said MSNBC host Jo Doe", "said Clinton spokesman Jo Doe": an outlet or
+        # employer, a role, then the person.
+        role = _ROLE_THEN_NAME.match(stripped, m.end())
+        if role and is_person_noun(role.group(1).lower()):
+            return Speaker("name", role.group(2), pos + role.start(2), verb.group(0))
         return Speaker("name", m.group(0), pos, verb.group(0))
     m = _NP_START.match(stripped)
     if m:
@@ -387,4 +460,12 @@ def _np(s: str, offset: int) -> Speaker | None:
     return None
 
 
-__all__ = ["Speaker", "after_quote", "before_quote", "find_label", "is_fused", "woven_speaker"]
+__all__ = [
+    "Speaker",
+    "after_quote",
+    "before_quote",
+    "colon_speaker",
+    "find_label",
+    "is_fused",
+    "woven_speaker",
+]

@@ -50,8 +50,15 @@ def _inflect(lemma: str) -> list[str]:
     return [lemma, plural, lemma + "ed", lemma + "ing"]
 
 
+# Bare forms that are far more often nouns or adjectives next to a name
+# ("state Sen. Doe", "the state"): their inflections stay cues.
+_NOUN_FORMS = {"state"}
+
 CUE_FORMS: frozenset[str] = frozenset(
-    form for lemma in {*_REGULAR, *_IRREGULAR} for form in _inflect(lemma)
+    form
+    for lemma in {*_REGULAR, *_IRREGULAR}
+    for form in _inflect(lemma)
+    if form not in _NOUN_FORMS
 )
 
 # Multi-word cues; "went on" and "pointed out" need their particle to be speech.

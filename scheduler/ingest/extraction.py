@@ -15,6 +15,7 @@ from scheduler.ingest.attribution import (
     Speaker,
     after_quote,
     before_quote,
+    colon_speaker,
     find_label,
     is_fused,
     woven_speaker,
@@ -99,7 +100,7 @@ def _quotes(
             found.append(_Found(q, q.start, woven, q.open == p_start))
             continue
         after = after_quote(text, q, p_end)
-        own = before or after
+        own = before or after or colon_speaker(text, q, clause_start)
         follows = bool(found) and found[-1].span.para == q.para
         if own is None and not follows and not _stands_alone(text, q):
             continue
@@ -192,15 +193,29 @@ def _inherit(found: list[_Found]) -> None:
     for f in found:
         if f.own is not None and f.speaker and f.span.chain not in by_chain:
             by_chain[f.span.chain] = f.speaker
+    # For each quote, the next one in its paragraph with its own attribution
+    # (one backward pass: looking ahead from every quote would be quadratic).
+    own_after: list[_Found | None] = [None] * len(found)
+    nxt: _Found | None = None
+    for i in range(len(found) - 1, -1, -1):
+        own_after[i] = nxt if nxt is not None and nxt.span.para == found[i].span.para else None
+        if found[i].own is not None:
+            nxt = found[i]
+        elif nxt is not None and nxt.span.para != found[i].span.para:
+            nxt = None
     previous: _Found | None = None
     for i, f in enumerate(found):
         if f.own is None:
+            later = own_after[i]
             if f.span.chain in by_chain:
                 f.speaker = by_chain[f.span.chain]
-            elif previous is not None and (
-                previous.span.para == f.span.para
-                or (previous.span.para == f.span.para - 1 and f.opens)
-            ):
+            elif previous is not None and previous.span.para == f.span.para:
+                f.speaker = previous.speaker
+            elif later is not None and later.span.para == f.span.para and later.speaker:
+                # "..." More narration "...," Doe said: the paragraph's own
+                # attribution outranks the speaker of the paragraph before.
+                f.speaker = later.speaker
+            elif previous is not None and previous.span.para == f.span.para - 1 and f.opens:
                 f.speaker = previous.speaker
             elif i + 1 < len(found) and found[i + 1].span.para == f.span.para:
                 f.speaker = found[i + 1].speaker

@@ -93,7 +93,7 @@ Capt Sgt Coach President Senator Governor Judge Justice Chief Mayor Minister Sec
 Lady Lord Democrat Democrats Republican Republicans American Americans Canadian British
 English French German Chinese Russian Photo Getty Images AP Reuters Copyright Click Share
 Watch Subscribe Follow Update Breaking Exclusive Live Video Editor Editors Note UPDATE
-CROSSTALK Let Don Do Does Did Is Are Was Were Be Been Will Would Can Could Should Must
+CROSSTALK Let Do Does Did Is Are Was Were Be Been Will Would Can Could Should Must
 Might Shall Has Have Had Former Democratic Del Senators Representatives Officials Critics
 """
 )
@@ -146,7 +146,8 @@ management development parent percent
 )
 
 
-def _is_person_noun(noun: str) -> bool:
+def is_person_noun(noun: str) -> bool:
+    """A noun that names a person's role or relation ("coach", "host", "lobbyist")."""
     if noun in TITLES or noun in KINSHIP:
         return True
     return bool(_PERSON_SUFFIX.search(noun)) and noun not in _NOT_PERSON
@@ -516,6 +517,6 @@ class People:
         # "In 2016, the young driver won...": a description of a person points
         # back to the person the passage is about; "the bridge" does not.
         m = _DESCRIBED_SUBJECT.match(plain)
-        if m and _is_person_noun(m.group(1).lower()):
+        if m and is_person_noun(m.group(1).lower()):
             return self.resolve_pronoun("they", start)
         return None
