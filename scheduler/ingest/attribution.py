@@ -207,6 +207,7 @@ _WOVEN = regex.compile(
     r"wondering|aloud)\b"
 )
 _WOVEN_MIN_WORDS = 8
+_WOVEN_LONG_WORDS = 20
 _WOVEN_TAIL = regex.compile(
     r"(?i)(?:(?:[\w’'.-]+\s+){0,3}?that(?:\s+(?:if|when|while|because|as))?"
     r"|,?\s*(?:but|and)"
@@ -249,7 +250,13 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     # "told Fox that "...", "said he would "...", "called the plan "...".
     # "said the nation has become "..." puts the narrator's paraphrase first.
     naming = _WOVEN.fullmatch(verb.group(0)) is not None
-    if not (_WOVEN_TAIL.fullmatch(tail) or (naming and _NAMING_TAIL.fullmatch(tail))):
+    # A very long quote outweighs a short lead-in of paraphrase before it.
+    very_long = len(text[q.start : q.end].split()) >= _WOVEN_LONG_WORDS
+    if not (
+        _WOVEN_TAIL.fullmatch(tail)
+        or (naming and _NAMING_TAIL.fullmatch(tail))
+        or (very_long and len(tail.split()) <= 6 and not regex.search(r"[,.;:!?]", tail))
+    ):
         return None
     head = before[: verb.start()]
     if not head.strip() or _RELATIVE_HEAD.search(head):

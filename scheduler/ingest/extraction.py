@@ -112,7 +112,7 @@ def _quotes(
             # "...," it added: the report or statement quoted just before.
             f.speaker = previous.speaker if previous is not None else None
         elif f.own is not None:
-            f.speaker = _resolve(f.own, people)
+            f.speaker = _resolve(f.own, people, (f.span.start, f.span.end))
         previous = f
     _inherit(found)
     return [
@@ -170,11 +170,11 @@ def _stands_alone(text: str, q: QuoteSpan) -> bool:
     return not _TITLE_LIKE.match(text[q.close + 1 : q.close + 3])
 
 
-def _resolve(speaker: Speaker, people: People) -> str | None:
+def _resolve(speaker: Speaker, people: People, quote: Span) -> str | None:
     if speaker.kind == "name":
         return people.resolve_name(speaker.phrase, speaker.pos)
     if speaker.kind == "pronoun":
-        return people.resolve_pronoun(speaker.phrase, speaker.pos)
+        return people.resolve_pronoun(speaker.phrase, speaker.pos, quote)
     words = speaker.phrase.lower().split()
     if words[0] != "the":
         return speaker.phrase

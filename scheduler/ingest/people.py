@@ -33,6 +33,7 @@ _PREPOSITION_BEFORE = regex.compile(
 # "Sixteen-year-old", "Second-placed", "Award-winning": descriptions, not names
 # (a hyphenated name keeps a capital after the hyphen: "Jean-Pierre").
 _WORD = regex.compile(r"\S+")
+_DOTTED_TITLE = regex.compile(r"\b(\w+)\.\s+$")
 _LAST_WORD = regex.compile(r"\b(\w+)\s*,?\s*$")  # the word before a name ("mother, ")
 _AGE = regex.compile(r"-\p{Ll}")
 _POSSESSIVE = regex.compile(r"[’']s?$")
@@ -127,6 +128,13 @@ _CUE_BEFORE = regex.compile(rf"\b(?:{CUE})\s*$", regex.IGNORECASE)
 # Subject pronouns only: "Trump attacked her" says nothing about Trump.
 _PRONOUNS_M = regex.compile(r"\b(?:he|himself)\b", regex.IGNORECASE)
 _PRONOUNS_F = regex.compile(r"\b(?:she|herself)\b", regex.IGNORECASE)
+# A quote that says "he" or "she" talks about someone of that gender.
+# Subject forms only: "her old car" may well be someone else's car.
+_THIRD_PERSON = {
+    "m": regex.compile(r"(?i)\bhe\b"),
+    "f": regex.compile(r"(?i)\bshe\b"),
+}
+_LOOKBACK_MENTIONS = 30
 PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
 
 
@@ -144,6 +152,40 @@ government parliament department agreement statement tournament payment investme
 management development parent percent
 """
 )
+
+
+_APPOSITIVE = regex.compile(
+    r"\s*,\s+(?:the|a|an|his|her|their)\s+(?:[\w-]+\s+){0,3}?([\w-]+)\s*[,.]"
+)
+
+
+def _role_appositive_after(text: str, end: int) -> bool:
+    m = _APPOSITIVE.match(text, end, min(len(text), end + 80))
+    return bool(m and is_person_noun(m.group(1).lower()))
+
+
+# Only when no pronoun or title says otherwise: given names ending in -a are
+# mostly women's and in -o mostly men's across the languages news names come
+# from; the exceptions below are common enough to list.
+_MALE_IN_A = word_set(
+    """
+Luca Luka Nikola Nicola Andrea Joshua Ilya Ilja Kuba Sasha Mustafa Hamza Musa Issa Isa Juba
+Jonah Noah Elijah Ezra Garcia Costa Dima Vanya Kolya Misha Pasha Grisha Yura Borja Mika
+Zoltan Attila Akira Haruka Shota Yuya Ryota Kota Sota Luiz Battista Bautista Joakim Mattia
+Elia Tobia Osama Oussama Usama Ouma Kiptanui Nana
+"""
+)
+_FEMALE_IN_O = word_set("Margo Juno Cleo Clio Theo Io Sao Naoko Keiko Yoko Yuko Akiko Reiko")
+
+
+def _given_name_gender(name: str) -> str | None:
+    if len(name) < 3 or not name[:1].isupper() or name.isupper() or name.endswith("."):
+        return None
+    if name.endswith("a") and name not in _MALE_IN_A:
+        return "f"
+    if name.endswith("o") and name not in _FEMALE_IN_O:
+        return "m"
+    return None
 
 
 def is_person_noun(noun: str) -> bool:
@@ -178,13 +220,20 @@ class Person:
         return self.tokens[-1]
 
     @property
-    def gender(self) -> str | None:
+    def voted_gender(self) -> str | None:
         m, f = self.votes["m"], self.votes["f"]
         if m > f:
             return "m"
         if f > m:
             return "f"
         return None
+
+    @property
+    def gender(self) -> str | None:
+        voted = self.voted_gender
+        if voted is None and len(self.tokens) > 1:
+            return _given_name_gender(self.tokens[0])
+        return voted
 
 
 @dataclass(frozen=True)
@@ -288,9 +337,10 @@ class People:
         bare = _POSSESSIVE.sub("", kept[-1]) or kept[-1]
         end -= len(kept[-1]) - len(bare)
         kept[-1] = bare
-        if any(t.lower().strip(".") in _ORG_WORDS for t in kept) or any(
-            t.isupper() and len(t) > 2 for t in kept[:-1]
-        ):
+        org = any(t.lower().strip(".") in _ORG_WORDS for t in kept)
+        if org and len(kept) > 1 and _role_appositive_after(text, end):
+            org = False  # "Lena Park, the prosecutor,": a surname that is also a word
+        if org or any(t.isupper() and len(t) > 2 for t in kept[:-1]):
             return None
         if len(kept) > 4 or any(t in NOT_NAMES for t in kept):
             return None
@@ -305,6 +355,11 @@ class People:
         relative = bool(kin and kin.group(1) in KINSHIP)
         if title is None and kin and kin.group(1) in TITLES:
             title = kin.group(1)
+        if title is None:
+            # "Ms. Achebe": the abbreviated title is its own capitalised match.
+            dotted = _DOTTED_TITLE.search(before)
+            if dotted and dotted.group(1) in TITLES:
+                title = dotted.group(1)
         return start, end, kept, title, relative
 
     def _note(
@@ -451,9 +506,31 @@ class People:
         out.sort(key=lambda m: (m[1], m[0]))
         return out
 
-    def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
-        """The person a he/she/they at `pos` most likely refers to."""
+    def resolve_pronoun(self, pronoun: str, pos: int, quote: Span | None = None) -> str | None:
+        """The person a he/she/they at `pos` most likely refers to.
+
+        With the `quote` it attributes: nobody the quote names speaks it, and
+        when the quote itself says "he" (for a "he said"), that "he" is the man
+        mentioned last before it, so the speaker is someone else if anyone is.
+        """
         want = PRONOUNS.get(pronoun.lower())
+        skip: set[int] = set()
+        if quote is not None:
+            skip = self._named_in(quote)
+            if want is not None and _THIRD_PERSON[want].search(self.text, quote[0], quote[1]):
+                topic = self._last_before(quote[0], want)
+                if topic is not None:
+                    skip.add(id(topic))
+        if skip:
+            found = self._search_pronoun(pronoun, pos, want, skip)
+            if found is not None:
+                return found.name
+        found = self._search_pronoun(pronoun, pos, want, set())
+        return found.name if found is not None else None
+
+    def _search_pronoun(
+        self, pronoun: str, pos: int, want: str | None, skip: set[int]
+    ) -> Person | None:
         s_index = index_of(self.sents, pos)
         p_index = index_of(self.paras, pos)
         # First someone known to match the pronoun's gender, then anyone whose
@@ -468,12 +545,42 @@ class People:
                     # "She has faced ... Hillary Clinton ...": that sentence is
                     # itself about the same "she"; look further back.
                     continue
-                person = self._first_in(s_start, min(s_end, pos), want, strict and want is not None)
+                person = self._first_in(
+                    s_start, min(s_end, pos), want, strict and want is not None, skip=skip
+                )
                 if person is not None:
-                    return person.name
-        if self.subject is not None and want in (None, self.subject.gender):
-            return self.subject.name
+                    return person
+        subject = self.subject
+        if subject is not None and want in (None, subject.gender) and id(subject) not in skip:
+            return subject
         return None
+
+    def _named_in(self, span: Span) -> set[int]:
+        """The people a quote itself names."""
+        named: set[int] = set()
+        i = bisect.bisect_left(self._mention_starts, span[0])
+        while i < len(self.mentions) and self.mentions[i].start < span[1]:
+            named.add(id(self._full(self.mentions[i])))
+            i += 1
+        return named
+
+    def _last_before(self, pos: int, want: str) -> Person | None:
+        """The person of `want` gender (or unknown) mentioned last before `pos`."""
+        i = bisect.bisect_left(self._mention_starts, pos) - 1
+        for k in range(i, max(-1, i - _LOOKBACK_MENTIONS), -1):
+            m = self.mentions[k]
+            if self.in_quote(m.start) or not self.is_person(m.person):
+                continue
+            person = self._full(m)
+            if person.gender in (want, None):
+                return person
+        return None
+
+    def _full(self, m: Mention) -> Person:
+        person = m.person
+        if len(person.tokens) == 1:
+            person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
+        return person
 
     def _led_by(self, pronoun: str, start: int, end: int) -> bool:
         if pronoun.lower() not in ("he", "she"):
@@ -488,18 +595,24 @@ class People:
         want: str | None,
         strict: bool = False,
         antecedent: bool = True,
+        skip: set[int] | None = None,
     ) -> Person | None:
         """The first person named in start..end (for a pronoun: `antecedent`, so
-        not one behind a preposition)."""
+        not one behind a preposition), leaving out the people in `skip` (by id)."""
         i = bisect.bisect_left(self._mention_starts, start)
         while i < len(self.mentions) and self.mentions[i].start < end:
             m = self.mentions[i]
             i += 1
-            if self.in_quote(m.start) or (antecedent and m.oblique) or not self.is_person(m.person):
+            if self.in_quote(m.start) or not self.is_person(m.person):
                 continue
-            person = m.person
-            if len(person.tokens) == 1:
-                person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
+            person = self._full(m)
+            if skip and id(person) in skip:
+                continue
+            # Behind a preposition only someone a pronoun or title showed to be
+            # of the wanted gender ("lost to Ms. Ortiz. ... she said"); a
+            # guess from the given name would let places in ("in Colorado").
+            if antecedent and m.oblique and not (strict and want and person.voted_gender == want):
+                continue
             if want is None or person.gender == want or (person.gender is None and not strict):
                 return person
         return None
