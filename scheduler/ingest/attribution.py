@@ -45,7 +45,9 @@ _NP_START = regex.compile(
 _TRAILING_WORDS = regex.compile(
     r"(?i)\s+(?:has|had|have|was|were|is|are|also|later|then|once|again|simply|quietly|"
     r"reportedly|would|will|could|previously|recently|further|finally|just|even|only|never|"
-    r"always|often|still|now|first|\w+ly)$"
+    r"always|often|still|now|first|"
+    # "the influential US daily": nouns ending in -ly are not adverbs.
+    r"(?!(?:daily|weekly|monthly|quarterly|ally|family|assembly|rally|supply)\b)\w+ly)$"
 )
 _PAREN_END = regex.compile(r"\s*\([^()]{0,40}\)$")
 _INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*$")
@@ -67,6 +69,11 @@ _ROLE_THEN_NAME = regex.compile(
 )
 # A nickname in marks inside a name ("Marcia "Cia" Price") is not a new quote.
 _NICKNAME = regex.compile(r"(?<=\p{Lu}[\p{L}.]*\s)[\"“]\p{Lu}[\p{L}.'’-]*[\"”](?=\s+\p{Lu})")
+# A capitalised word before a lower-case noun modifies it ("US officials").
+_MODIFIER = regex.compile(
+    r"\s+(?!(?:on|in|at|of|for|with|who|and|or|during|after|before|as|to|from)\b)"
+    r"\p{Ll}[\p{Ll}-]*(?=\s*(?:[,.;]|$))"
+)
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 _AFTER_WINDOW = 400
 
@@ -107,7 +114,9 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     if dashed and not CUE_RE.search(body):
         # "...” ― Jane Doe": a dash and a bare name sign a quote (vox pops, epigraphs).
         name = _NAME_START.match(body)
-        if name and not body[name.end() :].strip(" .,"):
+        rest = body[name.end() :] if name else ""
+        # "― Jane Doe, The Lagos Review": the outlet after the name is no speaker.
+        if name and (not rest.strip(" .,") or _OUTLET_TAIL.fullmatch(rest)):
             return Speaker("name", name.group(0), base + lead, None)
         return None
     verb = next(
@@ -277,6 +286,11 @@ _POSSESSOR_COLON = regex.compile(
     rf"^\W*(?:the\s+)?({NAME_PATTERN})[’']s?\s+(?:[\p{{Ll}}-]+\s+){{0,3}}[\p{{Ll}}-]+\s*:\s*$",
     regex.V1,
 )
+_OUTLET = r"(?:the\s+)?\p{Lu}[\p{L}.&’'-]*(?:\s+\p{Lu}[\p{L}.&’'-]*){0,4}"
+_ROUNDUP = regex.compile(
+    rf"^\W*({NAME_PATTERN}),\s+{_OUTLET}(?:\s*\([^()]{{1,40}}\))?\s*:\s*$", regex.V1
+)
+_OUTLET_TAIL = regex.compile(rf",\s+{_OUTLET}[\s.]*")
 _NP_SUBJECT = regex.compile(
     rf"(?i)^\W*({_DET}\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+"
     r"(?:is|was|has|had|did|does|will|would|used|uses|put|puts|began|begins|read|reads|[\w-]+ed)\b"
@@ -290,6 +304,13 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     before = text[clause_start : q.open]
     if not before.rstrip().endswith(":") or regex.search(r"[“”\"]", before):
         return None
+    m = _ROUNDUP.match(before)
+    if m:
+        # "Jane Doe, The Lagos Review: "..."": a press roundup; the outlet is not the speaker.
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
     m = _POSSESSOR_COLON.match(before)
     if m:
         tokens = name_tokens(m.group(1).split())
@@ -298,7 +319,7 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
             return Speaker("name", name, clause_start + m.end(1) - len(name), None)
     # "Worried about turnout, Doe is rolling out...": past a leading phrase first.
     m = regex.match(
-        rf"^[^,]{{0,80}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+        rf"^[^,]{{0,160}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
     ) or regex.match(
         rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
     )
@@ -347,13 +368,23 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
         skip = stripped.index(words[1])
         stripped, pos = stripped[skip:], pos + skip
     m = _NAME_START.match(stripped)
-    if m and m.group(0).split()[0] not in NOT_NAMES:
+    if (
+        m
+        and m.group(0).split()[0] not in NOT_NAMES
+        and not (
+            m.group(0).isupper() and len(m.group(0)) <= 4 and _MODIFIER.match(stripped, m.end())
+        )
+    ):
         # "said MSNBC host Jo Doe", "said Clinton spokesman Jo Doe": an outlet or
         # employer, a role, then the person.
         role = _ROLE_THEN_NAME.match(stripped, m.end())
-        if role and is_person_noun(role.group(1).lower()):
+        if role and (is_person_noun(role.group(1).lower()) or len(role.group(2).split()) > 1):
             return Speaker("name", role.group(2), pos + role.start(2), verb.group(0))
         return Speaker("name", m.group(0), pos, verb.group(0))
+    modifier = _MODIFIER.match(stripped, m.end()) if m else None
+    if modifier and m.group(0).isupper() and len(m.group(0)) <= 4:
+        # "said US officials": the capitalised word is part of a description.
+        return Speaker("phrase", stripped[: modifier.end()], pos, verb.group(0))
     m = _NP_START.match(stripped)
     if m:
         after_np = stripped[m.end() :]
@@ -370,7 +401,7 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
     m = regex.match(r"(?:[\p{Ll}\d/’'-]+\s+){1,4}", stripped)
     if m:
         name = _NAME_START.match(stripped[m.end() :])
-        if name:
+        if name and not _MODIFIER.match(stripped, m.end() + name.end()):
             return Speaker("name", name.group(0), pos + m.end(), verb.group(0))
     return None
 

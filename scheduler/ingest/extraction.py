@@ -85,16 +85,18 @@ def _quotes(
         if before is None and q.open == p_start and q.para > 0:
             before = _colon_paragraph(text, q, paras[q.para - 1], sents)
         if is_fused(text, q, p_start, before is not None) and not _resumes(text, q, found):
-            woven = woven_speaker(text, q, clause_start)
+            woven = None
             if (
-                woven is None
-                and q.close is not None
+                q.close is not None
                 and text[q.close - 1] == ","
                 and len(text[q.start : q.end].split()) >= _LONG_FUSED
             ):
                 # Doe "is the one who ...," a neighbour said: a long quote that
-                # finishes the narrator's clause and is then attributed.
+                # finishes the narrator's clause and is then attributed; that
+                # attribution outranks any verb before the quote.
                 woven = after_quote(text, q, p_end)
+            if woven is None:
+                woven = woven_speaker(text, q, clause_start)
             if woven is None:
                 continue
             found.append(_Found(q, q.start, woven, q.open == p_start))

@@ -117,3 +117,56 @@ def test_second_verb_shares_the_subject() -> None:
         "again,\u201d until he listens."
     )
     assert [s for _, s in _pairs(text)] == ["Ines Falk"]
+
+
+def test_roundup_lines_name_the_person_not_the_outlet() -> None:
+    text = (
+        "What the papers said.\n\n"
+        "Jane Okoro, The Lagos Review: \u201cThe budget is a gamble nobody needed.\u201d\n\n"
+        "Peter Lind, Bergen Tidende (Bergen): \u201cA bold plan, if it is paid for.\u201d\n\n"
+        "\u201cNobody will read the annex.\u201d \u2014 Maya Fenn, The Harbour Post"
+    )
+    assert [s for _, s in _pairs(text)] == ["Jane Okoro", "Peter Lind", "Maya Fenn"]
+
+
+@pytest.mark.parametrize(
+    ("attribution", "speaker"),
+    [
+        ("said the influential US daily", "the influential US daily"),
+        ("the influential US daily said", "the influential US daily"),
+        ("said US officials", "US officials"),
+        ("said UN envoy Lena Berg", "Lena Berg"),
+        ("said MSNBC host Chris Matthews", "Chris Matthews"),
+        ("Ruiz spokesman Brian Fallon said", "Brian Fallon"),
+        ("a spokesman for the agency said", "a spokesman for the agency"),
+        ("Obama\u2019s former campaign strategist said", "Obama\u2019s former campaign strategist"),
+    ],
+)
+def test_a_country_or_outlet_word_is_not_the_speaker(attribution: str, speaker: str) -> None:
+    text = f"\u201cThe budget is a gamble nobody needed,\u201d {attribution}."
+    assert [s for _, s in _pairs(text)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("Ana Ruiz lost the vote.\n\nRuiz\u2019s reply: \u201cWe will be back next spring.\u201d",
+         "Ana Ruiz"),
+        ("The memo began with a warning: \u201cNobody should sign this yet.\u201d", "The memo"),
+        ("Worried about turnout among young voters, Mayor Ana Ruiz is rolling out a new "
+         "message: \u201cIt is about you.\u201d", "Ana Ruiz"),
+        ("Ana Ruiz tweeted that, \u201cFor the few people knocking me, I will be there.\u201d",
+         "Ana Ruiz"),
+    ],
+)  # fmt: skip
+def test_colon_and_that_comma_lines(text: str, speaker: str) -> None:
+    assert [s for _, s in _pairs(text)] == [speaker]
+
+
+def test_nickname_inside_a_name_does_not_end_the_attribution() -> None:
+    text = (
+        "Ruiz opened the fair.\n\n\u201cIt is a big year for us!\u201d state delegate Marcia "
+        "\u201cCia\u201d Price shouted to the crowd."
+    )
+    # The nickname splits the name; its surname still names the speaker.
+    assert _pairs(text) == [("It is a big year for us!", "Price")]
