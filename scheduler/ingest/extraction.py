@@ -21,7 +21,7 @@ from scheduler.ingest.attribution import (
     woven_speaker,
 )
 from scheduler.ingest.milestones import find_milestones
-from scheduler.ingest.people import TITLES, People
+from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
@@ -174,6 +174,11 @@ def _stands_alone(text: str, q: QuoteSpan) -> bool:
 
 def _resolve(speaker: Speaker, people: People, quote: Span) -> str | None:
     if speaker.kind == "name":
+        word = speaker.phrase.lower().rstrip(".")
+        if " " not in word and word in TITLES and word not in TITLES_MALE | TITLES_FEMALE:
+            # "Mayor Says "..."" (a Title Case headline): a title word alone is
+            # no name; it means whoever holds that title in the article.
+            return people.resolve_role(word, speaker.pos)
         return people.resolve_name(speaker.phrase, speaker.pos)
     if speaker.kind == "pronoun":
         return people.resolve_pronoun(speaker.phrase, speaker.pos, quote)

@@ -170,3 +170,21 @@ def test_nickname_inside_a_name_does_not_end_the_attribution() -> None:
     )
     # The nickname splits the name; its surname still names the speaker.
     assert _pairs(text) == [("It is a big year for us!", "Price")]
+
+
+def test_title_case_headline_gives_no_title_word_as_speaker() -> None:
+    text = (
+        "Mayor Ines Kowal opened the library on Friday.\n\n"
+        "Mayor Says \u201cThe Harbour Plan Is Dead And Buried For Good\u201d\n\n"
+        "Coach Says \u201cWe Will Win The Cup Next Year\u201d"
+    )
+    assert [s for _, s in _pairs(text)] == ["Ines Kowal", None]
+
+
+def test_transcript_labels_with_titles() -> None:
+    text = (
+        "Ana Ruiz and Tom Berg debated on Monday.\n\n"
+        '"MS. RUIZ: We will fix the buses first.\n\n'
+        '"MR. BERG: Nobody believes that anymore."'
+    )
+    assert [s for _, s in _pairs(text)] == ["Ana Ruiz", "Tom Berg"]
