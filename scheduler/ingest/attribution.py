@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import regex
 
 from scheduler.ingest.cues import CUE_RE
-from scheduler.ingest.people import NAME_PATTERN, NAME_SEQ, NOT_NAMES, TITLES, name_tokens
+from scheduler.ingest.people import (
+    NAME_PATTERN,
+    NAME_SEQ,
+    NOT_NAMES,
+    TITLES,
+    is_person_noun,
+    name_tokens,
+)
 from scheduler.ingest.quotes import QuoteSpan
 from scheduler.ingest.text import is_abbreviation
 
@@ -24,15 +31,27 @@ _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
 _NAME_START = regex.compile(rf"^{NAME_PATTERN}", regex.V1)
 _DET = r"(?:the|a|an|his|her|their|its|our|my|your|one|another|some|many|several|two|three)"
 _NP_WORD = r"(?!(?:and|or|but|then|to|that|which|who|through|into|from)\b)[\w’'\-.]+"
-_NP_END = regex.compile(rf"(?i)\b{_DET}\s+(?:{_NP_WORD}\s+){{0,5}}?{_NP_WORD}$")
-_NP_START = regex.compile(rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+(?=\s*(?:[,.;]|$))")
+# "Obama's former strategist": a capitalised possessive works as a determiner.
+_POSS_DET = r"(?-i:\p{Lu}[\p{L}.\-]*[’']s)"
+_NP_END = regex.compile(
+    rf"(?i)(?:\b{_DET}|(?<![\p{{L}}’'])(?={_POSS_DET}){_POSS_DET})\s+(?:{_NP_WORD}\s+){{0,5}}?{_NP_WORD}$"
+)
+_NP_START = regex.compile(
+    rf"(?i)^{_DET}\s+(?:[\w’'\-]+\s+){{0,4}}?[\w’'\-]+"
+    # "a spokesman for the agency", "one source on the panel": one short phrase.
+    r"(?:\s+(?:of|for|at|on|with|from|in)\s+(?:the\s+|a\s+|an\s+)?[\w’'\-]+(?:\s+[\w’'\-]+){0,2}?)?"
+    r"(?=\s*(?:[,.;]|$)|\s+(?:who|whose|which|that|at|of|for|with|from|in|on)\b)"
+)
 _TRAILING_WORDS = regex.compile(
     r"(?i)\s+(?:has|had|have|was|were|is|are|also|later|then|once|again|simply|quietly|"
     r"reportedly|would|will|could|previously|recently|further|finally|just|even|only|never|"
-    r"always|often|still|now|first|\w+ly)$"
+    r"always|often|still|now|first|"
+    # "the influential US daily": nouns ending in -ly are not adverbs.
+    r"(?!(?:daily|weekly|monthly|quarterly|ally|family|assembly|rally|supply)\b)\w+ly)$"
 )
 _PAREN_END = regex.compile(r"\s*\([^()]{0,40}\)$")
 _INDIRECT = regex.compile(r"(?i)\b(?:that|whether|if|how|why|what|to)\s*[,:]?\s*$")
+_THAT_COMMA = regex.compile(r"(?i)\s*\bthat\s*[,:]\s*$")
 _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
@@ -44,7 +63,19 @@ _CLAUSE_WORDS = regex.compile(
 _LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
 # "the states", "a statement", "his remarks": a cue word used as a noun.
 _NOUN_BEFORE = regex.compile(r"(?i)\b(?:the|a|an|of|these|those|his|her|their|its|our)\s+$")
+_ROLE_WORD = r"(?!(?:for|of|and|or|at|in|on|with|from|to|by|the|a|an|as|after|before)\b)[\p{Ll}-]+"
+_ROLE_THEN_NAME = regex.compile(
+    rf"\s+(?:{_ROLE_WORD}\s+){{0,2}}({_ROLE_WORD})\s+({NAME_PATTERN})", regex.V1
+)
+# A nickname in marks inside a name ("Marcia "Cia" Price") is not a new quote.
+_NICKNAME = regex.compile(r"(?<=\p{Lu}[\p{L}.]*\s)[\"“]\p{Lu}[\p{L}.'’-]*[\"”](?=\s+\p{Lu})")
+# A capitalised word before a lower-case noun modifies it ("US officials").
+_MODIFIER = regex.compile(
+    r"\s+(?!(?:on|in|at|of|for|with|who|and|or|during|after|before|as|to|from)\b)"
+    r"\p{Ll}[\p{Ll}-]*(?=\s*(?:[,.;]|$))"
+)
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
+_AFTER_WINDOW = 400
 
 
 @dataclass(frozen=True)
@@ -68,7 +99,10 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     if q.close is None:
         return None
     base = q.close + 1
-    window = text[base:limit]
+    # An attribution is a few words long; reading to the paragraph's end for
+    # every quote made a long one-paragraph text quadratic.
+    window = text[base : min(limit, base + _AFTER_WINDOW)]
+    window = _NICKNAME.sub(lambda m: "·" * len(m.group(0)), window)
     for mark in '“"„«':
         cut = window.find(mark)
         if cut >= 0:
@@ -80,7 +114,9 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     if dashed and not CUE_RE.search(body):
         # "...” ― Jane Doe": a dash and a bare name sign a quote (vox pops, epigraphs).
         name = _NAME_START.match(body)
-        if name and not body[name.end() :].strip(" .,"):
+        rest = body[name.end() :] if name else ""
+        # "― Jane Doe, The Lagos Review": the outlet after the name is no speaker.
+        if name and (not rest.strip(" .,") or _OUTLET_TAIL.fullmatch(rest)):
             return Speaker("name", name.group(0), base + lead, None)
         return None
     verb = next(
@@ -110,6 +146,10 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return None
     verb = verbs[-1]
     tail = before[verb.end() :]
+    that = _THAT_COMMA.search(tail)
+    if that and text[q.start : q.start + 1].isupper():
+        # "tweeted that, "For those ..."": the comma and capital make it direct.
+        tail = tail[: that.start()] + tail[that.end() - 1 :]
     if not _TAIL_OK.match(tail) or _INDIRECT.search(before[: verb.end()] + tail):
         return None
     # Words between the verb and the quote must be a short complement ("told
@@ -126,6 +166,10 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         subject = _clause_subject(head, clause_start)
     else:
         subject = _subject_before(head, clause_start, anchored=False)
+        if subject is None and regex.search(r"(?i)\band\s+(?:\w+ly\s+)?$", head):
+            # "She urges him to stop and repeatedly says, "..."": the verb
+            # shares the clause's subject.
+            subject = _clause_subject(head, clause_start)
     if subject is None:
         return None
     return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
@@ -160,6 +204,139 @@ def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> 
     return True
 
 
+# Verbs that weave a quote into the narrator's sentence without being speech
+# verbs themselves: "called the plan "...", "accused X of "..."".
+_WOVEN = regex.compile(
+    r"(?i)\b(?:call|calls|called|calling|brand|brands|branded|branding|label|labels|labeled|"
+    r"labelled|dub|dubs|dubbed|term|terms|termed|describe|describes|described|describing|"
+    r"accuse|accuses|accused|accusing|criticize|criticizes|criticized|criticizing|criticise|"
+    r"criticised|attack|attacks|attacked|attacking|blame|blames|blamed|liken|likens|likened|"
+    r"praise|praises|praised|hail|hails|hailed|slam|slams|slammed|denounce|denounced|"
+    r"condemn|condemned|dismiss|dismissed|mock|mocked|vowed|pledged|promised|wonder|wondered|"
+    r"wondering|aloud)\b"
+)
+_WOVEN_MIN_WORDS = 8
+_WOVEN_LONG_WORDS = 20
+_WOVEN_TAIL = regex.compile(
+    r"(?i)(?:(?:[\w’'.-]+\s+){0,3}?that(?:\s+(?:if|when|while|because|as))?"
+    r"|,?\s*(?:but|and)"
+    r"|(?:that\s+)?(?:he|she|they|we|i|it)(?:\s+(?:would|will|could|should|must|has|had|was|"
+    r"is|were|are|wants|wanted|hopes|hoped|believes|believed|thinks|thought))?"
+    r"|)"
+)
+# After "called", "branded", "accused": a short object ("the plan", "Burma a",
+# "the agency of"), never a prepositional phrase ("called on police to").
+_NAMING_TAIL = regex.compile(
+    r"(?i)(?!(?:on|in|at|to|off|up|out|for|from|into|over)\b)"
+    r"(?:[\w’'.-]+\s+){0,4}[\w’'.-]+"
+)
+_RELATIVE_HEAD = regex.compile(r"(?i)\bwhat\s+(?:\w+\s+){0,2}$")
+
+
+def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
+    """Who speaks a long quote woven into narration ("Doe called the plan "..."",
+    "Doe said that "..."", "Doe criticized X for "...""): the subject of the
+    nearest speech or naming verb before it in the same clause.
+
+    Short fragments stay out: a word or two in marks is more often a term or a
+    scare quote than speech, and a paraphrase around them is not the speaker's.
+    """
+    if len(text[q.start : q.end].split()) < _WOVEN_MIN_WORDS:
+        return None
+    before = text[clause_start : q.open]
+    if regex.search(r"[“”\"]", before):
+        return None  # another quote sits between: its attribution is the one to use
+    verbs = [
+        v
+        for v in [*CUE_RE.finditer(before), *_WOVEN.finditer(before)]
+        if not _NOUN_BEFORE.search(before, 0, v.start())
+    ]
+    if not verbs:
+        return None
+    verb = max(verbs, key=lambda v: v.start())
+    tail = before[verb.end() :].strip()
+    # Only what leaves the quote as the verb's whole object: "said that "...",
+    # "told Fox that "...", "said he would "...", "called the plan "...".
+    # "said the nation has become "..." puts the narrator's paraphrase first.
+    naming = _WOVEN.fullmatch(verb.group(0)) is not None
+    # A very long quote outweighs a short lead-in of paraphrase before it.
+    very_long = len(text[q.start : q.end].split()) >= _WOVEN_LONG_WORDS
+    if not (
+        _WOVEN_TAIL.fullmatch(tail)
+        or (naming and _NAMING_TAIL.fullmatch(tail))
+        or (very_long and len(tail.split()) <= 6 and not regex.search(r"[,.;:!?]", tail))
+    ):
+        return None
+    head = before[: verb.start()]
+    if not head.strip() or _RELATIVE_HEAD.search(head):
+        return None
+    if verb.group(0).lower().endswith("ing"):
+        # "..., adding that "...": the clause's subject speaks.
+        subject = _clause_subject(head, clause_start)
+    else:
+        subject = _subject_before(head, clause_start, anchored=False)
+        if subject is None:
+            subject = _clause_subject(head, clause_start)
+    if subject is None:
+        return None
+    return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+_POSSESSOR_COLON = regex.compile(
+    rf"^\W*(?:the\s+)?({NAME_PATTERN})[’']s?\s+(?:[\p{{Ll}}-]+\s+){{0,3}}[\p{{Ll}}-]+\s*:\s*$",
+    regex.V1,
+)
+_OUTLET = r"(?:the\s+)?\p{Lu}[\p{L}.&’'-]*(?:\s+\p{Lu}[\p{L}.&’'-]*){0,4}"
+_ROUNDUP = regex.compile(
+    rf"^\W*({NAME_PATTERN}),\s+{_OUTLET}(?:\s*\([^()]{{1,40}}\))?\s*:\s*$", regex.V1
+)
+_OUTLET_TAIL = regex.compile(rf",\s+{_OUTLET}[\s.]*")
+_NP_SUBJECT = regex.compile(
+    rf"(?i)^\W*({_DET}\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+"
+    r"(?:is|was|has|had|did|does|will|would|used|uses|put|puts|began|begins|read|reads|[\w-]+ed)\b"
+)
+
+
+def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
+    """A clause ending in a colon with no speech verb introduces its subject's words:
+    "Doe's reply: "...", "The memo began with a warning: "...", "Doe is
+    rolling out a new message: "..."."""
+    before = text[clause_start : q.open]
+    if not before.rstrip().endswith(":") or regex.search(r"[“”\"]", before):
+        return None
+    m = _ROUNDUP.match(before)
+    if m:
+        # "Jane Doe, The Lagos Review: "..."": a press roundup; the outlet is not the speaker.
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    m = _POSSESSOR_COLON.match(before)
+    if m:
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    # "Worried about turnout, Doe is rolling out...": past a leading phrase first.
+    m = regex.match(
+        rf"^[^,]{{0,160}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+    ) or regex.match(
+        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+    )
+    if m:
+        tokens = name_tokens(m.group(1).split())
+        if tokens and tokens[0] not in NOT_NAMES and tokens[-1] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    m = regex.match(r"(?i)^\W*(he|she|they)\s", before)
+    if m:
+        return Speaker("pronoun", m.group(1), clause_start + m.start(1), None)
+    m = _NP_SUBJECT.match(before)
+    if m:
+        return Speaker("phrase", m.group(1), clause_start + m.start(1), None)
+    return None
+
+
 def _cut_sentence(text: str, base: int, window: str) -> str:
     for m in _SENT_STOP.finditer(window):
         if not is_abbreviation(text, base + m.start()):
@@ -171,6 +348,16 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
     rest = body[verb.end() :]
     stripped = rest.lstrip()
     pos = offset + verb.end() + (len(rest) - len(stripped))
+    found = _after_verb(stripped, pos, verb)
+    if found is None and stripped[:4].lower() == "the ":
+        # "said the ruling": skipping "the" as a title's lead-in found nothing.
+        m = _NP_START.match(stripped)
+        if m:
+            return Speaker("phrase", m.group(0), pos, verb.group(0))
+    return found
+
+
+def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
     # "said the Rev. Jane Doe", "said former Sen. Doe": titles before the name.
     while True:
         words = stripped.split(maxsplit=1)
@@ -181,8 +368,23 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
         skip = stripped.index(words[1])
         stripped, pos = stripped[skip:], pos + skip
     m = _NAME_START.match(stripped)
-    if m and m.group(0).split()[0] not in NOT_NAMES:
+    if (
+        m
+        and m.group(0).split()[0] not in NOT_NAMES
+        and not (
+            m.group(0).isupper() and len(m.group(0)) <= 4 and _MODIFIER.match(stripped, m.end())
+        )
+    ):
+        # "said MSNBC host Jo Doe", "said Clinton spokesman Jo Doe": an outlet or
+        # employer, a role, then the person.
+        role = _ROLE_THEN_NAME.match(stripped, m.end())
+        if role and (is_person_noun(role.group(1).lower()) or len(role.group(2).split()) > 1):
+            return Speaker("name", role.group(2), pos + role.start(2), verb.group(0))
         return Speaker("name", m.group(0), pos, verb.group(0))
+    modifier = _MODIFIER.match(stripped, m.end()) if m else None
+    if modifier and m.group(0).isupper() and len(m.group(0)) <= 4:
+        # "said US officials": the capitalised word is part of a description.
+        return Speaker("phrase", stripped[: modifier.end()], pos, verb.group(0))
     m = _NP_START.match(stripped)
     if m:
         after_np = stripped[m.end() :]
@@ -199,7 +401,7 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
     m = regex.match(r"(?:[\p{Ll}\d/’'-]+\s+){1,4}", stripped)
     if m:
         name = _NAME_START.match(stripped[m.end() :])
-        if name:
+        if name and not _MODIFIER.match(stripped, m.end() + name.end()):
             return Speaker("name", name.group(0), pos + m.end(), verb.group(0))
     return None
 
@@ -296,4 +498,12 @@ def _np(s: str, offset: int) -> Speaker | None:
     return None
 
 
-__all__ = ["Speaker", "after_quote", "before_quote", "find_label", "is_fused"]
+__all__ = [
+    "Speaker",
+    "after_quote",
+    "before_quote",
+    "colon_speaker",
+    "find_label",
+    "is_fused",
+    "woven_speaker",
+]

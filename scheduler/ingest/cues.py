@@ -16,6 +16,9 @@ joke lament laugh maintain marvel mention muse mutter murmur note observe offer 
 pledge point post predict promise quip recall recount reflect remark remember remind reply
 report respond retort reveal say scream shout sigh sing smile snap state stress suggest
 tell testify tweet urge vow warn whisper wonder write yell
+allege assure blast brag charge chide cite contend declare deflect demand email fume groan
+grumble growl holler insist interrupt object opine posit protest rage rail rant
+reason recite repeat retweet scoff scold sneer thunder wail concur
 """
 )
 
@@ -32,6 +35,9 @@ _IRREGULAR = {
     "cry": ["cry", "cries", "cried", "crying"],
     "speak": ["speak", "speaks", "spoke", "spoken", "speaking"],
     "read": ["read", "reads", "reading"],
+    "begin": ["begin", "begins", "began", "begun", "beginning"],
+    "rebut": ["rebut", "rebuts", "rebutted", "rebutting"],
+    "chat": ["chat", "chats", "chatted", "chatting"],
 }
 
 
@@ -44,8 +50,15 @@ def _inflect(lemma: str) -> list[str]:
     return [lemma, plural, lemma + "ed", lemma + "ing"]
 
 
+# Bare forms that are far more often nouns or adjectives next to a name
+# ("state Sen. Doe", "the state"): their inflections stay cues.
+_NOUN_FORMS = {"state"}
+
 CUE_FORMS: frozenset[str] = frozenset(
-    form for lemma in {*_REGULAR, *_IRREGULAR} for form in _inflect(lemma)
+    form
+    for lemma in {*_REGULAR, *_IRREGULAR}
+    for form in _inflect(lemma)
+    if form not in _NOUN_FORMS
 )
 
 # Multi-word cues; "went on" and "pointed out" need their particle to be speech.
@@ -53,6 +66,9 @@ _PHRASES = [
     r"(?:go|goes|went|going|gone)\s+on",
     r"(?:point|points|pointed|pointing)\s+out",
     r"(?:shoot|shoots|shot|fire|fires|fired|hit|hits)\s+back",
+    r"(?:chime|chimes|chimed|chiming|weigh|weighs|weighed|weighing|pipe|pipes|piped)\s+in",
+    r"(?:sum|sums|summed|summing|pipe|pipes|piped|speak|speaks|spoke)\s+up",
+    r"(?:swipe|swipes|swiped|swiping|lash|lashes|lashed|lashing)\s+(?:out\s+)?at",
 ]
 _single = sorted(CUE_FORMS, key=len, reverse=True)
 CUE = r"(?:" + "|".join([*_PHRASES, *_single]) + r")"

@@ -10,19 +10,27 @@ import datetime as dt
 
 import regex
 
+from scheduler.errors import IngestError
 from scheduler.ingest.attribution import (
     Speaker,
     after_quote,
     before_quote,
+    colon_speaker,
     find_label,
     is_fused,
+    woven_speaker,
 )
 from scheduler.ingest.milestones import article_date, find_milestones
-from scheduler.ingest.people import TITLES, People
+from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
-from scheduler.ingest.text import Span, index_of, paragraphs, sentences
+from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
 
+# Extraction is linear in the text; this cap bounds what one article may cost
+# (about 500 pages of prose, far beyond any news article).
+MAX_CHARS = 2_000_000
+
+_LONG_FUSED = 8
 _TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
 _ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
 
@@ -34,6 +42,10 @@ def extract(text: str, *, published: dt.date | None = None) -> Extraction:
     events from planned ones; without it, the article's dateline or byline date,
     else today (and then nothing is counted from it).
     """
+    if len(text) > MAX_CHARS:
+        raise IngestError(
+            f"article is too long to extract: {len(text)} characters (limit {MAX_CHARS})"
+        )
     paras = paragraphs(text)
     spans = find_quotes(text, paras)
     quoted = [(q.open, q.close + 1 if q.close is not None else q.end) for q in spans]
@@ -81,9 +93,24 @@ def _quotes(
         if before is None and q.open == p_start and q.para > 0:
             before = _colon_paragraph(text, q, paras[q.para - 1], sents)
         if is_fused(text, q, p_start, before is not None) and not _resumes(text, q, found):
+            woven = None
+            if (
+                q.close is not None
+                and text[q.close - 1] == ","
+                and len(text[q.start : q.end].split()) >= _LONG_FUSED
+            ):
+                # Doe "is the one who ...," a neighbour said: a long quote that
+                # finishes the narrator's clause and is then attributed; that
+                # attribution outranks any verb before the quote.
+                woven = after_quote(text, q, p_end)
+            if woven is None:
+                woven = woven_speaker(text, q, clause_start)
+            if woven is None:
+                continue
+            found.append(_Found(q, q.start, woven, q.open == p_start))
             continue
         after = after_quote(text, q, p_end)
-        own = before or after
+        own = before or after or colon_speaker(text, q, clause_start)
         follows = bool(found) and found[-1].span.para == q.para
         if own is None and not follows and not _stands_alone(text, q):
             continue
@@ -95,7 +122,7 @@ def _quotes(
             # "...," it added: the report or statement quoted just before.
             f.speaker = previous.speaker if previous is not None else None
         elif f.own is not None:
-            f.speaker = _resolve(f.own, people)
+            f.speaker = _resolve(f.own, people, (f.span.start, f.span.end))
         previous = f
     _inherit(found)
     return [
@@ -125,11 +152,16 @@ def _resumes(text: str, q: QuoteSpan, found: list[_Found]) -> bool:
         return False
     prev = found[-1].span
     between = text[(prev.close or prev.end) + 1 : q.open]
+    stops = [
+        m.start()
+        for m in regex.finditer(r"[.!?;:]", between)
+        if not is_abbreviation(text, (prev.close or prev.end) + 1 + m.start())
+    ]
     return (
         prev.close is not None
         and text[prev.close - 1] == ","
         and between.rstrip().endswith(",")
-        and not regex.search(r"[.!?;:]", between)
+        and not stops
     )
 
 
@@ -148,11 +180,16 @@ def _stands_alone(text: str, q: QuoteSpan) -> bool:
     return not _TITLE_LIKE.match(text[q.close + 1 : q.close + 3])
 
 
-def _resolve(speaker: Speaker, people: People) -> str | None:
+def _resolve(speaker: Speaker, people: People, quote: Span) -> str | None:
     if speaker.kind == "name":
+        word = speaker.phrase.lower().rstrip(".")
+        if " " not in word and word in TITLES and word not in TITLES_MALE | TITLES_FEMALE:
+            # "Mayor Says "..."" (a Title Case headline): a title word alone is
+            # no name; it means whoever holds that title in the article.
+            return people.resolve_role(word, speaker.pos)
         return people.resolve_name(speaker.phrase, speaker.pos)
     if speaker.kind == "pronoun":
-        return people.resolve_pronoun(speaker.phrase, speaker.pos)
+        return people.resolve_pronoun(speaker.phrase, speaker.pos, quote)
     words = speaker.phrase.lower().split()
     if words[0] != "the":
         return speaker.phrase
@@ -171,15 +208,29 @@ def _inherit(found: list[_Found]) -> None:
     for f in found:
         if f.own is not None and f.speaker and f.span.chain not in by_chain:
             by_chain[f.span.chain] = f.speaker
+    # For each quote, the next one in its paragraph with its own attribution
+    # (one backward pass: looking ahead from every quote would be quadratic).
+    own_after: list[_Found | None] = [None] * len(found)
+    nxt: _Found | None = None
+    for i in range(len(found) - 1, -1, -1):
+        own_after[i] = nxt if nxt is not None and nxt.span.para == found[i].span.para else None
+        if found[i].own is not None:
+            nxt = found[i]
+        elif nxt is not None and nxt.span.para != found[i].span.para:
+            nxt = None
     previous: _Found | None = None
     for i, f in enumerate(found):
         if f.own is None:
+            later = own_after[i]
             if f.span.chain in by_chain:
                 f.speaker = by_chain[f.span.chain]
-            elif previous is not None and (
-                previous.span.para == f.span.para
-                or (previous.span.para == f.span.para - 1 and f.opens)
-            ):
+            elif previous is not None and previous.span.para == f.span.para:
+                f.speaker = previous.speaker
+            elif later is not None and later.span.para == f.span.para and later.speaker:
+                # "..." More narration "...," Doe said: the paragraph's own
+                # attribution outranks the speaker of the paragraph before.
+                f.speaker = later.speaker
+            elif previous is not None and previous.span.para == f.span.para - 1 and f.opens:
                 f.speaker = previous.speaker
             elif i + 1 < len(found) and found[i + 1].span.para == f.span.para:
                 f.speaker = found[i + 1].speaker

@@ -33,6 +33,7 @@ _PREPOSITION_BEFORE = regex.compile(
 # "Sixteen-year-old", "Second-placed", "Award-winning": descriptions, not names
 # (a hyphenated name keeps a capital after the hyphen: "Jean-Pierre").
 _WORD = regex.compile(r"\S+")
+_DOTTED_TITLE = regex.compile(r"\b(\w+)\.\s+$")
 _LAST_WORD = regex.compile(r"\b(\w+)\s*,?\s*$")  # the word before a name ("mother, ")
 _AGE = regex.compile(r"-\p{Ll}")
 _POSSESSIVE = regex.compile(r"[’']s?$")
@@ -93,7 +94,7 @@ Capt Sgt Coach President Senator Governor Judge Justice Chief Mayor Minister Sec
 Lady Lord Democrat Democrats Republican Republicans American Americans Canadian British
 English French German Chinese Russian Photo Getty Images AP Reuters Copyright Click Share
 Watch Subscribe Follow Update Breaking Exclusive Live Video Editor Editors Note UPDATE
-CROSSTALK Let Don Do Does Did Is Are Was Were Be Been Will Would Can Could Should Must
+CROSSTALK Let Do Does Did Is Are Was Were Be Been Will Would Can Could Should Must
 Might Shall Has Have Had Former Democratic Del Senators Representatives Officials Critics
 """
 )
@@ -127,6 +128,13 @@ _CUE_BEFORE = regex.compile(rf"\b(?:{CUE})\s*$", regex.IGNORECASE)
 # Subject pronouns only: "Trump attacked her" says nothing about Trump.
 _PRONOUNS_M = regex.compile(r"\b(?:he|himself)\b", regex.IGNORECASE)
 _PRONOUNS_F = regex.compile(r"\b(?:she|herself)\b", regex.IGNORECASE)
+# A quote that says "he" or "she" talks about someone of that gender.
+# Subject forms only: "her old car" may well be someone else's car.
+_THIRD_PERSON = {
+    "m": regex.compile(r"(?i)\bhe\b"),
+    "f": regex.compile(r"(?i)\bshe\b"),
+}
+_LOOKBACK_MENTIONS = 30
 PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
 
 
@@ -146,7 +154,42 @@ management development parent percent
 )
 
 
-def _is_person_noun(noun: str) -> bool:
+_APPOSITIVE = regex.compile(
+    r"\s*,\s+(?:the|a|an|his|her|their)\s+(?:[\w-]+\s+){0,3}?([\w-]+)\s*[,.]"
+)
+
+
+def _role_appositive_after(text: str, end: int) -> bool:
+    m = _APPOSITIVE.match(text, end, min(len(text), end + 80))
+    return bool(m and is_person_noun(m.group(1).lower()))
+
+
+# Only when no pronoun or title says otherwise: given names ending in -a are
+# mostly women's and in -o mostly men's across the languages news names come
+# from; the exceptions below are common enough to list.
+_MALE_IN_A = word_set(
+    """
+Luca Luka Nikola Nicola Andrea Joshua Ilya Ilja Kuba Sasha Mustafa Hamza Musa Issa Isa Juba
+Jonah Noah Elijah Ezra Garcia Costa Dima Vanya Kolya Misha Pasha Grisha Yura Borja Mika
+Zoltan Attila Akira Haruka Shota Yuya Ryota Kota Sota Luiz Battista Bautista Joakim Mattia
+Elia Tobia Osama Oussama Usama Ouma Kiptanui Nana
+"""
+)
+_FEMALE_IN_O = word_set("Margo Juno Cleo Clio Theo Io Sao Naoko Keiko Yoko Yuko Akiko Reiko")
+
+
+def _given_name_gender(name: str) -> str | None:
+    if len(name) < 3 or not name[:1].isupper() or name.isupper() or name.endswith("."):
+        return None
+    if name.endswith("a") and name not in _MALE_IN_A:
+        return "f"
+    if name.endswith("o") and name not in _FEMALE_IN_O:
+        return "m"
+    return None
+
+
+def is_person_noun(noun: str) -> bool:
+    """A noun that names a person's role or relation ("coach", "host", "lobbyist")."""
     if noun in TITLES or noun in KINSHIP:
         return True
     return bool(_PERSON_SUFFIX.search(noun)) and noun not in _NOT_PERSON
@@ -177,13 +220,20 @@ class Person:
         return self.tokens[-1]
 
     @property
-    def gender(self) -> str | None:
+    def voted_gender(self) -> str | None:
         m, f = self.votes["m"], self.votes["f"]
         if m > f:
             return "m"
         if f > m:
             return "f"
         return None
+
+    @property
+    def gender(self) -> str | None:
+        voted = self.voted_gender
+        if voted is None and len(self.tokens) > 1:
+            return _given_name_gender(self.tokens[0])
+        return voted
 
 
 @dataclass(frozen=True)
@@ -212,6 +262,12 @@ class People:
         self._collect()
         self._vote_gender()
         self._mention_starts = [m.start for m in self.mentions]
+        self._roles: dict[str, tuple[list[tuple[int, int, str, int, bool]], list[int]]] = {}
+        self._by_token: dict[str, list[Person]] = defaultdict(list)
+        for p in self.persons:
+            if len(p.tokens) > 1:
+                for token in dict.fromkeys(p.tokens):
+                    self._by_token[token].append(p)
         self.subject = self._pick_subject()
 
     # -- building ---------------------------------------------------------------
@@ -281,9 +337,10 @@ class People:
         bare = _POSSESSIVE.sub("", kept[-1]) or kept[-1]
         end -= len(kept[-1]) - len(bare)
         kept[-1] = bare
-        if any(t.lower().strip(".") in _ORG_WORDS for t in kept) or any(
-            t.isupper() and len(t) > 2 for t in kept[:-1]
-        ):
+        org = any(t.lower().strip(".") in _ORG_WORDS for t in kept)
+        if org and len(kept) > 1 and _role_appositive_after(text, end):
+            org = False  # "Lena Park, the prosecutor,": a surname that is also a word
+        if org or any(t.isupper() and len(t) > 2 for t in kept[:-1]):
             return None
         if len(kept) > 4 or any(t in NOT_NAMES for t in kept):
             return None
@@ -298,6 +355,11 @@ class People:
         relative = bool(kin and kin.group(1) in KINSHIP)
         if title is None and kin and kin.group(1) in TITLES:
             title = kin.group(1)
+        if title is None:
+            # "Ms. Achebe": the abbreviated title is its own capitalised match.
+            dotted = _DOTTED_TITLE.search(before)
+            if dotted and dotted.group(1) in TITLES:
+                title = dotted.group(1)
         return start, end, kept, title, relative
 
     def _note(
@@ -347,13 +409,23 @@ class People:
             last = target
 
     def _unquoted(self, start: int, end: int) -> str:
-        chars = list(self.text[start:end])
-        for q_start, q_end in self._quoted:
-            if q_end <= start or q_start >= end:
+        # Quotes are sorted and never overlap: only those from the one around
+        # `start` onward can touch the range (scanning all made this quadratic).
+        i = max(0, bisect.bisect_right(self._quoted_starts, start) - 1)
+        pieces: list[str] = []
+        pos = start
+        while i < len(self._quoted) and self._quoted[i][0] < end:
+            q_start, q_end = self._quoted[i]
+            i += 1
+            if q_end <= pos:
                 continue
-            for k in range(max(q_start, start), min(q_end, end)):
-                chars[k - start] = " "
-        return "".join(chars)
+            a = max(q_start, pos)
+            b = min(q_end, end)
+            pieces.append(self.text[pos:a])
+            pieces.append(" " * (b - a))
+            pos = b
+        pieces.append(self.text[pos:end])
+        return "".join(pieces)
 
     def _pick_subject(self) -> Person | None:
         best, best_score = None, 0.0
@@ -396,7 +468,7 @@ class People:
             tokens = [tokens[0].title()]
         if len(tokens) == 1:
             token = tokens[0]
-            full = [p for p in self.persons if len(p.tokens) > 1 and token in p.tokens]
+            full = self._by_token.get(token, [])
             person = self._pick(full, pos)
             if person is not None:
                 return person.name
@@ -404,28 +476,61 @@ class People:
 
     def resolve_role(self, role: str, pos: int) -> str | None:
         """ "the mayor" -> whoever the text called "Mayor X" or "X, the mayor" before `pos`."""
-        head = regex.escape(role)
-        before = self.text[:pos]
-        # Only the role word ignores case: a name must keep its capitals.
-        titled = list(regex.finditer(rf"\b(?i:{head})\.?\s+({NAME_PATTERN})", before, regex.V1))
-        described = list(
-            regex.finditer(
-                rf"({NAME_PATTERN}),\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}(?i:{head})\b",
-                before,
-                regex.V1,
-            )
-        )
+        if role not in self._roles:
+            found = self._role_mentions(role)
+            self._roles[role] = (found, [m[1] for m in found])
+        found, ends = self._roles[role]
         # The latest "Mayor X" wins; an "X, the mayor" only when X resolves to
         # a full name ("in Chelsea, the mayor said" is a place, then the mayor).
-        for m in sorted(titled + described, key=lambda m: m.start(), reverse=True):
-            name = self.resolve_name(m.group(1), m.start(1))
-            if m in titled or len(name.split()) > 1:
+        for k in range(bisect.bisect_right(ends, pos) - 1, -1, -1):
+            _, _, phrase, at, titled = found[k]
+            name = self.resolve_name(phrase, at)
+            if titled or len(name.split()) > 1:
                 return name
         return None
 
-    def resolve_pronoun(self, pronoun: str, pos: int) -> str | None:
-        """The person a he/she/they at `pos` most likely refers to."""
+    def _role_mentions(self, role: str) -> list[tuple[int, int, str, int, bool]]:
+        """Every "Mayor X" and "X, the mayor" in the article, found once per role word
+        (searching the text before each quote again made many quotes quadratic)."""
+        head = regex.escape(role)
+        # Only the role word ignores case: a name must keep its capitals.
+        titled = regex.compile(rf"\b(?i:{head})\.?\s+({NAME_PATTERN})", regex.V1)
+        described = regex.compile(
+            rf"({NAME_PATTERN}),\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}(?i:{head})\b", regex.V1
+        )
+        out = [
+            (m.start(), m.end(), m.group(1), m.start(1), pattern is titled)
+            for pattern in (titled, described)
+            for m in pattern.finditer(self.text)
+        ]
+        out.sort(key=lambda m: (m[1], m[0]))
+        return out
+
+    def resolve_pronoun(self, pronoun: str, pos: int, quote: Span | None = None) -> str | None:
+        """The person a he/she/they at `pos` most likely refers to.
+
+        With the `quote` it attributes: nobody the quote names speaks it, and
+        when the quote itself says "he" (for a "he said"), that "he" is the man
+        mentioned last before it, so the speaker is someone else if anyone is.
+        """
         want = PRONOUNS.get(pronoun.lower())
+        skip: set[int] = set()
+        if quote is not None:
+            skip = self._named_in(quote)
+            if want is not None and _THIRD_PERSON[want].search(self.text, quote[0], quote[1]):
+                topic = self._last_before(quote[0], want)
+                if topic is not None:
+                    skip.add(id(topic))
+        if skip:
+            found = self._search_pronoun(pronoun, pos, want, skip)
+            if found is not None:
+                return found.name
+        found = self._search_pronoun(pronoun, pos, want, set())
+        return found.name if found is not None else None
+
+    def _search_pronoun(
+        self, pronoun: str, pos: int, want: str | None, skip: set[int]
+    ) -> Person | None:
         s_index = index_of(self.sents, pos)
         p_index = index_of(self.paras, pos)
         # First someone known to match the pronoun's gender, then anyone whose
@@ -440,12 +545,42 @@ class People:
                     # "She has faced ... Hillary Clinton ...": that sentence is
                     # itself about the same "she"; look further back.
                     continue
-                person = self._first_in(s_start, min(s_end, pos), want, strict and want is not None)
+                person = self._first_in(
+                    s_start, min(s_end, pos), want, strict and want is not None, skip=skip
+                )
                 if person is not None:
-                    return person.name
-        if self.subject is not None and want in (None, self.subject.gender):
-            return self.subject.name
+                    return person
+        subject = self.subject
+        if subject is not None and want in (None, subject.gender) and id(subject) not in skip:
+            return subject
         return None
+
+    def _named_in(self, span: Span) -> set[int]:
+        """The people a quote itself names."""
+        named: set[int] = set()
+        i = bisect.bisect_left(self._mention_starts, span[0])
+        while i < len(self.mentions) and self.mentions[i].start < span[1]:
+            named.add(id(self._full(self.mentions[i])))
+            i += 1
+        return named
+
+    def _last_before(self, pos: int, want: str) -> Person | None:
+        """The person of `want` gender (or unknown) mentioned last before `pos`."""
+        i = bisect.bisect_left(self._mention_starts, pos) - 1
+        for k in range(i, max(-1, i - _LOOKBACK_MENTIONS), -1):
+            m = self.mentions[k]
+            if self.in_quote(m.start) or not self.is_person(m.person):
+                continue
+            person = self._full(m)
+            if person.gender in (want, None):
+                return person
+        return None
+
+    def _full(self, m: Mention) -> Person:
+        person = m.person
+        if len(person.tokens) == 1:
+            person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
+        return person
 
     def _led_by(self, pronoun: str, start: int, end: int) -> bool:
         if pronoun.lower() not in ("he", "she"):
@@ -460,18 +595,24 @@ class People:
         want: str | None,
         strict: bool = False,
         antecedent: bool = True,
+        skip: set[int] | None = None,
     ) -> Person | None:
         """The first person named in start..end (for a pronoun: `antecedent`, so
-        not one behind a preposition)."""
+        not one behind a preposition), leaving out the people in `skip` (by id)."""
         i = bisect.bisect_left(self._mention_starts, start)
         while i < len(self.mentions) and self.mentions[i].start < end:
             m = self.mentions[i]
             i += 1
-            if self.in_quote(m.start) or (antecedent and m.oblique) or not self.is_person(m.person):
+            if self.in_quote(m.start) or not self.is_person(m.person):
                 continue
-            person = m.person
-            if len(person.tokens) == 1:
-                person = self._pick(self._by_surname.get(person.surname, []), m.start) or person
+            person = self._full(m)
+            if skip and id(person) in skip:
+                continue
+            # Behind a preposition only someone a pronoun or title showed to be
+            # of the wanted gender ("lost to Ms. Ortiz. ... she said"); a
+            # guess from the given name would let places in ("in Colorado").
+            if antecedent and m.oblique and not (strict and want and person.voted_gender == want):
+                continue
             if want is None or person.gender == want or (person.gender is None and not strict):
                 return person
         return None
@@ -489,6 +630,6 @@ class People:
         # "In 2016, the young driver won...": a description of a person points
         # back to the person the passage is about; "the bridge" does not.
         m = _DESCRIBED_SUBJECT.match(plain)
-        if m and _is_person_noun(m.group(1).lower()):
+        if m and is_person_noun(m.group(1).lower()):
             return self.resolve_pronoun("they", start)
         return None

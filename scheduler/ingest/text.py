@@ -109,4 +109,10 @@ def is_abbreviation(text: str, dot: int) -> bool:
 
 def index_of(spans: Sequence[Span], pos: int) -> int:
     """Index of the span containing `pos` (or the last one starting before it)."""
-    return max(0, bisect.bisect_right([s for s, _ in spans], pos) - 1)
+    # A key, not a list of starts: building that list on every call made one
+    # look-up per quote cost the whole article (quadratic on long inputs).
+    return max(0, bisect.bisect_right(spans, pos, key=_start) - 1)
+
+
+def _start(span: Span) -> int:
+    return span[0]
