@@ -27,6 +27,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 from scheduler.compose.filters import FILTERS
 from scheduler.errors import TemplateError
@@ -47,6 +48,10 @@ MAX_TEMPLATE_DEPTH = 10
 #: Far beyond any count or year a post shows; stops `9 ** 9 ** 9`.
 MAX_INT_BITS = 4096
 MAX_LIPSUM_WORDS = 1_000
+#: Steps of one render: loop iterations, plus the characters and items every
+#: operation reads or builds. Caps work that is linear per step but repeated,
+#: such as copying a long string in every pass of a loop.
+MAX_WORK = 10_000_000
 
 
 class RenderLimitError(TemplateError):
@@ -58,6 +63,7 @@ class _Budget:
     """What one render has used so far, shared by the templates it includes."""
 
     iterations: int = 0
+    work: int = 0
     call_depth: int = 0
     template_depth: int = 0
 
@@ -76,8 +82,48 @@ def _size(value: Any) -> int | None:
     return None
 
 
+def _charge(units: int) -> None:
+    budget = _current()
+    budget.work += units
+    if budget.work > MAX_WORK:
+        raise RenderLimitError(f"the template does more than {MAX_WORK} steps of work")
+
+
+def _printable(value: Any) -> Any:
+    """Refuse a value whose text would be too long, before `str()` makes it.
+
+    A list holding itself twice, nested forty times, is small in memory and
+    prints as a trillion characters. Each container counts its items (at least
+    a separator each) before they are visited, so the walk is bounded too."""
+    if isinstance(value, str):
+        _charge(len(value))
+        return value
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            size += len(item)
+        elif isinstance(item, Namespace):
+            size += 1
+            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+        elif isinstance(item, dict):
+            size += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            size += 2 + len(item)
+            stack.extend(item)
+        else:
+            size += 1
+        if size > MAX_VALUE_SIZE:
+            raise RenderLimitError(f"a value would print as more than {MAX_VALUE_SIZE} characters")
+    _charge(size)
+    return value
+
+
 def _check_value(value: Any) -> Any:
     size = _size(value)
+    _charge(1 + (size or 0))
     if size is not None and size > MAX_VALUE_SIZE:
         kind = "string" if isinstance(value, (str, bytes)) else type(value).__name__
         unit = "characters" if kind == "string" else "items"
@@ -156,7 +202,7 @@ def _joined(sep: Any, items: Iterable[Any]) -> list[Any]:
     listed = list(items)
     total = len(str(sep)) * max(len(listed) - 1, 0)
     for item in listed:
-        total += len(item) if isinstance(item, str) else len(str(item))
+        total += len(item) if isinstance(item, str) else len(str(_printable(item)))
         _refuse_size("joining", total)
     return listed
 
@@ -190,6 +236,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
         value, rest = args[skip] if len(args) > skip else None, args[skip + 1 :]
+        for arg in (*args[skip:], *kwargs.values()):
+            _printable(arg)
         if name == "center":
             _refuse_size("center", _width(rest[0] if rest else kwargs.get("width", 80)))
         elif name == "indent":
@@ -226,6 +274,7 @@ def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
     budget = _current()
     for item in iterable:
         budget.iterations += 1
+        _charge(1)
         if budget.iterations > MAX_LOOP_ITERATIONS:
             raise RenderLimitError(f"loops ran more than {MAX_LOOP_ITERATIONS} times in one render")
         yield item
@@ -236,13 +285,20 @@ def _bounded_concat(pieces: Iterable[str]) -> str:
     joined here, so output stops growing as soon as it passes the cap."""
     out: list[str] = []
     total = 0
-    for piece in pieces:
-        total += len(piece)
-        if total > MAX_OUTPUT_CHARS:
-            raise RenderLimitError(
-                f"output is longer than {MAX_OUTPUT_CHARS} characters; rendering stopped"
-            )
-        out.append(piece)
+    try:
+        for piece in pieces:
+            total += len(piece)
+            _charge(len(piece))
+            if total > MAX_OUTPUT_CHARS:
+                raise RenderLimitError(
+                    f"output is longer than {MAX_OUTPUT_CHARS} characters; rendering stopped"
+                )
+            out.append(piece)
+    finally:
+        # Stop the render now, so its templates unwind their depth counts.
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
     return "".join(out)
 
 
@@ -258,12 +314,25 @@ class _BoundedCodeGenerator(CodeGenerator):
         super().visit_For(node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
+        operands = [
+            nodes.Call(nodes.EnvironmentAttribute("printable"), [arg], [], None, None)
+            for arg in node.nodes
+        ]
         self.write("environment.check_value(")
-        super().visit_Concat(node, frame)
+        super().visit_Concat(nodes.Concat(operands, lineno=node.lineno), frame)
         self.write(")")
 
 
 class _BoundedTemplate(jinja2.Template):
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        # Each render starts a budget of its own, even if an abandoned
+        # `generate()` left one behind.
+        token = _budget.set(_Budget())
+        try:
+            return super().render(*args, **kwargs)
+        finally:
+            _budget.reset(token)
+
     @classmethod
     def from_code(cls, environment, code, globals, uptodate=None):  # type: ignore[no-untyped-def]
         template = super().from_code(environment, code, globals, uptodate)
@@ -305,6 +374,8 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
     concat = staticmethod(_bounded_concat)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # What `{{ ... }}` prints is checked before it is turned into text.
+        kwargs.setdefault("finalize", _printable)
         super().__init__(*args, **kwargs)
         self.globals["range"] = _bounded_range
         self.globals["lipsum"] = _bounded_lipsum
@@ -315,6 +386,9 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
     def check_value(self, value: Any) -> Any:
         return _check_value(value)
 
+    def printable(self, value: Any) -> Any:
+        return _printable(value)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             _check_repeat(left, right)
@@ -324,6 +398,8 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             _check_add(left, right)
         elif operator == "%" and isinstance(left, str):
             _check_percent(left, right)
+            _printable(right)
+        _charge(1 + (_size(left) or 0) + (_size(right) or 0))
         try:
             return _check_value(super().call_binop(context, operator, left, right))
         except OverflowError as exc:
@@ -336,6 +412,8 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         _check_format_string(value.__self__)
 
         def bounded(*args: Any, **kwargs: Any) -> str:
+            for arg in (*args, *kwargs.values()):
+                _printable(arg)
             return _check_value(wrapper(*args, **kwargs))
 
         return bounded
@@ -344,10 +422,12 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         if isinstance(__obj, types.BuiltinMethodType) and isinstance(
             getattr(__obj, "__self__", None), str
         ):
+            _charge(len(__obj.__self__))
             args = _precheck_str_method(__obj, args, kwargs)
         elif isinstance(__obj, LoopContext) and args:
             # `loop(children)` in a recursive loop starts a loop of its own.
             args = (_counted(args[0]), *args[1:])
+        _charge(1 + sum(_size(a) or 0 for a in args))
         budget = _current()
         budget.call_depth += 1
         try:

@@ -18,6 +18,11 @@ from scheduler.errors import TemplateError
 
 CONTEXT = {"quote": {"text": "Speed is a habit.", "speaker": "Noor Haddad"}}
 
+DOUBLED = (
+    "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}"
+    "{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+)
+
 ATTACKS = {
     "huge_range": ("{% for i in range(10**9) %}x{% endfor %}", r"range of 1000000000"),
     "nested_loops": (
@@ -81,12 +86,25 @@ ATTACKS = {
     ),
     "join_filter": (
         "{% set big = 'a' * 60000 %}{{ [big, big]|join(',') }}",
-        "joining would make",
+        "joining would make|would print as more than",
     ),
     "percent_width": ("{{ '%100000000d' % 1 }}", "formatting would make"),
     "format_filter_width": ("{{ '%*d'|format(10**8, 1) }}", "formatting would make"),
     "str_format_width": ("{{ '{:>100000000}'.format(1) }}", "formatting would make"),
     "lipsum": ("{{ lipsum(10**6) }}", "lipsum"),
+    # Small in memory, a trillion characters as text: each level holds the
+    # one below twice.
+    "shared_nesting_printed": (DOUBLED + "{{ ns.l }}", "would print as more than"),
+    "shared_nesting_joined_with_tilde": (DOUBLED + "{{ ns.l ~ '' }}", "would print as more than"),
+    "shared_nesting_in_join": (DOUBLED + "{{ [ns.l]|join }}", "would print as more than"),
+    "shared_nesting_in_namespace": (DOUBLED + "{{ ns }}", "would print as more than"),
+    "shared_nesting_formatted": (DOUBLED + "{{ '%s' % [ns.l] }}", "would print as more than"),
+    "shared_nesting_str_format": (DOUBLED + "{{ '{}'.format(ns.l) }}", "would print as more than"),
+    "copying_in_every_pass": (
+        "{% set big = 'a' * 90000 %}{% for i in range(100) %}{% for j in range(900) %}"
+        "{% set x = big ~ '' %}{% endfor %}{% endfor %}x",
+        "steps of work",
+    ),
     "set_block_cap": (
         "{% set b %}{% for i in range(200) %}{{ 'a' * 1000 }}{% endfor %}{% endset %}x",
         "output is longer than",
@@ -139,3 +157,17 @@ def test_budget_is_per_render(tmp_path):
     )
     env = make_environment([tmp_path])
     assert [render(env, "t", CONTEXT) for _ in range(3)] == ["ok"] * 3
+
+
+def test_a_refused_render_leaves_no_budget_behind(tmp_path):
+    """The output cap stops a render half way; the next one starts afresh."""
+    (tmp_path / "long.j2").write_text("{% for i in range(1000) %}{{ 'a' * 1000 }}{% endfor %}")
+    (tmp_path / "loops.j2").write_text(
+        f"{{% for i in range({MAX_RANGE}) %}}{{% endfor %}}" * (MAX_LOOP_ITERATIONS // MAX_RANGE)
+        + "ok"
+    )
+    env = make_environment([tmp_path])
+    for _ in range(2):
+        with pytest.raises(TemplateError, match="output is longer"):
+            render(env, "long", CONTEXT)
+        assert render(env, "loops", CONTEXT) == "ok"
