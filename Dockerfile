@@ -11,12 +11,19 @@ COPY pyproject.toml README.md ./
 COPY scheduler ./scheduler
 COPY templates ./templates
 COPY db ./db
-RUN pip install --no-cache-dir '.[postgres]' \
-    && useradd --create-home --uid 10001 scheduler \
-    && mkdir -p /data && chown scheduler /data
+# The project by its path; its dependencies' version ranges are in pyproject.toml.
+RUN pip install --no-cache-dir "./[postgres]" \
+    && groupadd --gid 10001 scheduler \
+    && useradd --create-home --uid 10001 --gid 10001 scheduler \
+    && mkdir -p /data && chown 10001:10001 /data
 
-USER scheduler
+# Numeric, so a runtime that refuses root (Kubernetes runAsNonRoot) can verify
+# it without reading the image's /etc/passwd.
+USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
+# Healthy while the database answers; `scheduler status` exits non-zero when not.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["scheduler", "status"]
 # Migrate on start (a no-op when current), then publish until SIGTERM.
 CMD ["sh", "-c", "scheduler init && exec scheduler daemon"]

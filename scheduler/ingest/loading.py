@@ -23,9 +23,14 @@ _SCHEME = regex.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def load_article(
-    source: str, *, max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT_S
+    source: str,
+    *,
+    max_bytes: int = MAX_BYTES,
+    timeout: float = TIMEOUT_S,
+    allow_private: bool = False,
 ) -> LoadedArticle:
-    """Load `source` (a path, an http(s) URL, or "-" for stdin)."""
+    """Load `source` (a path, an http(s) URL, or "-" for stdin). A URL, and every
+    redirect, must be on a public address unless `allow_private`."""
     declared_type: str | None = None
     charset: str | None = None
     if source == "-":
@@ -34,7 +39,7 @@ def load_article(
         _check_size(name, len(raw), max_bytes)
     elif _SCHEME.match(source):
         check_url(source)
-        fetched = fetch(source, max_bytes=max_bytes, timeout=timeout)
+        fetched = fetch(source, max_bytes=max_bytes, timeout=timeout, allow_private=allow_private)
         name, raw = fetched.url, fetched.body
         declared_type, charset = fetched.content_type, fetched.charset
     else:

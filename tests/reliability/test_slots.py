@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
+from scheduler.errors import PlanningError
 from scheduler.planning.slots import free_slots, iter_slots, parse_slots
 from scheduler.storage import database
 from scheduler.storage.models import Channel
@@ -64,10 +65,126 @@ def test_fall_back_slot_in_the_repeated_hour_fires_once() -> None:
     assert [s.utcoffset() for s in nov1] == [dt.timedelta(hours=-4)] * 2 + [dt.timedelta(hours=-5)]
 
 
-def test_spring_forward_gap_slot_fires_once_shifted() -> None:
+def test_spring_forward_gap_slot_fires_once_at_the_end_of_the_gap() -> None:
     start = dt.datetime(2026, 3, 7, tzinfo=dt.UTC)
     slots = local_slots("mon-sun 02:30", "America/Toronto", start, 3)
-    assert [(s.date().day, s.hour, s.minute) for s in slots] == [(7, 2, 30), (8, 3, 30), (9, 2, 30)]
+    assert [(s.date().day, s.hour, s.minute) for s in slots] == [(7, 2, 30), (8, 3, 0), (9, 2, 30)]
+
+
+def test_two_slots_in_one_gap_both_go_out() -> None:
+    """The issue's case: `sun 02:00,02:30` gave 03:00 only on the change day."""
+    start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)
+    slots = local_slots("sun 02:00,02:30", "America/Toronto", start, 4)
+    assert [s.strftime("%d %H:%M") for s in slots] == [
+        "08 03:00",
+        "08 03:01",
+        "15 02:00",
+        "15 02:30",
+    ]
+
+
+def test_bad_day_range_is_one_line_error() -> None:
+    with pytest.raises(PlanningError, match="range runs mon to sun"):
+        parse_slots("fri-mon 09:00", "UTC")
+
+
+# -- Spring-forward gaps against zoneinfo, over several zones and years ------------
+
+GAP_ZONES = [
+    "America/Toronto",
+    "Europe/London",
+    "Pacific/Chatham",  # 02:45 -> 03:45
+    "Africa/Casablanca",  # moves around Ramadan
+    "Australia/Lord_Howe",  # a 30-minute gap
+    "America/Santiago",  # at midnight: 00:00 -> 01:00
+    "America/Havana",  # at midnight too
+]
+YEARS = range(2024, 2029)
+
+
+def spring_forward_changes(zone: str, year: int) -> list[dt.datetime]:
+    """The UTC instants in `year` where `zone`'s offset grows, to the minute,
+    found by stepping through the year rather than from any library's table."""
+    tz = ZoneInfo(zone)
+    t = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    changes = []
+    while t < end:
+        nxt = t + dt.timedelta(hours=1)
+        if nxt.astimezone(tz).utcoffset() > t.astimezone(tz).utcoffset():
+            m = t
+            while m.astimezone(tz).utcoffset() == t.astimezone(tz).utcoffset():
+                m += dt.timedelta(minutes=1)
+            changes.append(m)
+        t = nxt
+    return changes
+
+
+GAPS = [
+    (zone, change)
+    for zone in GAP_ZONES
+    for y in YEARS
+    for change in spring_forward_changes(zone, y)
+]
+
+
+def test_the_gap_table_covers_every_zone() -> None:
+    assert {zone for zone, _ in GAPS} == set(GAP_ZONES)
+    assert len(GAPS) >= len(GAP_ZONES) * len(YEARS) - 5  # Casablanca's dates vary
+
+
+@pytest.mark.parametrize(("zone", "change"), GAPS, ids=[f"{z}-{c:%Y%m%d}" for z, c in GAPS])
+def test_every_slot_goes_out_once_a_day_across_a_gap(zone: str, change: dt.datetime) -> None:
+    tz = ZoneInfo(zone)
+    before, after = (change - dt.timedelta(minutes=1)).astimezone(tz), change.astimezone(tz)
+    gap_start = (before + dt.timedelta(minutes=1)).replace(tzinfo=None)  # first skipped minute
+    gap_end = after.replace(tzinfo=None)  # first valid wall time after it
+    width = gap_end - gap_start
+    walls = {
+        gap_start,  # first minute of the gap
+        gap_start + width / 2,  # inside it
+        gap_end,  # the first valid time: exact, so gap slots must not merge with it
+        gap_end + dt.timedelta(minutes=1),  # and the next minute too
+        gap_start - dt.timedelta(minutes=30),
+        gap_start.replace(hour=12, minute=0),
+    }
+    times = sorted({w.time() for w in walls})
+    spec = "mon-sun " + ",".join(t.strftime("%H:%M") for t in times)
+    days = [gap_end.date() + dt.timedelta(days=i) for i in (-1, 0, 1)]
+    window_start = dt.datetime.combine(days[0], dt.time(0), tzinfo=tz)
+    window_end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+
+    got = []
+    for when in iter_slots(parse_slots(spec, zone), window_start):
+        if when >= window_end:
+            break
+        got.append(when)
+    assert got == sorted(got) and len(set(got)) == len(got), "in order, none twice"
+    assert all(w.tzinfo == dt.UTC for w in got)
+
+    for day in days:
+        on_day = [w for w in got if w.astimezone(tz).date() == day]
+        assert len(on_day) == len(times), (day, [w.astimezone(tz) for w in on_day])
+        exact, in_gap = [], []
+        for t in times:
+            local = dt.datetime.combine(day, t, tzinfo=tz)
+            utc = local.astimezone(dt.UTC)
+            if utc.astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+                exact.append(utc)
+            else:
+                in_gap.append(t)
+        # Every slot that exists that day goes out at exactly its wall time...
+        assert set(exact) <= set(on_day)
+        # ...and the ones in the gap at the first valid instants after it, in
+        # order, each on a minute no other slot of the day has.
+        expected, m = [], change
+        for _ in in_gap:
+            while m in exact:
+                m += dt.timedelta(minutes=1)
+            expected.append(m)
+            m += dt.timedelta(minutes=1)
+        assert sorted(set(on_day) - set(exact)) == expected
+        assert bool(in_gap) == (day == gap_end.date())
 
 
 def test_free_slots_never_repeat_a_time(sqlite_url: str) -> None:
