@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from scheduler.compose.filters import shorten
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
-from scheduler.output import console
+from scheduler.output import console, lit
 from scheduler.planning.plan import plan_article
 from scheduler.previews.preview import preview_posts
 from scheduler.previews.simulation import due_times
@@ -34,10 +36,17 @@ TIMEZONE = "America/Winnipeg"
 
 def run_demo(state: Any, *, keep: bool = True) -> None:
     started = time.perf_counter()
-    url = state.db or f"sqlite:///{DEMO_DB}"
+    work = Path.cwd()
+    if not os.access(work, os.W_OK):
+        # A read-only folder (a mounted checkout, a container): the demo's
+        # database and outbox go to a fresh temporary folder instead.
+        work = Path(tempfile.mkdtemp(prefix="scheduler-demo-"))
+        console.print(f"this folder is read-only; the demo works in {work}", markup=False)
+    db_file = str(work / DEMO_DB)
+    url = state.db or f"sqlite:///{db_file}"
     if state.db is None:
         for suffix in ("", "-wal", "-shm"):
-            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+            Path(db_file + suffix).unlink(missing_ok=True)
     engine = database.make_engine(url)
     migrations.upgrade(engine)
     console.rule("1. ingest")
@@ -48,10 +57,12 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
         article_id = stored.article.id
     console.print(f"{SAMPLE.name}: {stored.quotes} quotes, {stored.milestones} milestones")
     for q in extraction.quotes:
-        console.print(f"  [cyan]{q.speaker or '?'}[/]: “{shorten(q.text, 70)}”", highlight=False)
+        console.print(
+            f"  [cyan]{lit(q.speaker or '?')}[/]: “{lit(shorten(q.text, 70))}”", highlight=False
+        )
     for m in extraction.milestones:
         console.print(
-            f"  [magenta]{m.date.isoformat()} ({m.precision}, {m.tense})[/] {m.text[:60]}…"
+            f"  [magenta]{m.date.isoformat()} ({m.precision}, {m.tense})[/] {lit(m.text[:60])}…"
         )
 
     console.rule("2. channels and plan")
@@ -66,7 +77,13 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
                 "SCHEDULER_DEMO_HOOK_SECRET",
                 "mon-fri 09:00,13:00",
             ),
-            ("outbox", "outbox", {"path": "scheduler-demo-outbox.jsonl"}, None, "mon-sun 18:30"),
+            (
+                "outbox",
+                "outbox",
+                {"path": str(work / "scheduler-demo-outbox.jsonl")},
+                None,
+                "mon-sun 18:30",
+            ),
         ):
             existing = [c for c in channels.list_channels(session) if c.name == name]
             chan = (
@@ -120,4 +137,4 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
     if not keep and state.db is None:
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
-            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+            Path(db_file + suffix).unlink(missing_ok=True)

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape as lit
+
+__all__ = ["console", "err_console", "error", "lit", "print_json", "progress", "styled_status"]
 
 T = TypeVar("T")
 
@@ -33,7 +36,9 @@ def print_json(data: Any) -> None:
 def error(message: str) -> None:
     """One line on stderr, nothing else."""
     first = " ".join(str(message).split()) or "unknown error"
-    err_console.print(f"[bold red]error:[/] {first}", markup=True, soft_wrap=True)
+    # The message is printed literally: file names and channel names may hold
+    # square brackets ("notes[final].txt"), which must not be read as markup.
+    err_console.print(f"[bold red]error:[/] {lit(first)}", markup=True, soft_wrap=True)
 
 
 STATUS_STYLE = {

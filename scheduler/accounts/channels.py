@@ -5,8 +5,10 @@ zone and its posting slots."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,10 +34,11 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # A name people type in the wrong case (europe/paris) gets its spelling.
+        spelled = {z.lower(): z for z in zoneinfo.available_timezones()}.get(name.lower())
+        hint = f"did you mean {spelled}?" if spelled else "use an IANA name like Europe/Paris"
+        raise ConfigError(f"unknown time zone {name!r} ({hint})") from None
     return name
 
 
@@ -112,7 +115,7 @@ def channel_info(channel: Channel, *, reveal: bool) -> ChannelInfo:
     a placeholder, so nothing secret can reach a screen or a log."""
     secret = None
     if channel.secret_env:
-        secret = os.environ.get(channel.secret_env) if reveal else REDACTED
+        secret = os.environ.get(channel.secret_env) if reveal else _placeholder(channel.secret_env)
     return ChannelInfo(
         name=channel.name,
         platform=channel.platform,
@@ -120,6 +123,21 @@ def channel_info(channel: Channel, *, reveal: bool) -> ChannelInfo:
         secret=secret,
         timezone=channel.timezone,
     )
+
+
+def _placeholder(env: str) -> str:
+    """The secret as previews see it: `***`, or, for a secret made of named
+    keys (X's four OAuth 1.0a keys as JSON), the same keys each `***`, so the
+    preview builds the same kind of request as the send."""
+    value = (os.environ.get(env) or "").strip()
+    if value.startswith("{"):
+        try:
+            keys = json.loads(value)
+        except ValueError:
+            return REDACTED
+        if isinstance(keys, dict):
+            return json.dumps({str(k): REDACTED for k in keys})
+    return REDACTED
 
 
 def publisher_for(channel: Channel, *, reveal: bool) -> Publisher:

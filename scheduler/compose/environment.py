@@ -30,7 +30,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
 from scheduler.compose.filters import FILTERS
-from scheduler.errors import TemplateError
+from scheduler.errors import ConfigError, TemplateError
 from scheduler.resources import templates_dir
 
 #: Posts are at most a few thousand characters; a hundred times that is a bug.
@@ -444,6 +444,10 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
 def make_environment(extra_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     """User folders are searched before the bundled templates, so a user can
     override `quote.j2` by writing their own."""
+    for folder in extra_dirs:
+        if not Path(folder).is_dir():
+            # A typo in --templates must not quietly fall back to the bundled posts.
+            raise ConfigError(f"no templates folder at {folder}")
     search = [str(p) for p in extra_dirs] + [str(templates_dir())]
     env = BoundedSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(search),

@@ -10,12 +10,21 @@ from sqlmodel import Session, select
 
 from scheduler.errors import NotFoundError, PlanningError
 from scheduler.planning.plan import new_post
-from scheduler.storage.models import PENDING, Attempt, Channel, Post, PostStatus, can_move, utcnow
+from scheduler.storage.models import (
+    PENDING,
+    Attempt,
+    Channel,
+    Post,
+    PostStatus,
+    can_move,
+    in_id_range,
+    utcnow,
+)
 from scheduler.when import show
 
 
 def get_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id)
+    post = session.get(Post, post_id) if in_id_range(post_id) else None
     if post is None:
         raise NotFoundError(f"no post with id {post_id}")
     return post

@@ -18,7 +18,7 @@ from scheduler.errors import NotFoundError, SchedulerError
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
 from scheduler.storage import database
-from scheduler.storage.models import Milestone, Quote
+from scheduler.storage.models import Milestone, Quote, in_id_range
 
 ARTICLE_SUFFIXES = {".txt", ".html", ".htm", ".md"}
 
@@ -76,6 +76,8 @@ def list_quotes(
     """Stored quotes in article order, optionally of one article, speaker or category."""
     stmt = select(Quote).order_by(Quote.article_id, Quote.start)
     if article is not None:
+        if not in_id_range(article):
+            return []
         stmt = stmt.where(Quote.article_id == article)
     if speaker:
         stmt = stmt.where(Quote.speaker == speaker)
@@ -110,6 +112,8 @@ def list_milestones(session: Session, *, article: int | None = None) -> list[dic
     """Stored milestones in article order, optionally of one article."""
     stmt = select(Milestone).order_by(Milestone.article_id, Milestone.start)
     if article is not None:
+        if not in_id_range(article):
+            return []
         stmt = stmt.where(Milestone.article_id == article)
     return [
         {

@@ -159,6 +159,10 @@ def new_post(
     source_id: int | None = None,
 ) -> Post:
     assert channel.id is not None
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in text and SQLite would keep it: one rule
+        # for both, and no platform takes it either.
+        raise PlanningError("post text contains a NUL character (U+0000); remove it")
     return Post(
         channel_id=channel.id,
         status=PostStatus.queued.value,

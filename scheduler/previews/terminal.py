@@ -15,7 +15,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from scheduler.delivery.events import SendEvent
-from scheduler.output import console, styled_status
+from scheduler.output import console, lit, styled_status
 
 if TYPE_CHECKING:
     # Annotations only: importing preview pulls in ingest (trafilatura, lxml),
@@ -49,7 +49,7 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
         else:
             body = Text(item.text)
         title = (
-            f"post {item.id} · {item.channel} ({item.platform}) · {item.due_local} · "
+            f"post {item.id} · {lit(item.channel)} ({item.platform}) · {item.due_local} · "
             f"{styled_status(item.status)}"
         )
         console.print(Panel(body, title=title, title_align="left", expand=False))
@@ -67,16 +67,16 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
         if item.source:
             src = item.source
             tick = "verbatim" if src.get("verbatim") else "[red]NOT verbatim[/]"
-            who = f" ({src['speaker']})" if src.get("speaker") else ""
+            who = f" ({lit(src['speaker'])})" if src.get("speaker") else ""
             console.print(
-                f"  source: article {src['article_id']} {src.get('article') or ''}, "
+                f"  source: article {src['article_id']} {lit(src.get('article') or '')}, "
                 f"chars {src['start']}-{src['end']}{who}, {tick}",
             )
             console.print(Text(f"    “{src['sentence']}”", style="dim"))
         if item.reason:
             console.print(Text(f"  why: {item.reason}", style="dim"))
         if item.error:
-            console.print(f"  [red]error:[/] {item.error}")
+            console.print(f"  [red]error:[/] {lit(item.error)}")
         if show_requests:
             for request in item.requests:
                 console.print(
@@ -93,7 +93,7 @@ def print_event(event: SendEvent, show_request: bool = True) -> None:
     first = event.text.splitlines()[0][:60] if event.text else ""
     when = event.due_at.strftime("%Y-%m-%d %H:%M UTC")
     line = Text.from_markup(
-        f"{when}  post {event.post_id:<5} {event.channel:<12} {styled_status(event.status)}  "
+        f"{when}  post {event.post_id:<5} {lit(f'{event.channel:<12}')} {styled_status(event.status)}  "
     )
     line.append(first)
     console.print(line, highlight=False)
@@ -102,7 +102,7 @@ def print_event(event: SendEvent, show_request: bool = True) -> None:
     if show_request:
         for request in event.requests:
             target = f"{request['method']} {request['url']}"
-            console.print(f"    [dim]{target}[/]", highlight=False)
+            console.print(Text(f"    {target}", style="dim"), highlight=False)
 
 
 def print_timeline(steps: list[Step]) -> None:
@@ -127,7 +127,7 @@ def print_timeline(steps: list[Step]) -> None:
         table.add_row(
             step.when_local,
             f"{step.post_id}{' (new)' if step.planned else ''}",
-            step.channel,
+            Text(step.channel),
             step.what,
             outcome,
             Text(step.event.text.splitlines()[0] if step.event.text else ""),

@@ -82,7 +82,11 @@ class MastodonPublisher(Publisher):
         @field_validator("instance")
         @classmethod
         def _url(cls, value: str) -> str:
-            if httpx.URL(value).scheme not in ("http", "https"):
+            try:
+                scheme = httpx.URL(value).scheme
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"not a usable URL ({exc})") from None
+            if scheme not in ("http", "https"):
                 raise ValueError("must be the instance's https:// URL")
             return value.rstrip("/")
 

@@ -44,7 +44,11 @@ class WebhookPublisher(Publisher):
         @field_validator("url")
         @classmethod
         def _http_only(cls, value: str) -> str:
-            if httpx.URL(value).scheme not in ("http", "https"):
+            try:
+                scheme = httpx.URL(value).scheme
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"not a usable URL ({exc})") from None
+            if scheme not in ("http", "https"):
                 raise ValueError("must be an http:// or https:// URL")
             return value
 
@@ -106,6 +110,10 @@ class WebhookPublisher(Publisher):
             response = await client.request("HEAD", self.options.url)
         except httpx.HTTPError as exc:
             raise PermanentError(f"cannot reach {self.options.url}: {exc}") from None
+        if response.status_code in (405, 501):
+            # Many receivers take POST only; a HEAD refused as a method still
+            # shows the receiver is there (a test POST would publish).
+            return {"url": self.options.url, "status": response.status_code, "note": "POST only"}
         if response.status_code >= 500:
             raise PermanentError(f"HTTP {response.status_code}: {error_message(response)}")
         return {"url": self.options.url, "status": response.status_code}

@@ -98,7 +98,11 @@ def describe(engine: Engine) -> str:
 
 def init_database(engine: Engine) -> dict[str, str | None]:
     """Create or migrate the schema (`scheduler init`): where, what happened, which revision."""
-    before, after = migrations.upgrade(engine)
+    try:
+        before, after = migrations.upgrade(engine)
+    except sa.exc.DBAPIError as exc:
+        error = DatabaseUnavailable if is_transient(exc) else DatabaseError
+        raise error(f"cannot open database {describe(engine)}: {_first_line(exc)}") from None
     what = "created" if before is None else ("already current" if before == after else "migrated")
     return {"database": describe(engine), "result": what, "revision": after}
 
@@ -115,7 +119,7 @@ def require_schema(engine: Engine) -> None:
         raise DatabaseError(f"no database at {database}; run `scheduler init` to create it")
     try:
         current = migrations.current_revision(engine)
-    except OperationalError as exc:
+    except sa.exc.DBAPIError as exc:
         error = DatabaseUnavailable if is_transient(exc) else DatabaseError
         raise error(f"cannot open database {describe(engine)}: {_first_line(exc)}") from None
     head = migrations.head_revision(engine)

@@ -212,3 +212,13 @@ class Attempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, sa_type=sa.Text)
     remote_id: str | None = None
+
+
+#: Row ids are 64-bit signed integers on both databases.
+ID_RANGE = range(-(2**63), 2**63)
+
+
+def in_id_range(value: int) -> bool:
+    """Whether `value` can be a row id at all (a larger number cannot be sent
+    to the database: it is simply no row)."""
+    return value in ID_RANGE

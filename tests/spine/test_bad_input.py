@@ -88,6 +88,32 @@ CASES = [
     (("queue", "list", "--after", "yesterday"), ["bad cursor"]),
     (("preview", "999"), ["no post with id 999"]),
     (("simulate", "--until", "soon"), ["bad date"]),
+    (("queue", "add", "box", "hi", "--at", "+999999999d"), ["bad date", "9000"]),
+    (("queue", "add", "box", "hi", "--at", "+999999999999d"), ["bad date", "9000"]),
+    (("queue", "add", "box", "hi", "--at", "9999-12-31T23:59:59-14:00"), ["bad date"]),
+    (("queue", "add", "box", "hi", "--at", "2026-02-30"), ["February 2026 has 28 days"]),
+    (("simulate", "--until", "+999999999d"), ["bad date"]),
+    (("queue", "show", "9223372036854775808"), ["no post with id 9223372036854775808"]),
+    (("queue", "cancel", "--", "-9223372036854775809"), ["no post with id"]),
+    (("queue", "add", "box[red]", "hi", "--at", "+1d"), ["no channel named 'box[red]'"]),
+    (("ingest", "notes[final].txt"), ["notes[final].txt"]),
+    (
+        ("channels", "add", "y", "--platform", "outbox", "--timezone", "europe/paris"),
+        ["did you mean Europe/Paris"],
+    ),
+    (
+        (
+            "channels",
+            "add",
+            "y",
+            "--platform",
+            "webhook",
+            "-o",
+            "url=https://x.org/" + "a" * 100_000,
+        ),
+        ["url"],
+    ),
+    (("--templates", "nodir", "plan", "1", "--channel", "box"), ["no templates folder at nodir"]),
 ]
 
 
@@ -154,3 +180,19 @@ def test_secret_value_instead_of_variable_name_is_refused(ready_cli):
     )
     _assert_one_line_error(result, "NAME of an environment variable")
     assert "abc/def" not in result.stderr
+
+
+def test_ids_past_64_bits_in_listings_are_no_rows(seeded, db_url):
+    before = _db_digest(db_url)
+    result = seeded("milestones", "list", "--article", "-9223372036854775809", "--json")
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert _db_digest(db_url) == before
+
+
+@pytest.mark.parametrize("command", [("init",), ("queue", "list")])
+def test_a_file_that_is_not_a_database(cli, tmp_path, command):
+    (tmp_path / "notes.db").write_text("these are my notes, not a database\n", encoding="utf-8")
+    result = cli("--db", "sqlite:///notes.db", *command)
+    _assert_one_line_error(result, "file is not a database")
+    assert (tmp_path / "notes.db").read_text(encoding="utf-8").startswith("these are my notes")
