@@ -110,3 +110,49 @@ def counting(total: int, label: str, *, enabled: bool = True) -> Iterator[Callab
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
+
+
+class _JsonLines:
+    """A logging formatter writing one JSON object a line, for supervisors."""
+
+    def format(self, record: Any) -> str:
+        data = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            import traceback
+
+            data["exception"] = "".join(traceback.format_exception(*record.exc_info)).strip()
+        return json.dumps(data, ensure_ascii=False)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def configure_logging(level: str = "info", fmt: str = "text") -> Any:
+    """The daemon's logging on stderr; returns the scheduler's logger. Chatter
+    from libraries is kept at warnings: httpx's line per request repeats each
+    send's own line (with URLs that may carry tokens), APScheduler's says every
+    30 s that a job ran."""
+    import logging
+
+    from scheduler.errors import ConfigError
+
+    if level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"bad --log-level {level!r}: use one of {', '.join(LOG_LEVELS)}")
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"bad --log-format {fmt!r}: use text or json")
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonLines())  # type: ignore[arg-type]
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    return logging.getLogger("scheduler")

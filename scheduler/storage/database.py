@@ -13,13 +13,14 @@ platform that does not dedupe).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -29,6 +30,7 @@ from sqlmodel import Session
 
 from scheduler.errors import DatabaseError, DatabaseUnavailable
 from scheduler.storage import migrations
+from scheduler.storage.models import Post, PostStatus
 
 SQLITE_BUSY_MS = 30_000
 
@@ -105,6 +107,22 @@ def init_database(engine: Engine) -> dict[str, str | None]:
         raise error(f"cannot open database {describe(engine)}: {_first_line(exc)}") from None
     what = "created" if before is None else ("already current" if before == after else "migrated")
     return {"database": describe(engine), "result": what, "revision": after}
+
+
+def status(engine: Engine) -> dict[str, Any]:
+    """What `scheduler status` reports: the database, its revision, posts by
+    status, and when the next queued post is due (the schema was checked)."""
+    with Session(engine) as session:
+        rows = session.execute(sa.select(Post.status, sa.func.count()).group_by(Post.status)).all()
+        next_due = session.execute(
+            sa.select(sa.func.min(Post.due_at)).where(Post.status == PostStatus.queued.value)
+        ).scalar()
+    return {
+        "database": describe(engine),
+        "revision": migrations.current_revision(engine),
+        "posts": {status: count for status, count in rows},
+        "next_due": next_due.isoformat() if isinstance(next_due, dt.datetime) else next_due,
+    }
 
 
 def require_schema(engine: Engine) -> None:
