@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.markup import escape as lit
 
-__all__ = ["console", "err_console", "error", "lit", "print_json", "progress", "styled_status"]
+__all__ = [
+    "console",
+    "err_console",
+    "error",
+    "lit",
+    "print_json",
+    "progress",
+    "styled_status",
+    "warn",
+]
 
 T = TypeVar("T")
 
@@ -39,6 +48,12 @@ def error(message: str) -> None:
     # The message is printed literally: file names and channel names may hold
     # square brackets ("notes[final].txt"), which must not be read as markup.
     err_console.print(f"[bold red]error:[/] {lit(first)}", markup=True, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (printed literally); the command goes on."""
+    first = " ".join(str(message).split())
+    err_console.print(f"[yellow]warning:[/] {lit(first)}", markup=True, soft_wrap=True)
 
 
 STATUS_STYLE = {

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scheduler.cli.common import ChannelArg, JsonOpt, state
-from scheduler.output import console, print_json
+from scheduler.output import console, lit, print_json
 
 app = typer.Typer(help="Where posts go: add, list, test, pause, resume.", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def channels_add(
     if json_out:
         print_json(data)
     else:
-        console.print(f"channel {name} added ({platform}, {timezone}, slots {slots})")
+        console.print(f"channel {lit(name)} added ({platform}, {timezone}, slots {lit(slots)})")
 
 
 @app.command("list")
@@ -73,12 +73,12 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     table = Table("name", "platform", "timezone", "slots", "secret from", "recurring", "state")
     for r in rows:
         table.add_row(
-            r["name"],
+            lit(r["name"]),
             r["platform"],
             r["timezone"],
-            r["slots"],
-            r["secret_env"] or "",
-            describe(r["recurring"]),
+            lit(r["slots"]),
+            lit(r["secret_env"] or ""),
+            lit(describe(r["recurring"])),
             "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
         )
     console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
@@ -93,7 +93,7 @@ def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> 
     if json_out:
         print_json({"channel": name, "paused": paused})
     else:
-        console.print(f"channel {name} {'paused' if paused else 'resumed'}")
+        console.print(f"channel {lit(name)} {'paused' if paused else 'resumed'}")
 
 
 @app.command("pause")
@@ -145,7 +145,7 @@ def channels_evergreen(
     if json_out:
         print_json(data)
     elif rule is None:
-        console.print(f"channel {name} no longer recycles {category!r}")
+        console.print(f"channel {lit(name)} no longer recycles {lit(repr(category))}")
     else:
         console.print(
             f"channel {name} recycles {category!r} quotes at '{rule.slots}' "
@@ -199,7 +199,9 @@ def channels_calendar(
     else:
         from scheduler.planning.rules import describe
 
-        console.print(f"channel {name}: {describe(data['recurring']) or 'no recurring posts'}")
+        console.print(
+            f"channel {lit(name)}: {lit(describe(data['recurring']) or 'no recurring posts')}"
+        )
 
 
 @app.command("test")
@@ -212,4 +214,4 @@ def channels_test(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = Fals
         print_json({"channel": name, "ok": True, "account": info})
     else:
         details = ", ".join(f"{k}={v}" for k, v in info.items())
-        console.print(f"[green]ok[/] channel {name}: {details}")
+        console.print(f"[green]ok[/] channel {lit(name)}: {lit(details)}")

@@ -111,7 +111,14 @@ def root(
 def read_input(file: str, error_type: type[SchedulerError]) -> tuple[str, str]:
     """The text of a FILE argument (- for stdin) and the name to report it by."""
     if file == "-":
-        return sys.stdin.read(), "stdin"
+        # Read as bytes, so stdin is held to the same rules as a file: UTF-8
+        # (else one line saying so) and any line endings (CR-only included).
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise error_type("stdin is not UTF-8 text") from None
+        return text.replace("\r\n", "\n").replace("\r", "\n"), "stdin"
     path = Path(file)
     try:
         return path.read_text(encoding="utf-8"), path.name
@@ -145,7 +152,7 @@ def print_created(
         line = Text(f"post {r['id']} {r['channel']} {r['due_local']}  ")
         line.append(r["text"].splitlines()[0][:70])
         console.print(line)
-    console.print(summary)
+    console.print(summary, markup=False)
     for note in notes or []:
         console.print(Text(f"note: {note}"))
     for post_id in over_ids:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scheduler.cli.common import JsonOpt, state
-from scheduler.output import console, print_json, progress
+from scheduler.output import console, error, lit, print_json, progress
 
 quotes_app = typer.Typer(help="Quotes extracted from articles.", no_args_is_help=True)
 milestones_app = typer.Typer(help="Dated milestones extracted from articles.", no_args_is_help=True)
@@ -26,9 +26,18 @@ def ingest(
             "'last year' are read from it. Default: the date the page gives, else today."
         ),
     ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let URLs (and their redirects) reach private, loopback and link-local "
+            "addresses (an intranet page); refused by default.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Extract quotes and milestones from articles and store them."""
+    """Extract quotes and milestones from articles and store them. A file that
+    cannot be read is reported on its own line and the others go on."""
     import datetime as dt
 
     from scheduler.errors import IngestError
@@ -41,21 +50,34 @@ def ingest(
         except ValueError:
             raise IngestError(f"bad --published date {published!r}: use YYYY-MM-DD") from None
     results = []
+    failed = 0
     for row in ingest_sources(
         state(ctx).engine(),
         sources,
         published=dated,
+        allow_private=allow_private,
         track=lambda paths: progress(paths, "ingesting", enabled=not json_out),
     ):
         results.append(row)
+        if "error" in row:
+            failed += 1
+            error(row["error"])
+            continue
         if not json_out:
-            note = "" if row["created"] else " [yellow](already stored; nothing added)[/]"
+            if row["updated"]:
+                note = " [yellow](already stored; its date and milestones updated)[/]"
+            elif not row["created"]:
+                note = " [yellow](already stored; nothing added)[/]"
+            else:
+                note = ""
             console.print(
                 f"article {row['article_id']}: {row['quotes']} quotes, "
-                f"{row['milestones']} milestones from {row['source']}{note}"
+                f"{row['milestones']} milestones from {lit(row['source'])}{note}"
             )
     if json_out:
         print_json(results if len(results) != 1 else results[0])
+    if failed:
+        raise typer.Exit(1)
 
 
 @quotes_app.command("list")
@@ -84,8 +106,8 @@ def quotes_list(
         table.add_row(
             str(r["id"]),
             str(r["article_id"]),
-            r["speaker"] or "[dim]?[/]",
-            r["category"] or "",
+            lit(r["speaker"]) if r["speaker"] else "[dim]?[/]",
+            lit(r["category"] or ""),
             f"{r['start']}-{r['end']}",
             Text(r["text"]),
         )
@@ -148,7 +170,7 @@ def milestones_list(
             r["date"],
             r["precision"],
             r["tense"],
-            r["person"] or "",
+            lit(r["person"] or ""),
             Text(r["text"]),
         )
     console.print(table if rows else "no milestones yet")

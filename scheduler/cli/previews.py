@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from scheduler.cli.common import JsonOpt, complete_channel, state
-from scheduler.output import console, print_json, progress, styled_status
+from scheduler.output import console, lit, print_json, progress, styled_status
 
 
 def preview(
@@ -128,7 +128,7 @@ def explain(
     from rich.text import Text
 
     console.print(
-        f"[bold]post {data['id']}[/] on {data['channel']}: {styled_status(data['status'])}, "
+        f"[bold]post {data['id']}[/] on {lit(data['channel'])}: {styled_status(data['status'])}, "
         f"due {data['due_local']}"
     )
     for line in data["explanation"]:

@@ -3,13 +3,12 @@ import the posts waiting to go out (or gone)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from scheduler.cli.common import JsonOpt, print_created, read_input, state
-from scheduler.output import console, print_json, styled_status
+from scheduler.output import console, lit, print_json, styled_status, warn
 
 app = typer.Typer(
     help="The queue of posts: list, add, show, move, cancel, retry.", no_args_is_help=True
@@ -48,14 +47,14 @@ def queue_list(
 
     table = Table("id", "channel", "status", "due (channel time)", "tries", "text / last error")
     for r in rows:
-        detail = r["text"].splitlines()[0][:60]
+        detail = lit(r["text"].splitlines()[0][:60] if r["text"] else "")
         if r["last_error"]:
-            detail += f"\n[red]{r['last_error'][:80]}[/]"
+            detail += f"\n[red]{lit(r['last_error'][:80])}[/]"
         if r["status"] == "queued" and r["next_attempt_local"]:
             detail += f"\n[yellow]next try {r['next_attempt_local']}[/]"
         table.add_row(
             str(r["id"]),
-            r["channel"],
+            lit(r["channel"]),
             styled_status(r["status"]),
             r["due_local"],
             str(r["attempts"]),
@@ -79,13 +78,20 @@ def queue_add(
     from scheduler.storage import database
 
     if text == "-":
-        text = sys.stdin.read()
+        from scheduler.errors import PlanningError
+
+        text, _ = read_input("-", PlanningError)
     with database.session_scope(state(ctx).engine()) as session:
         data = add_by_hand(session, channel, text, at)
+    if data["late_seconds"]:
+        warn(
+            f"post {data['id']} is due {data['due_local']}, {_ago(data['late_seconds'])}: the "
+            "daemon sends it at once, or marks it missed when that is past the grace period"
+        )
     if json_out:
         print_json(data)
     else:
-        console.print(f"post {data['id']} queued on {channel} for {data['due_local']}")
+        console.print(f"post {data['id']} queued on {lit(channel)} for {data['due_local']}")
 
 
 @app.command("show")
@@ -101,17 +107,17 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         print_json(data)
         return
     console.print(
-        f"[bold]post {data['id']}[/] on {data['channel']}: {styled_status(data['status'])}, due {data['due_local']}"
+        f"[bold]post {data['id']}[/] on {lit(data['channel'])}: {styled_status(data['status'])}, due {data['due_local']}"
     )
     console.print(data["text"], markup=False)
     if data["source_detail"]:
         src = data["source_detail"]
         console.print(
-            f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {src['sentence']}[/]",
+            f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {lit(src['sentence'])}[/]",
             markup=True,
         )
     if data["last_error"]:
-        console.print(f"[red]last error:[/] {data['last_error']}")
+        console.print(f"[red]last error:[/] {lit(data['last_error'])}")
     if data["status"] == "queued" and data["next_attempt_local"]:
         console.print(f"[yellow]next try:[/] {data['next_attempt_local']}")
     for a in data["attempts_detail"]:
@@ -219,3 +225,10 @@ def queue_import(
         ),
         duplicate_lines=result.duplicates,
     )
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{seconds:.0f} seconds ago"

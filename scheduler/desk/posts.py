@@ -185,7 +185,13 @@ def add_by_hand(session: Session, channel: str, text: str, at: str) -> dict[str,
     from scheduler.when import parse_when
 
     chan = get_channel(session, channel)
-    return post_dict(add_post(session, chan, text, parse_when(at, chan.timezone)), chan)
+    due = parse_when(at, chan.timezone)
+    data = post_dict(add_post(session, chan, text, due), chan)
+    late = (utcnow() - due).total_seconds()
+    # A time already past is queued (it goes out at once), but said: a typo in
+    # the date should not pass unseen. Past the grace period it will be missed.
+    data["late_seconds"] = round(late) if late > 60 else 0
+    return data
 
 
 def show_post(session: Session, post_id: int) -> dict[str, Any]:

@@ -21,6 +21,9 @@ class Stored:
     created: bool
     quotes: int
     milestones: int
+    #: An article already stored whose date the user gave anew (`--published`):
+    #: its date and its milestones' past or planned were brought up to date.
+    updated: bool = False
 
 
 def content_hash(text: str) -> str:
@@ -28,16 +31,25 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
-def store_article(session: Session, loaded: LoadedArticle, extraction: Extraction) -> Stored:
+def store_article(
+    session: Session, loaded: LoadedArticle, extraction: Extraction, *, redate: bool = False
+) -> Stored:
+    """Store the article and what was extracted, or find the copy stored before.
+    With `redate` (the user gave the article's date), a stored copy with another
+    date takes the new one, and its milestones are read again against it."""
     digest = content_hash(loaded.text)
     existing = session.exec(select(Article).where(Article.content_hash == digest)).first()
     if existing is not None:
         assert existing.id is not None
+        updated = False
+        if redate and loaded.published is not None and existing.published != loaded.published:
+            _redate(session, existing, loaded, extraction)
+            updated = True
         quotes = len(session.exec(select(Quote.id).where(Quote.article_id == existing.id)).all())
         milestones = len(
             session.exec(select(Milestone.id).where(Milestone.article_id == existing.id)).all()
         )
-        return Stored(existing, False, quotes, milestones)
+        return Stored(existing, False, quotes, milestones, updated)
     url = loaded.source if loaded.source.startswith(("http://", "https://")) else None
     article = Article(
         content_hash=digest,
@@ -84,3 +96,25 @@ def sentence_around(text: str, start: int, end: int) -> str:
     right_candidates = [i for i in (text.find(m, end) for m in (". ", "! ", "? ", "\n")) if i != -1]
     right = min(right_candidates) + 1 if right_candidates else len(text)
     return text[left + 1 if left >= 0 else 0 : right].strip()
+
+
+def _redate(
+    session: Session, article: Article, loaded: LoadedArticle, extraction: Extraction
+) -> None:
+    """The stored article under its new date: milestones found at the same
+    place take the new reading (date, precision, past or planned), new ones are
+    added, and ones the new date no longer supports are left for a person
+    (posts may point at them)."""
+    article.published = loaded.published
+    session.add(article)
+    stored = {
+        (m.start, m.end): m
+        for m in session.exec(select(Milestone).where(Milestone.article_id == article.id))
+    }
+    for m in extraction.milestones:
+        row = stored.get((m.start, m.end))
+        if row is None:
+            row = Milestone(article_id=article.id, text=m.text, start=m.start, end=m.end)
+        row.date, row.precision, row.tense, row.person = m.date, m.precision, m.tense, m.person
+        session.add(row)
+    session.flush()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scheduler.errors import NotFoundError, SchedulerError
+from scheduler.errors import DatabaseError, NotFoundError, SchedulerError
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
 from scheduler.storage import database
@@ -43,24 +43,34 @@ def ingest_sources(
     sources: Sequence[str],
     *,
     published: dt.date | None = None,
+    allow_private: bool = False,
     track: Callable[[list[str]], Iterator[str]] = iter,
 ) -> Iterator[dict[str, Any]]:
     """Load, extract and store each source, one transaction per article, yielding
-    what was stored as it goes (so a caller can report each one at once).
-    `published` overrides the date the article gives; `track` wraps the list of
-    sources, e.g. in a progress bar."""
+    what was stored as it goes (so a caller can report each one at once). A
+    source that cannot be read yields `{"source", "error"}` and the others go
+    on. `published` overrides the date the article gives (and updates a copy
+    stored before); `allow_private` lets URLs reach non-public addresses;
+    `track` wraps the list of sources, e.g. in a progress bar."""
     for source in track(expand_sources(sources)):
-        loaded = load_article(source)
-        if published is not None:
-            loaded = dataclasses.replace(loaded, published=published)
-        extraction = extract(loaded.text, published=loaded.published)
-        with database.session_scope(engine) as session:
-            stored = store_article(session, loaded, extraction)
+        try:
+            loaded = load_article(source, allow_private=allow_private)
+            if published is not None:
+                loaded = dataclasses.replace(loaded, published=published)
+            extraction = extract(loaded.text, published=loaded.published)
+            with database.session_scope(engine) as session:
+                stored = store_article(session, loaded, extraction, redate=published is not None)
+        except DatabaseError:
+            raise  # the next article would fail the same way
+        except SchedulerError as exc:
+            yield {"source": source, "error": str(exc)}
+            continue
         yield {
             "article_id": stored.article.id,
             "source": loaded.source,
             "title": stored.article.title,
             "created": stored.created,
+            "updated": stored.updated,
             "quotes": stored.quotes,
             "milestones": stored.milestones,
         }

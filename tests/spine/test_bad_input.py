@@ -196,3 +196,53 @@ def test_a_file_that_is_not_a_database(cli, tmp_path, command):
     result = cli("--db", "sqlite:///notes.db", *command)
     _assert_one_line_error(result, "file is not a database")
     assert (tmp_path / "notes.db").read_text(encoding="utf-8").startswith("these are my notes")
+
+
+def test_a_folder_with_bad_files_reports_each_and_ingests_the_rest(seeded, db_url, tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a_empty.txt").write_text("  \n", encoding="utf-8")
+    (folder / "b_good.txt").write_text(
+        'Rowers Win\n\n"We rowed as one," Maya Obi said.\n', encoding="utf-8"
+    )
+    (folder / "c_blob.txt").write_bytes(b"\x00\x01\x02\xff" * 64)
+    result = seeded("ingest", "news")
+    assert result.code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error:") for line in lines), result.stderr
+    assert "a_empty.txt" in lines[0] and "c_blob.txt" in lines[1]
+    assert "b_good.txt" in result.stdout
+    as_json = seeded("ingest", "news", "--json")
+    assert as_json.code == 1
+    assert '"error"' in as_json.stdout and '"article_id"' in as_json.stdout
+
+
+def test_published_on_a_stored_article_updates_it(seeded, tmp_path):
+    result = seeded("ingest", "a.txt", "--published", "2019-06-01")
+    assert result.code == 0, result.stderr
+    assert "date and milestones updated" in " ".join(result.stdout.split())
+    listing = seeded("milestones", "list", "--json")
+    assert '"tense": "planned"' in listing.stdout  # 2020 is after the new date
+
+
+def test_a_time_in_the_past_is_queued_with_a_warning(seeded):
+    result = seeded("queue", "add", "box", "late", "--at", "2020-01-01T09:00")
+    assert result.code == 0
+    assert result.stderr.startswith("warning: post") and "ago" in result.stderr
+
+
+def test_queue_import_from_stdin_takes_any_line_endings_and_refuses_bad_utf8(seeded, db_url):
+    ok = seeded("queue", "import", "-", input=b"channel,text,at\rbox,hello,+1d\r")
+    assert ok.code == 0, ok.stderr
+    assert "1 posts imported" in ok.stdout
+    before = _db_digest(db_url)
+    bad = seeded("queue", "import", "-", input=b"channel,text,at\nbox,h\xffllo,+1d\n")
+    _assert_one_line_error(bad, "not UTF-8")
+    assert _db_digest(db_url) == before
+
+
+def test_a_nul_in_post_text_is_refused_on_every_database(seeded, db_url):
+    before = _db_digest(db_url)
+    result = seeded("queue", "import", "-", input=b"channel,text,at\nbox,a\x00b,+1d\n")
+    _assert_one_line_error(result, "NUL")
+    assert _db_digest(db_url) == before
