@@ -32,6 +32,7 @@ OWNER = {
     "simulate": "previews",
     "explain": "previews",
     "daemon": "daemon",
+    "status": "daemon",
 }
 SHARED = {"__init__", "common"}
 # Importable at the top of a command module without slowing `--help`.
