@@ -263,3 +263,28 @@ def test_check_shows_the_account():
     _timeline()
     info = run(with_client(adapter().check))
     assert info == {"id": "42", "username": "club", "name": None}
+
+
+def test_a_preview_of_oauth1_keys_shows_oauth_not_bearer(monkeypatch):
+    """A dry run reads only the shape of the secret: four keys mean OAuth 1.0a,
+    as the send will sign, and nothing of the keys is shown."""
+    import json as _json
+
+    from scheduler.accounts.channels import publisher_for
+    from scheduler.storage.models import Channel
+
+    keys = {
+        "consumer_key": "ck-secret",
+        "consumer_secret": "cs-secret",
+        "access_token": "at-secret",
+        "access_token_secret": "ats-secret",
+    }
+    monkeypatch.setenv("X_KEYS", _json.dumps(keys))
+    row = Channel(id=1, name="x", platform="x", options={}, secret_env="X_KEYS", timezone="UTC")
+    (request,) = publisher_for(row, reveal=False).build_requests(outgoing("hi"))
+    shown = _json.dumps(request.redacted())
+    assert request.redacted()["headers"]["Authorization"] == "OAuth ***"
+    assert not any(value in shown for value in keys.values())
+    monkeypatch.setenv("X_KEYS", "plain-bearer-token")
+    (request,) = publisher_for(row, reveal=False).build_requests(outgoing("hi"))
+    assert request.redacted()["headers"]["Authorization"] == "Bearer ***"

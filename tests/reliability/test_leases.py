@@ -168,3 +168,23 @@ def _queued(engine: sa.Engine) -> int:
             .scalars()
             .all()
         )
+
+
+def test_the_dry_run_marks_missed_what_the_daemon_would_miss(sqlite_url: str, sink: Sink) -> None:
+    ids = harness.add_channels(sqlite_url, {"ok": f"{sink.base}/ok"})
+    harness.add_posts(sqlite_url, [ids["ok"]], 2, due=utcnow() - dt.timedelta(hours=2))
+    harness.add_posts(sqlite_url, [ids["ok"]], 1)
+    cfg = settings(sqlite_url, grace_seconds=3600.0)
+
+    async def go(dry_run: bool) -> dict[int, str]:
+        engine = database.make_engine(sqlite_url)
+        async with make_client(cfg.request_timeout_seconds) as client:
+            events = await Dispatcher(engine, cfg, client=client, dry_run=dry_run).run_due()
+        engine.dispose()
+        return {e.post_id: e.status for e in events}
+
+    dry = asyncio.run(go(True))
+    assert sorted(dry.values()) == ["dry-run", "missed", "missed"]
+    assert sum(sink.snapshot().requests.values()) == 0
+    real = asyncio.run(go(False))
+    assert {i: s.replace("sent", "dry-run") for i, s in real.items()} == dry

@@ -114,3 +114,21 @@ def test_without_secret_there_is_no_signature():
     with Sink() as sink:
         _publish(_publisher(sink.url, secret=None), _post())
         assert "webhook-signature" not in {k.lower() for k in sink.received[0].headers}
+
+
+def test_channels_test_passes_a_receiver_that_takes_only_post():
+    """HEAD refused as a method (405) still shows the receiver is there; a test
+    POST would publish, so none is sent."""
+
+    async def check(publisher):
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await publisher.check(client)
+
+    with Sink() as sink:
+        sink.default = Reply(405, "")
+        info = asyncio.run(check(_publisher(sink.url + "/in")))
+        assert info["status"] == 405 and info["note"] == "POST only"
+        assert [r.method for r in sink.received] == ["HEAD"]
+        sink.default = Reply(503, "")
+        with pytest.raises(PermanentError):
+            asyncio.run(check(_publisher(sink.url + "/in")))
