@@ -134,6 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         one_round(folder, sink, 10, 10)
         for _ in range(args.rounds):
             rounds.append(one_round(folder, sink, args.channels, args.posts_per_channel))
+            r = rounds[-1]
+            print(
+                f"  round {len(rounds)}: many {r['many']['seconds']:.2f} s"
+                f" ({r['many']['cpu']:.2f} s CPU), one {r['one']['seconds']:.2f} s"
+                f" ({r['one']['cpu']:.2f} s CPU)",
+                flush=True,
+            )
 
     many_rate = [rate(posts, r["many"]["seconds"]) for r in rounds]
     one_rate = [rate(posts, r["one"]["seconds"]) for r in rounds]

@@ -88,6 +88,7 @@ async def run(engine: Any, url: str, channel_id: int, args: argparse.Namespace) 
                         "cpu_s": time.process_time() - cpu0,
                     }
                 )
+                print(f"  sample {samples[-1]}", flush=True)
         else:
             failed += 1
 
