@@ -173,17 +173,16 @@ async def _aps_run(
     jobs can be timed from after the slow part (adding them) is done."""
     global _client, _aps_finished, _aps_target, _aps_limit
     from apscheduler.jobstores.memory import MemoryJobStore
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.triggers.date import DateTrigger
 
+    from benchmarks.enqueue import apscheduler_store
     from scheduler.config import Settings
     from scheduler.delivery.outgoing import make_client
 
-    path = folder / "apscheduler.db"
-    path.unlink(missing_ok=True)
+    # On the project's SQLite settings (WAL, synchronous=NORMAL), as in enqueue.
     jobstore = (
-        SQLAlchemyJobStore(url=f"sqlite:///{path}") if store == "sqlalchemy" else MemoryJobStore()
+        apscheduler_store(folder / "apscheduler.db") if store == "sqlalchemy" else MemoryJobStore()
     )
     _aps_done.clear()
     _aps_failed.clear()
@@ -316,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rate", type=float, default=100.0, help="lateness: posts per second")
     parser.add_argument("--lateness-posts", type=int, default=2_000)
+    parser.add_argument("--lateness-runs", type=int, default=3, help="lateness: runs per side")
     parser.add_argument("--rounds", type=int, default=5, help="throughput: raw/daemon pairs")
     parser.add_argument("--skip-apscheduler", action="store_true")
     args = parser.parse_args(argv)
@@ -351,8 +351,16 @@ def main(argv: list[str] | None = None) -> None:
                 folder, sink, args.apscheduler_posts, args.apscheduler_store
             )
 
-        late_project = project_lateness(folder, sink, args.lateness_posts, args.rate)
-        late_raw = raw_lateness(sink, args.lateness_posts, args.rate, conc)
+        late_runs: list[tuple[list[float], list[float]]] = []
+        for _ in range(args.lateness_runs):
+            late_runs.append(
+                (
+                    project_lateness(folder, sink, args.lateness_posts, args.rate),
+                    raw_lateness(sink, args.lateness_posts, args.rate, conc),
+                )
+            )
+        late_project = [x for p, _ in late_runs for x in p]
+        late_raw = [x for _, r in late_runs for x in r]
         late_aps = None
         if not args.skip_apscheduler and args.apscheduler_posts:
             add_rate = args.apscheduler_posts / _aps_add_seconds[0]
@@ -414,7 +422,16 @@ def main(argv: list[str] | None = None) -> None:
         "cpu_ratio_rounds": [round(r, 3) for r in cpu_ratios],
     }
 
-    print(f"lateness at {args.rate:g} posts/s ({args.lateness_posts:,} posts): p50 / p99 / max")
+    print(
+        f"lateness at {args.rate:g} posts/s ({args.lateness_runs} runs of"
+        f" {args.lateness_posts:,} posts): p50 / p99 / max"
+    )
+    for i, (lp, lr) in enumerate(late_runs, 1):
+        print(
+            f"  run {i}: scheduler {_ms(lp, 50):.1f} / {_ms(lp, 99):.1f} / {max(lp) * 1000:.1f} ms;"
+            f" raw {_ms(lr, 50):.1f} / {_ms(lr, 99):.1f} / {max(lr) * 1000:.1f} ms"
+        )
+    print("  all runs together:")
     rows = [("scheduler daemon", late_project), ("raw paced loop", late_raw)]
     if late_aps:
         rows.append((f"APScheduler ({args.apscheduler_store})", late_aps))
@@ -424,7 +441,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{max(late) * 1000:7.1f} ms  (n={len(late):,})"
         )
     p99 = percentile(late_project, 99)
-    print(f"  scheduler p99 {p99 * 1000:.1f} ms  (goal < 50 ms: {verdict(p99 < 0.05)})")
+    p99_runs = sorted(percentile(lp, 99) * 1000 for lp, _ in late_runs)
+    print(
+        f"  scheduler p99 {p99 * 1000:.1f} ms, per run min / median / max"
+        f" {p99_runs[0]:.1f} / {p99_runs[len(p99_runs) // 2]:.1f} / {p99_runs[-1]:.1f} ms"
+        f"  (goal <= 50 ms: {verdict(p99 <= 0.05)})"
+    )
     out |= {
         "rate": args.rate,
         "lateness_posts": args.lateness_posts,
@@ -433,7 +455,11 @@ def main(argv: list[str] | None = None) -> None:
         "project_lateness_max_ms": round(max(late_project) * 1000, 1),
         "raw_lateness_p50_ms": _ms(late_raw, 50),
         "raw_lateness_p99_ms": _ms(late_raw, 99),
-        "goal_lateness_met": p99 < 0.05,
+        "lateness_runs": args.lateness_runs,
+        "project_lateness_p50_ms_runs": [_ms(lp, 50) for lp, _ in late_runs],
+        "project_lateness_p99_ms_runs": [_ms(lp, 99) for lp, _ in late_runs],
+        "raw_lateness_p99_ms_runs": [_ms(lr, 99) for _, lr in late_runs],
+        "goal_lateness_met": p99 <= 0.05,
     }
     if late_aps:
         out |= {

@@ -1,6 +1,7 @@
 """A fast HTTP/1.1 sink for the dispatch and memory benchmarks: answers every
 POST with 200 and a small JSON body, keeps connections alive, and counts what
-it received (`GET /count`). Run in its own process so it does not share the
+it received (`GET /count`), and how many distinct `Idempotency-Key`s
+arrived and how many arrived more than once (`GET /keys`: "distinct repeated"). Run in its own process so it does not share the
 event loop, or the GIL, with what is measured.
 
     python -m benchmarks.sink [--port 0]     # prints "listening PORT"
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import ClassVar
 
 _BODY = b'{"id":"ok"}'
 _OK = (
@@ -27,6 +29,8 @@ _OK = (
 
 class Sink(asyncio.Protocol):
     received = 0
+    #: Idempotency-Key -> times received (exactly-once checks).
+    keys: ClassVar[dict[bytes, int]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -41,16 +45,24 @@ class Sink(asyncio.Protocol):
                 break
             head = self.buffer[:end]
             length = 0
+            key = None
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"idempotency-key":
+                    key = value.strip()
             total = end + 4 + length
             if len(self.buffer) < total:
                 break
             self.buffer = self.buffer[total:]
-            if head.startswith(b"GET /count"):
-                body = str(Sink.received).encode()
+            if head.startswith((b"GET /count", b"GET /keys")):
+                if head.startswith(b"GET /count"):
+                    body = str(Sink.received).encode()
+                else:
+                    repeated = sum(1 for n in Sink.keys.values() if n > 1)
+                    body = f"{len(Sink.keys)} {repeated}".encode()
                 out.append(
                     b"HTTP/1.1 200 OK\r\nContent-Length: "
                     + str(len(body)).encode()
@@ -59,6 +71,8 @@ class Sink(asyncio.Protocol):
                 )
             else:
                 Sink.received += 1
+                if key is not None:
+                    Sink.keys[key] = Sink.keys.get(key, 0) + 1
                 out.append(_OK)
         if out:
             self.transport.write(b"".join(out))
@@ -93,15 +107,23 @@ class SinkProcess:
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}/hook"
 
-    def count(self) -> int:
+    def _get(self, path: str) -> str:
         import http.client
 
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
-            conn.request("GET", "/count")
-            return int(conn.getresponse().read())
+            conn.request("GET", path)
+            return conn.getresponse().read().decode()
         finally:
             conn.close()
+
+    def count(self) -> int:
+        return int(self._get("/count"))
+
+    def keys(self) -> tuple[int, int]:
+        """(distinct Idempotency-Keys received, keys received more than once)."""
+        distinct, repeated = self._get("/keys").split()
+        return int(distinct), int(repeated)
 
     def wait_for(self, n: int, timeout: float) -> float | None:
         """Seconds until the sink has received `n` requests, polled."""
