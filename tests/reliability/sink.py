@@ -63,8 +63,13 @@ class Sink:
         seed: int | None = 1234,
         hang_seconds: float = 30.0,
         retry_after: str = "1",
+        unclear_first: dict[str, int] | None = None,
     ) -> None:
         self.fail_share = fail_share
+        # Path prefix -> how many of its first requests get an unclear answer
+        # (a hang or a cut connection) whatever the dice say, so a run always
+        # meets the case it exists to test, not only on most seeds.
+        self.unclear_first = dict(unclear_first or {})
         self.faults = faults
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
@@ -176,6 +181,12 @@ class Sink:
         fault = None
         if path.startswith("/chaos") and self.rng.random() < self.fail_share:
             fault = self.rng.choice(self.faults)
+        with self.lock:
+            for prefix, left in self.unclear_first.items():
+                if left > 0 and path.startswith(prefix):
+                    self.unclear_first[prefix] = left - 1
+                    fault = "timeout" if left % 2 else "drop"
+                    break
         with self.lock:
             if fault:
                 self.stats.faults[fault] += 1
