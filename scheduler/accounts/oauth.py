@@ -174,9 +174,10 @@ def connect(
     connected (account, expiry, whether it refreshes). Nothing is stored
     unless every step succeeded."""
     from authlib.common.security import generate_token
-    from authlib.integrations.base_client.errors import OAuthError
-    from authlib.integrations.httpx_client import OAuth2Client
     from sqlmodel import Session
+
+    OAuth2Client = tokens.oauth2_client()
+    from authlib.integrations.base_client.errors import OAuthError
 
     from scheduler.accounts import secrets
     from scheduler.storage import database

@@ -193,10 +193,26 @@ class _Transient(Exception):
     """The token endpoint did not answer usefully; trying again may work."""
 
 
+def oauth2_client() -> type:
+    """authlib's OAuth 2 client on httpx. authlib 1.9 warns on import that it
+    would rather have httpx2; the warning is for us, not the user's terminal."""
+    import warnings
+
+    # Importing authlib.deprecate turns its warnings on ("always"): first that,
+    # then the filter that silences them.
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import OAuth2Client
+
+    return OAuth2Client
+
+
 def _call_endpoint(spec: Platform, options: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """One refresh at the platform's token endpoint, classified."""
+    OAuth2Client = oauth2_client()
     from authlib.integrations.base_client.errors import OAuthError
-    from authlib.integrations.httpx_client import OAuth2Client
 
     try:
         if spec.refresh == "threads":

@@ -85,7 +85,7 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     # Connected channels: one line each on the state of their tokens.
     for r in rows:
         if r.get("credential"):
-            console.print(f"{lit(r['name'])}: {lit(r['credential'])}")
+            console.print(f"{lit(r['name'])}: {lit(r['credential'])}", soft_wrap=True)
 
 
 def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> None:
@@ -272,8 +272,8 @@ def channels_connect(
         print_json(data)
     else:
         who = ", ".join(f"{k}={v}" for k, v in data["account"].items())
-        console.print(f"[green]connected[/] channel {lit(name)}: {lit(who)}")
-        console.print(lit(data["status"]))
+        console.print(f"[green]connected[/] channel {lit(name)}: {lit(who)}", soft_wrap=True)
+        console.print(lit(data["status"]), soft_wrap=True)
 
 
 @app.command("rotate-key")

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector, current_token
 from authlib.oauth2.rfc6749 import grants
@@ -182,7 +182,7 @@ class AuthServer:
 
     # -- the Flask app -----------------------------------------------------------------
 
-    def _app(self) -> Flask:  # noqa: C901 - one place for every route
+    def _app(self) -> Flask:
         app = Flask(__name__)
         outer = self
 
@@ -223,7 +223,11 @@ class AuthServer:
         )
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+            TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]
 
             def save_authorization_code(self, code: str, req: Any) -> None:
                 outer.codes[code] = Code(
@@ -247,7 +251,11 @@ class AuthServer:
                 return code.user
 
         class RefreshGrant(grants.RefreshTokenGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+            TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]
             INCLUDE_NEW_REFRESH_TOKEN = True  # rotation, as X does
 
             def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
@@ -266,7 +274,11 @@ class AuthServer:
                     credential.refresh_revoked = True
 
         class Revocation(RevocationEndpoint):
-            CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+            CLIENT_AUTH_METHODS: ClassVar[list[str]] = [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]
 
             def query_token(self, token_string: str, hint: str | None) -> Token | None:
                 for token in outer.tokens:
@@ -351,21 +363,36 @@ class AuthServer:
             client.forever = True
             outer.counts["apps"] += 1
             return jsonify(
-                {"id": "1", "name": request.form["client_name"], "client_id": client_id,
-                 "client_secret": client.client_secret}
+                {
+                    "id": "1",
+                    "name": request.form["client_name"],
+                    "client_id": client_id,
+                    "client_secret": client.client_secret,
+                }
             )
 
         @app.get("/api/v2/instance")
         def mastodon_instance() -> Any:
-            return jsonify({"configuration": {"statuses": {"max_characters": 500,
-                                                            "characters_reserved_per_url": 23}}})
+            return jsonify(
+                {
+                    "configuration": {
+                        "statuses": {"max_characters": 500, "characters_reserved_per_url": 23}
+                    }
+                }
+            )
 
         @app.get("/api/v1/accounts/verify_credentials")
         @protect()
         def mastodon_me() -> Any:
             user = current_token.user
-            return jsonify({"id": user["id"], "username": user["username"],
-                            "acct": user["username"], "display_name": user["name"]})
+            return jsonify(
+                {
+                    "id": user["id"],
+                    "username": user["username"],
+                    "acct": user["username"],
+                    "display_name": user["name"],
+                }
+            )
 
         # -- Threads -----------------------------------------------------------------------
         def graph_token() -> Token | None:
@@ -375,8 +402,15 @@ class AuthServer:
             return found
 
         def graph_error() -> Any:
-            return jsonify({"error": {"message": "Error validating access token",
-                                      "type": "OAuthException", "code": 190}}), 400
+            return jsonify(
+                {
+                    "error": {
+                        "message": "Error validating access token",
+                        "type": "OAuthException",
+                        "code": 190,
+                    }
+                }
+            ), 400
 
         @app.get("/access_token")
         @app.get("/refresh_access_token")
@@ -389,18 +423,30 @@ class AuthServer:
             if old is None:
                 return graph_error()
             if request.path == "/access_token":
-                client = next((c for c in outer.clients.values()
-                               if c.client_secret == request.args.get("client_secret")), None)
+                client = next(
+                    (
+                        c
+                        for c in outer.clients.values()
+                        if c.client_secret == request.args.get("client_secret")
+                    ),
+                    None,
+                )
                 if client is None or request.args.get("grant_type") != "th_exchange_token":
                     return graph_error()
             elif request.args.get("grant_type") != "th_refresh_token":
                 return graph_error()
-            new = Token(old.client_id, old.user, secrets.token_urlsafe(32), None, old.scope,
-                        5_184_000)
+            new = Token(
+                old.client_id, old.user, secrets.token_urlsafe(32), None, old.scope, 5_184_000
+            )
             with outer.lock:
                 outer.tokens.append(new)
-            return jsonify({"access_token": new.access_token, "token_type": "bearer",
-                            "expires_in": new.expires_in})
+            return jsonify(
+                {
+                    "access_token": new.access_token,
+                    "token_type": "bearer",
+                    "expires_in": new.expires_in,
+                }
+            )
 
         @app.get("/v1.0/me")
         def threads_me() -> Any:
