@@ -289,13 +289,15 @@ def _with_retries(call: Callable[[], dict[str, Any]], name: str) -> dict[str, An
 
 # -- refreshing ---------------------------------------------------------------------
 
-_locks: dict[tuple[str, int], threading.Lock] = {}
+_locks: dict[tuple[int, int], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
 def _local_lock(engine: Engine, channel_id: int) -> threading.Lock:
+    """One refresh at a time per channel within a process (per engine: a
+    process has one; the database lock is what keeps processes apart)."""
     with _locks_guard:
-        return _locks.setdefault((str(engine.url), channel_id), threading.Lock())
+        return _locks.setdefault((id(engine), channel_id), threading.Lock())
 
 
 _table = Credential.__table__  # type: ignore[attr-defined]
