@@ -14,7 +14,9 @@
   grant revoked. Only `invalid_grant` (Threads: an OAuth error on the
   refresh) does: the credential becomes `revoked`, the channel is paused, and
   every `on_revoked` callback is called. `on_expiring` callbacks hear of a
-  token that cannot be refreshed a week before it runs out.
+  token that cannot be refreshed a week before it runs out; a notifier in
+  another process can poll `credential_states` instead (the same facts, from
+  the database). `upkeep` (hourly in the daemon) refreshes what is due.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from scheduler.errors import (
     CredentialRejected,
     GrantRevoked,
     PermanentError,
+    RetryableError,
+    SecretKeyError,
     TokenEndpointUnavailable,
 )
 from scheduler.storage.models import Channel, Credential, utcnow
@@ -153,6 +157,26 @@ def _scope(token: dict[str, Any]) -> str | None:
 
 def credential_for(session: Session, channel_id: int) -> Credential | None:
     return session.exec(select(Credential).where(Credential.channel_id == channel_id)).first()
+
+
+def credential_states(session: Session) -> list[dict[str, Any]]:
+    """Every connected channel's credential state, for a notifier that polls
+    instead of registering `on_revoked` (another process than the daemon)."""
+    rows = session.exec(
+        select(Channel, Credential).join(Credential, Credential.channel_id == Channel.id)
+    ).all()
+    return [
+        {
+            "channel": channel.name,
+            "platform": channel.platform,
+            "status": row.status,
+            "detail": row.detail,
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            "warned_at": row.warned_at.isoformat() if row.warned_at else None,
+            "line": describe(row, channel.platform),
+        }
+        for channel, row in rows
+    ]
 
 
 def describe(row: Credential | None, platform: str, now: dt.datetime | None = None) -> str:
@@ -501,7 +525,42 @@ class ChannelTokens:
         return token
 
     async def access_token(self) -> str:
-        return await asyncio.to_thread(self.current)
+        return await asyncio.to_thread(_keyed, self.channel.name, self.current)
 
     async def refreshed(self, rejected: str) -> str:
-        return await asyncio.to_thread(self.replace, rejected)
+        return await asyncio.to_thread(_keyed, self.channel.name, self.replace, rejected)
+
+
+def _keyed(name: str, call: Callable[..., str], *args: Any) -> str:
+    """A missing or wrong key at send time keeps the post queued (it is the
+    daemon's setup, not the post, that is wrong) instead of failing it."""
+    try:
+        return call(*args)
+    except SecretKeyError as exc:
+        raise RetryableError(f"channel {name}: {exc}", retry_after=600) from None
+
+
+def upkeep(engine: Engine) -> dict[str, int]:
+    """Refresh every connected channel's token that is due, and give the
+    week-ahead warnings (the daemon runs this hourly). Returns counts."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Channel)
+            .join(Credential, Credential.channel_id == Channel.id)
+            .where(Credential.status == CONNECTED, Channel.paused.is_(False))  # type: ignore[attr-defined]
+        ).all()
+        for channel in rows:
+            session.expunge(channel)
+    counts = {"checked": 0, "failed": 0}
+    for channel in rows:
+        if channel.platform not in PLATFORMS:
+            continue
+        counts["checked"] += 1
+        try:
+            ChannelTokens(engine, channel).current()
+        except Exception as exc:
+            # Each channel on its own: one that cannot refresh now is logged
+            # (and paused, if revoked); the next hour tries again.
+            counts["failed"] += 1
+            log.warning("channel %s: %s", channel.name, exc)
+    return counts

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 
 from scheduler.accounts import channels, oauth, secrets, tokens
@@ -24,6 +25,7 @@ from scheduler.delivery.outgoing import make_client
 from scheduler.errors import (
     CredentialRejected,
     GrantRevoked,
+    RetryableError,
     TokenEndpointUnavailable,
 )
 from scheduler.publishers.base import OutgoingPost
@@ -164,6 +166,9 @@ def test_invalid_grant_pauses_with_a_line_and_a_callback(connected, engine, auth
         (listed,) = channels.channel_rows(session)
     assert listed["paused"]
     assert listed["credential"].startswith("REVOKED as club_account: ")
+    with Session(engine) as session:
+        (state,) = tokens.credential_states(session)
+    assert state["status"] == "revoked" and state["channel"] == "club-x"
     assert "run `channels connect`" in listed["credential"]
     # Connecting again renews the channel in place and resumes it.
     oauth.connect(engine, "club-x", open_url=browser, say=lambda _: None, **CLIENTS["x"])
@@ -205,7 +210,10 @@ def test_threads_refreshes_its_long_lived_token_well_before_60_days(connected, e
         obtained_at=now - dt.timedelta(days=31),
         expires_at=now + dt.timedelta(days=29),
     )
-    token = tokens.ChannelTokens(engine, channel_of(engine, "club-th")).current()
+    # The daemon's hourly check refreshes it, though the channel sent nothing.
+    assert tokens.upkeep(engine) == {"checked": 1, "failed": 0}
+    _, data = stored(engine, "club-th")
+    token = data["access_token"]
     assert auth.counts["threads_refresh_access_token"] == 1
     assert token != before["access_token"] and auth.token(token) is not None
     row, _ = stored(engine, "club-th")
@@ -284,3 +292,12 @@ def test_kill_9_between_receiving_and_saving_loses_nothing(
     # The next daemon refreshes with the pair it has.
     token = tokens.ChannelTokens(engine, channel_of(engine, "club-x")).current()
     assert auth.counts["refresh"] == 2 and auth.token(token) is not None
+
+
+def test_a_daemon_without_the_key_keeps_posts_queued(connected, engine, monkeypatch):
+    connected("club-x", "x")
+    monkeypatch.setenv("SCHEDULER_SECRET_KEY", Fernet.generate_key().decode())
+    source = tokens.ChannelTokens(engine, channel_of(engine, "club-x"))
+    with pytest.raises(RetryableError, match="do not decrypt") as caught:
+        asyncio.run(source.access_token())
+    assert not isinstance(caught.value, GrantRevoked)
