@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 
+import keyring
 import pytest
 from cryptography.fernet import Fernet
+from keyring.backend import KeyringBackend
 from sqlmodel import Session, select
 
 from scheduler.accounts import secrets
@@ -139,3 +141,45 @@ def test_environment_variable_channels_work_as_before(engine, auth, key, cli, mo
     with Session(engine) as session:
         names = [c.name for c in session.exec(select(Channel))]
     assert names == ["env-x", "later-x"]
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend that keeps passwords in a dict (keyring's own API)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+def test_the_key_can_live_in_the_system_keyring(connected, engine, monkeypatch, cli):
+    monkeypatch.delenv("SCHEDULER_SECRET_KEY")
+    ring = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(ring)
+    try:
+        connected("club-x", "x")  # no key yet: one is made in the keyring
+        first = ring.passwords[("scheduler", "secret-key")]
+        row, data = stored(engine, "club-x")
+        assert data["access_token"] and first not in row.secret
+        code, out, err = cli("channels", "rotate-key")
+        assert code == 0, err
+        assert "re-encrypted 1 credential(s)" in out
+        second = ring.passwords[("scheduler", "secret-key")]
+        assert second != first and ring.passwords[("scheduler", "secret-key-previous")] == first
+        assert stored(engine, "club-x")[1] == data
+        # Under the new key alone too: the previous one is only a safety net.
+        del ring.passwords[("scheduler", "secret-key-previous")]
+        assert stored(engine, "club-x")[1] == data
+    finally:
+        keyring.set_keyring(previous)
