@@ -147,6 +147,9 @@ class AuthServer:
         self.posts: list[dict[str, Any]] = []
         self.app = self._app()
         self._http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        # Stopping must not wait for idle keep-alive connections to time out.
+        self._http.daemon_threads = True
+        self._http.block_on_close = False
         self.url = f"http://127.0.0.1:{self._http.server_port}"
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
