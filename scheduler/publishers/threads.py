@@ -55,6 +55,7 @@ from scheduler.publishers.ratelimit import header_retry_after
 from scheduler.publishers.sending import by_status, json_body
 
 MAX_CHARS = 500
+PLACEHOLDER = "<access token>"
 MAX_LINKS = 5
 _SPACE = regex.compile(r"\s+")
 # Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
@@ -126,7 +127,7 @@ class ThreadsPublisher(Publisher):
 
     # -- requests -------------------------------------------------------------------
     def _form(self, method: str, path: str, params: dict[str, Any]) -> PreparedRequest:
-        token = self.bearer() or "<access token>"
+        token = self.bearer() or PLACEHOLDER
         fields = {k: str(v) for k, v in params.items() if v is not None}
         fields["access_token"] = token
         secrets = (token,) if self.bearer() else ()
@@ -139,7 +140,7 @@ class ThreadsPublisher(Publisher):
         )
 
     def _get_request(self, path: str, **params: Any) -> PreparedRequest:
-        token = self.bearer() or "<access token>"
+        token = self.bearer() or PLACEHOLDER
         query = httpx.QueryParams({**params, "access_token": token})
         secrets = (token,) if self.bearer() else ()
         return PreparedRequest("GET", f"{self._api}{path}?{query}", secrets=secrets)
@@ -180,9 +181,10 @@ class ThreadsPublisher(Publisher):
         """`request` carrying the current token: the token travels in the URL or
         the form, and a connected channel's token may be refreshed meanwhile."""
         token = self.bearer()
-        if not token or not request.secrets or request.secrets[0] == token:
+        used = request.secrets[0] if request.secrets else PLACEHOLDER
+        if not token or used == token:
             return request
-        old, new = quote_plus(request.secrets[0]), quote_plus(token)
+        old, new = quote_plus(used), quote_plus(token)
         content = request.content.replace(old.encode(), new.encode()) if request.content else None
         return PreparedRequest(
             request.method,

@@ -399,7 +399,7 @@ class AuthServer:
 
         # -- Threads -----------------------------------------------------------------------
         def graph_token() -> Token | None:
-            found = outer.token(request.args.get("access_token", ""))
+            found = outer.token(request.values.get("access_token", ""))
             if found is None or found.revoked or found.is_expired():
                 return None
             return found
@@ -457,5 +457,42 @@ class AuthServer:
             if found is None:
                 return graph_error()
             return jsonify(found.user)
+
+        @app.get("/v1.0/me/threads_publishing_limit")
+        def threads_quota() -> Any:
+            if graph_token() is None:
+                return graph_error()
+            return jsonify(
+                {
+                    "data": [
+                        {
+                            "quota_usage": len(outer.posts),
+                            "config": {"quota_total": 250, "quota_duration": 86400},
+                        }
+                    ]
+                }
+            )
+
+        @app.post("/v1.0/me/threads")
+        @app.post("/v1.0/me/threads_publish")
+        def threads_post() -> Any:
+            if graph_token() is None:
+                return graph_error()
+            if request.path.endswith("/threads"):
+                outer.posts.append(request.form.to_dict())
+                return jsonify({"id": f"c{len(outer.posts)}"})
+            return jsonify({"id": "m" + request.form["creation_id"][1:]})
+
+        @app.get("/v1.0/<object_id>")
+        def threads_object(object_id: str) -> Any:
+            if graph_token() is None:
+                return graph_error()
+            return jsonify(
+                {
+                    "id": object_id,
+                    "status": "FINISHED",
+                    "permalink": f"https://www.threads.net/@club_account/post/{object_id}",
+                }
+            )
 
         return app

@@ -220,6 +220,22 @@ def test_threads_refreshes_its_long_lived_token_well_before_60_days(connected, e
     assert row.expires_at and row.expires_at > now + dt.timedelta(days=59)
 
 
+def test_a_connected_threads_channel_publishes_with_its_stored_token(connected, engine, auth):
+    connected("club-th", "threads")
+    _, data = stored(engine, "club-th")
+    publisher = channels.publisher_for(channel_of(engine, "club-th"), reveal=True, engine=engine)
+
+    async def send():
+        async with make_client() as client:
+            return await publisher.publish(client, OutgoingPost(1, "k-1", "Kick-off at 3", NOW))
+
+    result = asyncio.run(send())
+    assert result.remote_id == "m1"
+    (sent,) = auth.posts
+    # The token travels in the form: the stored one, not a placeholder.
+    assert sent["access_token"] == data["access_token"] and sent["text"] == "Kick-off at 3"
+
+
 @pytest.mark.postgres
 def test_two_daemons_on_postgres_refresh_a_channel_once(pg_url, auth, key, browser):
     first = database.make_engine(pg_url)
