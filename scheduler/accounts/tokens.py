@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Waits between attempts at the token endpoint after a transient failure.
 BACKOFF: tuple[float, ...] = (0.5, 2.0, 5.0)
 TIMEOUT = 15.0
+#: A token with less than this left is not used when its refresh failed.
+STILL_GOOD = dt.timedelta(seconds=60)
 
 CONNECTED, REVOKED, EXPIRED = "connected", "revoked", "expired"
 
@@ -461,15 +463,26 @@ class ChannelTokens:
             raise GrantRevoked(f"channel {self.channel.name}: {row.detail}", retry_after=3600)
         data = secrets.decrypt(row.secret)
         token, expires, version = data["access_token"], row.expires_at, row.version
-        if self._due(expires, now) and self._refreshable(row, now):
-            token, expires, version = refresh(self.engine, self.channel, seen_version=version)
-        elif expires is not None and not self._refreshable(row, now):
-            self._warn(row, now)
-            if expires <= now:
-                raise CredentialRejected(
-                    f"channel {self.channel.name}: the {self.spec.name} token expired on "
-                    f"{expires:%Y-%m-%d}; run `scheduler channels connect {self.channel.name}`"
-                )
+        refreshable = self._refreshable(row, now)
+        if self._due(expires, now) and refreshable:
+            try:
+                token, expires, version = refresh(self.engine, self.channel, seen_version=version)
+            except TokenEndpointUnavailable as exc:
+                if expires is None or expires - now <= STILL_GOOD:
+                    raise
+                # The token in hand still works: send with it, refresh next time.
+                log.warning("%s; sending with the current token meanwhile", exc)
+                self._warn(row, now)
+                return token
+        if expires is not None and (not refreshable or self.spec.margin > self.spec.warn):
+            # No refresh possible, or one long overdue (Threads refreshes with
+            # 30 days left; a week left means it kept failing): say so early.
+            self._warn(row, now, expires)
+        if expires is not None and expires <= now:
+            raise CredentialRejected(
+                f"channel {self.channel.name}: the {self.spec.name} token expired on "
+                f"{expires:%Y-%m-%d}; run `scheduler channels connect {self.channel.name}`"
+            )
         self._token, self._expires, self._version = token, expires, version
         return token
 
@@ -484,8 +497,9 @@ class ChannelTokens:
             )
         return False
 
-    def _warn(self, row: Credential, now: dt.datetime) -> None:
-        if row.expires_at is None or row.expires_at - now > self.spec.warn or row.warned_at:
+    def _warn(self, row: Credential, now: dt.datetime, expires: dt.datetime | None = None) -> None:
+        expires = expires or row.expires_at
+        if expires is None or expires - now > self.spec.warn or row.warned_at:
             return
         with self.engine.begin() as conn:
             claimed = conn.execute(
@@ -494,10 +508,10 @@ class ChannelTokens:
                 .values(warned_at=now)
             ).rowcount
         if claimed:
-            days = max((row.expires_at - now).days, 0)
+            days = max((expires - now).days, 0)
             message = (
                 f"channel {self.channel.name}: the {self.spec.name} token expires in {days} days "
-                f"({row.expires_at:%Y-%m-%d}) and cannot be refreshed; run "
+                f"({expires:%Y-%m-%d}) and has not been refreshed; run "
                 f"`scheduler channels connect {self.channel.name}` before then"
             )
             log.warning("%s", message)

@@ -220,6 +220,29 @@ def test_threads_refreshes_its_long_lived_token_well_before_60_days(connected, e
     assert row.expires_at and row.expires_at > now + dt.timedelta(days=59)
 
 
+def test_a_threads_refresh_that_keeps_failing_is_said_early(connected, engine, auth):
+    heard = []
+    tokens.on_expiring(heard.append)
+    connected("club-th", "threads")
+    _, before = stored(engine, "club-th")
+    now = dt.datetime.now(dt.UTC)
+    set_row(
+        engine,
+        "club-th",
+        obtained_at=now - dt.timedelta(days=55),
+        expires_at=now + dt.timedelta(days=5, hours=1),
+    )
+    auth.faults = ["503"] * 4
+    # The refresh fails, but the token in hand has days left: it is used.
+    token = tokens.ChannelTokens(engine, channel_of(engine, "club-th")).current()
+    assert token == before["access_token"]
+    assert auth.counts["threads_refresh_access_token"] == 4
+    (event,) = heard
+    assert "expires in 5 days" in event.message and "has not been refreshed" in event.message
+    row, _ = stored(engine, "club-th")
+    assert row.status == "connected" and row.warned_at is not None
+
+
 def test_a_connected_threads_channel_publishes_with_its_stored_token(connected, engine, auth):
     connected("club-th", "threads")
     _, data = stored(engine, "club-th")
