@@ -201,7 +201,8 @@ def describe(row: Credential | None, platform: str, now: dt.datetime | None = No
     if left <= dt.timedelta(0) and not row.has_refresh:
         return f"EXPIRED{who} on {row.expires_at:%Y-%m-%d}; run `channels connect`"
     refreshable = row.has_refresh or (spec is not None and spec.refresh == "threads")
-    if not refreshable and spec is not None and left <= spec.warn:
+    overdue = spec is not None and spec.margin > spec.warn  # refresh should be long done
+    if spec is not None and left <= spec.warn and (not refreshable or overdue):
         return f"{text}; EXPIRES in {max(left.days, 0)} d ({row.expires_at:%Y-%m-%d}); run `channels connect`"
     return f"{text}; token until {row.expires_at:%Y-%m-%d %H:%M} UTC" + (
         ", refreshed automatically" if refreshable else ""

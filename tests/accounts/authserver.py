@@ -292,7 +292,7 @@ class AuthServer:
             def revoke_token(self, token: Token, req: Any) -> None:
                 token.revoked = token.refresh_revoked = True
 
-        server.register_grant(CodeGrant, [CodeChallenge(required=False)])
+        server.register_grant(CodeGrant, [CodeChallenge(required=True)])
         server.register_grant(RefreshGrant)
         server.register_endpoint(Revocation)
 

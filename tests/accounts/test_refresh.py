@@ -241,6 +241,9 @@ def test_a_threads_refresh_that_keeps_failing_is_said_early(connected, engine, a
     assert "expires in 5 days" in event.message and "has not been refreshed" in event.message
     row, _ = stored(engine, "club-th")
     assert row.status == "connected" and row.warned_at is not None
+    with Session(engine) as session:
+        (listed,) = channels.channel_rows(session)
+    assert "EXPIRES in 5 d" in listed["credential"]
 
 
 def test_a_connected_threads_channel_publishes_with_its_stored_token(connected, engine, auth):
