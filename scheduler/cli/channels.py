@@ -10,7 +10,9 @@ import typer
 from scheduler.cli.common import ChannelArg, JsonOpt, state
 from scheduler.output import console, lit, print_json
 
-app = typer.Typer(help="Where posts go: add, list, test, pause, resume.", no_args_is_help=True)
+app = typer.Typer(
+    help="Where posts go: add, list, test, pause, resume, connect (OAuth).", no_args_is_help=True
+)
 
 
 @app.command("add")
@@ -235,8 +237,10 @@ def channels_connect(
     browser: Annotated[
         bool, typer.Option("--browser/--no-browser", help="Open the page in a browser.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Loopback port for the callback (0: any free).")] = 0,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser.")] = 300.0,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Loopback port for the callback (0: any free).")
+    ] = 0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the browser.")] = 300.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Connect a channel's account with OAuth (X, LinkedIn, Threads, Mastodon); tokens
