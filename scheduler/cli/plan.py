@@ -81,11 +81,13 @@ def plan(
             planned = plan_recurring_posts(
                 session, env, first, end, channel=channel, lifetime=lifetime
             )
+        drafts = sum(1 for r in planned.rows if r["status"] == "draft")
         print_created(
             planned.rows,
             planned.over_limit,
             json_out,
             f"{len(planned.rows)} recurring posts queued"
+            + (f" ({drafts} of them drafts to review)" if drafts else "")
             + (f", {planned.skipped} already planned" if planned.skipped else ""),
             notes=planned.notes,
             skipped=planned.skipped,
