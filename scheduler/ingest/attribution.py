@@ -216,6 +216,13 @@ _WOVEN = regex.compile(
     r"wondering|aloud)\b"
 )
 _WOVEN_MIN_WORDS = 8
+_NAMED_MIN_WORDS = 4
+# Verbs that name or judge what the quote describes; the quote is their object's label.
+_NAMING_VERB = regex.compile(
+    r"(?i)(?:call|calls|called|brand|brands|branded|label|labels|labeled|labelled|dub|dubs|"
+    r"dubbed|term|terms|termed|liken|likens|likened|accuse|accuses|accused|describe|describes|"
+    r"described)"
+)
 _WOVEN_LONG_WORDS = 20
 _WOVEN_TAIL = regex.compile(
     r"(?i)(?:(?:[\w’'.-]+\s+){0,3}?that(?:\s+(?:if|when|while|because|as))?"
@@ -230,6 +237,14 @@ _NAMING_TAIL = regex.compile(
     r"(?i)(?!(?:on|in|at|to|off|up|out|for|from|into|over)\b)"
     r"(?:[\w’'.-]+\s+){0,4}[\w’'.-]+"
 )
+# "told supporters to "go and vote"", "urged the council to "...": the quote is the
+# instruction itself, in the speaker's words.
+_DIRECTIVE = regex.compile(
+    r"(?i)(?:tell|tells|told|telling|urge|urges|urged|urging|ask|asks|asked|asking|warn|warns|"
+    r"warned|warning)"
+)
+_TO_TAIL = regex.compile(r"(?i)(?:[\w’'.-]+\s+){0,6}?to")
+_JOINED_QUOTE = regex.compile(r"[“\"][^“”\"]*[”\"]\s*,?\s*(?:and|or|but)(?:\s+then)?\s*$")
 _RELATIVE_HEAD = regex.compile(r"(?i)\bwhat\s+(?:\w+\s+){0,2}$")
 
 
@@ -241,9 +256,14 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     Short fragments stay out: a word or two in marks is more often a term or a
     scare quote than speech, and a paraphrase around them is not the speaker's.
     """
-    if len(text[q.start : q.end].split()) < _WOVEN_MIN_WORDS:
+    words = len(text[q.start : q.end].split())
+    if words < _NAMED_MIN_WORDS:
         return None
     before = text[clause_start : q.open]
+    # "told them to "..." and then "..."": quotes joined by a conjunction share
+    # the clause's verb, so read the clause as it was before the first of them.
+    while (joined := _JOINED_QUOTE.search(before)) is not None:
+        before = before[: joined.start()]
     if regex.search(r"[“”\"]", before):
         return None  # another quote sits between: its attribution is the one to use
     verbs = [
@@ -255,14 +275,22 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return None
     verb = max(verbs, key=lambda v: v.start())
     tail = before[verb.end() :].strip()
+    # Naming verbs: a shorter quote that is the sentence's whole last part
+    # ("Oslo branded the deal a "betrayal of every fishing town."") is the
+    # named subject's own words; mid-sentence it is more often a term.
+    named_only = words < _WOVEN_MIN_WORDS
+    if named_only and not (_NAMING_VERB.fullmatch(verb.group(0)) and _ends_sentence(text, q)):
+        return None
     # Only what leaves the quote as the verb's whole object: "said that "...",
     # "told Fox that "...", "said he would "...", "called the plan "...".
     # "said the nation has become "..." puts the narrator's paraphrase first.
     naming = _WOVEN.fullmatch(verb.group(0)) is not None
     # A very long quote outweighs a short lead-in of paraphrase before it.
     very_long = len(text[q.start : q.end].split()) >= _WOVEN_LONG_WORDS
+    directive = _DIRECTIVE.fullmatch(verb.group(0)) is not None
     if not (
         _WOVEN_TAIL.fullmatch(tail)
+        or (directive and _TO_TAIL.fullmatch(tail) and text[q.start : q.start + 1].islower())
         or (naming and _NAMING_TAIL.fullmatch(tail))
         or (very_long and len(tail.split()) <= 6 and not regex.search(r"[,.;:!?]", tail))
     ):
@@ -279,7 +307,20 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
             subject = _clause_subject(head, clause_start)
     if subject is None:
         return None
+    if named_only and (subject.kind != "name" or subject.phrase.split()[0] in NOT_NAMES):
+        # "Critics called it "...": a group, not someone whose words these are.
+        return None
     return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+def _ends_sentence(text: str, q: QuoteSpan) -> bool:
+    """The quote closes its sentence: a stop inside or right after the closing mark."""
+    if q.close is None:
+        return False
+    if text[q.end - 1] in ".!?":
+        return True
+    after = text[q.close + 1 : q.close + 3]
+    return after[:1] in ".!?" or after[:1] == "" or after.lstrip()[:1] in "—–" or after == " -"
 
 
 _POSSESSOR_COLON = regex.compile(
