@@ -179,12 +179,38 @@ def _clause_subject(s: str, offset: int) -> Speaker | None:
     m = regex.search(r"(?i)^\W*(he|she|they)\b", s)
     if m:
         return Speaker("pronoun", m.group(1), offset + m.start(1), None)
+    # "In May, two tenants' groups gave Mayor Doe a month, saying ...": the
+    # subject that opens the clause speaks, not a name in its object.
+    lead = _LEAD_PHRASE.match(s)
+    at = lead.end() if lead else len(s) - len(s.lstrip(" \"“”'—–-"))
+    m = _SUBJECT_NP.match(s, at)
+    if m:
+        return Speaker("phrase", m.group(1), offset + m.start(1), None)
+    m = NAME_SEQ.match(s, at)
+    if m:
+        tokens = name_tokens(m.group(0).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, offset + m.end() - len(name), None)
     for m in NAME_SEQ.finditer(s):
         tokens = name_tokens(m.group(0).split())
         if tokens and tokens[0] not in NOT_NAMES:
             name = " ".join(tokens)
             return Speaker("name", name, offset + m.end() - len(name), None)
     return None
+
+
+# A short opening phrase before the subject: "In May,", "On Friday night,", "Earlier,".
+_LEAD_PHRASE = regex.compile(
+    r"\W*(?:(?:In|On|At|After|Before|During|Since|Earlier|Later|Last|Late|Then|Meanwhile|"
+    r"Yesterday|Today|Also|However|Still|Now|Separately)\b[^,.;:!?]{0,40},\s+)"
+)
+_SUBJECT_NP = regex.compile(
+    rf"(?i)((?:{_DET})\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+(?:also\s+)?"
+    r"(?:is|was|are|were|has|had|have|did|does|will|would|gave|gives|took|takes|made|makes|"
+    r"sent|sends|met|meets|won|lost|left|held|holds|kept|keeps|got|gets|set|went|came|"
+    r"brought|[\p{Ll}-]+ed)\b"
+)
 
 
 def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> bool:
@@ -217,6 +243,8 @@ _WOVEN = regex.compile(
 )
 _WOVEN_MIN_WORDS = 8
 _NAMED_MIN_WORDS = 4
+_OWNED_MIN_WORDS = 5
+_OWNED_TAIL = regex.compile(r"(?i)(?:that\s+)?(?:his|her|their|its|our|my)")
 # Verbs that name or judge what the quote describes; the quote is their object's label.
 _NAMING_VERB = regex.compile(
     r"(?i)(?:call|calls|called|brand|brands|branded|label|labels|labeled|labelled|dub|dubs|"
@@ -278,7 +306,15 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     # Naming verbs: a shorter quote that is the sentence's whole last part
     # ("Oslo branded the deal a "betrayal of every fishing town."") is the
     # named subject's own words; mid-sentence it is more often a term.
-    named_only = words < _WOVEN_MIN_WORDS
+    short = words < _WOVEN_MIN_WORDS
+    # "..., saying its "budget was far smaller than promised."": a speech verb and
+    # a possessive that stands for the speaker's "our"; the rest is their words.
+    owned = (
+        _OWNED_TAIL.fullmatch(tail) is not None
+        and CUE_RE.fullmatch(verb.group(0)) is not None
+        and (not short or (words >= _OWNED_MIN_WORDS and _ends_sentence(text, q)))
+    )
+    named_only = short and not owned
     if named_only and not (_NAMING_VERB.fullmatch(verb.group(0)) and _ends_sentence(text, q)):
         return None
     # Only what leaves the quote as the verb's whole object: "said that "...",
@@ -289,7 +325,8 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     very_long = len(text[q.start : q.end].split()) >= _WOVEN_LONG_WORDS
     directive = _DIRECTIVE.fullmatch(verb.group(0)) is not None
     if not (
-        _WOVEN_TAIL.fullmatch(tail)
+        owned
+        or _WOVEN_TAIL.fullmatch(tail)
         or (directive and _TO_TAIL.fullmatch(tail) and text[q.start : q.start + 1].islower())
         or (naming and _NAMING_TAIL.fullmatch(tail))
         or (very_long and len(tail.split()) <= 6 and not regex.search(r"[,.;:!?]", tail))

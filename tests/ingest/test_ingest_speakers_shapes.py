@@ -104,3 +104,39 @@ def test_follow_lines_in_marks_are_no_quote() -> None:
         f"{L}Follow the money, always,{R} Brook said."
     )
     assert [w for w, _ in _pairs(text)] == ["We won the appeal", "Follow the money, always"]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        (f"In May, two neighbourhood groups gave Mayor Ivo Sand another month, saying, {L}The "
+         f"repair budget was far smaller than promised.{R}", "two neighbourhood groups"),
+        (f"On Friday, Rana Aziz met Mayor Ivo Sand, saying, {L}We have waited long enough.{R}",
+         "Rana Aziz"),
+        (f"Rana Aziz met Mayor Ivo Sand, adding that {L}nobody in the building has had hot water "
+         f"since the first week of March.{R}", "Rana Aziz"),
+    ],
+)  # fmt: skip
+def test_the_clause_subject_speaks_not_a_name_in_its_object(text: str, speaker: str) -> None:
+    assert [s for _, s in _pairs(text)] == [speaker]
+
+
+def test_a_possessive_before_the_quote_stands_for_the_speaker() -> None:
+    text = (
+        f"In May, two neighbourhood groups gave Mayor Ivo Sand another month, saying its "
+        f"{L}repair budget was far smaller than promised.{R}"
+    )
+    assert _pairs(text) == [
+        ("repair budget was far smaller than promised.", "two neighbourhood groups")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Rana Aziz said her {L}budget was cut.{R}",
+        f"Rana Aziz said her {L}budget was cut to the bone{R} in May.",
+    ],
+)
+def test_a_short_possessive_fragment_stays_out(text: str) -> None:
+    assert _pairs(text) == []
