@@ -135,6 +135,8 @@ _THIRD_PERSON = {
     "f": regex.compile(r"(?i)\bshe\b"),
 }
 _LOOKBACK_MENTIONS = 30
+_POSSESSIVE_M = regex.compile(r"(?i)\bhis\s+\p{Ll}")
+_POSSESSIVE_F = regex.compile(r"(?i)\bher\s+(?!(?:to|and|or|for|in|on|at|of|with|that)\b)\p{Ll}")
 # What was founded or bought is a firm, whatever its name looks like.
 _FOUNDED_BEFORE = regex.compile(
     r"(?i)\b(?:founded|co-founded|cofounded|launched|set\s+up|incorporated|acquired|bought)\s+$"
@@ -429,6 +431,11 @@ class People:
                 for m in pattern.finditer(plain):
                     target.votes[gender] += 1
                     self._cast[s_start + m.start()] = (target, gender)
+            if first is not None:
+                # "Doe, the treasurer, accused her opponent": a possessive in the
+                # sentence of the person it opens speaks of that person, mostly.
+                first.votes["m"] += len(_POSSESSIVE_M.findall(plain))
+                first.votes["f"] += len(_POSSESSIVE_F.findall(plain))
             last = target
 
     def _unquoted(self, start: int, end: int) -> str:

@@ -108,6 +108,10 @@ CASES: list[tuple[str, str]] = [
     # 28. The man, not his wife who shares the surname.
     ("Bruno Keller, the mayor, opened the bridge with his wife, Anke Keller. "
      f"{Q.format('It took eleven years,')} he said.", "Bruno Keller"),
+    # 29. The quote's "he" is her opponent; her possessive says who she is.
+    ("The two candidates met for a last debate.\n\nHanna Berg, the former treasurer, accused "
+     f"her opponent of siding with landlords. {Q.format('He has voted against every tenant bill,')}"
+     " she said.", "Hanna Berg"),
 ]  # fmt: skip
 
 
