@@ -55,6 +55,11 @@ _THAT_COMMA = regex.compile(r"(?i)\s*\bthat\s*[,:]\s*$")
 _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
+_ACCORDING_AFTER = regex.compile(r"(?i)according\s+to\s+([^,;:]{2,60}?)\s*(?:[,;:]|$)")
+_ROLE_FOR = regex.compile(
+    r"(?i)\b(?:the|a|an)\s+(?:[\p{Ll}-]+\s+){0,2}?([\p{Ll}-]+)\s+(?:for|of|at|with|from)"
+    r"(?:\s+the)?$"
+)
 _OF_TAIL = regex.compile(r"^(.*?\S)\s+(?:of|from|at|for|with)\s+(?:the\s+)?\p{Lu}.*$")
 _CLAUSE_WORDS = regex.compile(
     r"(?i)\b(?:that|whether|if|because|is|was|are|were|has|have|had|be|been|will|would|as|how|"
@@ -119,6 +124,11 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         if name and (not rest.strip(" .,") or _OUTLET_TAIL.fullmatch(rest)):
             return Speaker("name", name.group(0), base + lead, None)
         return None
+    according = _ACCORDING_AFTER.match(body)
+    if according:
+        # "...," according to the agency.
+        found = _phrase_at_end(according.group(1), base + lead + according.start(1))
+        return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
     verb = next(
         (v for v in CUE_RE.finditer(body) if not _NOUN_BEFORE.search(body, 0, v.start())), None
     )
@@ -553,6 +563,10 @@ def _phrase_at_end(s: str, offset: int) -> Speaker | None:
         tokens = kept
         if tokens:
             before = s[:start].rstrip()
+            role = _ROLE_FOR.search(before)
+            if role and is_person_noun(role.group(1).lower()):
+                # "a spokeswoman for the Coastal Agency": the person, described.
+                return Speaker("phrase", s[role.start() :], offset + role.start(), None)
             # "the team's coach Doe" is a name; "Doe's coach" is not Doe.
             if not regex.search(r"[’']s$", tokens[-1]):
                 return (

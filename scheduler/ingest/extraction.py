@@ -21,7 +21,7 @@ from scheduler.ingest.attribution import (
     woven_speaker,
 )
 from scheduler.ingest.milestones import article_date, find_milestones
-from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People
+from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People, name_tokens
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
@@ -136,6 +136,18 @@ def _quotes(
             f.speaker = previous.speaker if previous is not None else None
         elif f.own is not None:
             f.speaker = _resolve(f.own, people, (f.span.start, f.span.end))
+            if (
+                f.own.kind == "name"
+                and f.speaker
+                and len(name_tokens(f.own.phrase.split())) == 1
+                and previous is not None
+                and previous.speaker
+                and f.span.para - previous.span.para <= 1
+                and previous.speaker.split()[-1] == f.speaker.split()[-1]
+            ):
+                # ""...," Erik Dunn said. "...," Dunn added": a bare surname
+                # right after its bearer spoke is that speaker, not a relative.
+                f.speaker = previous.speaker
         previous = f
     _inherit(found)
     return [

@@ -140,3 +140,33 @@ def test_a_possessive_before_the_quote_stands_for_the_speaker() -> None:
 )
 def test_a_short_possessive_fragment_stays_out(text: str) -> None:
     assert _pairs(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        (f"{L}We have made a mistake,{R} according to the agency.", "the agency"),
+        (f"{L}We have made a mistake,{R} according to Olav Dunn, the surveyor.", "Olav Dunn"),
+    ],
+)
+def test_according_to_after_the_quote(text: str, speaker: str) -> None:
+    assert [s for _, s in _pairs(text)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{L}The maps were wrong,{R} a spokeswoman for the Coastal Agency said.",
+        f"{L}The maps were wrong,{R} said a spokeswoman for the Coastal Agency.",
+    ],
+)
+def test_a_role_for_an_organisation_is_the_person_not_the_organisation(text: str) -> None:
+    assert [s for _, s in _pairs(text)] == ["a spokeswoman for the Coastal Agency"]
+
+
+def test_a_bare_surname_right_after_its_bearer_spoke_is_that_speaker() -> None:
+    text = (
+        "Olav Dunn and his son, Erik Dunn, run the survey firm. "
+        f"{L}We drew every line by hand,{R} Erik Dunn said. {L}It took years,{R} Dunn added."
+    )
+    assert [s for _, s in _pairs(text)] == ["Erik Dunn", "Erik Dunn"]
