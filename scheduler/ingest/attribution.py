@@ -409,7 +409,10 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     m = regex.match(
         rf"^[^,]{{0,160}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
     ) or regex.match(
-        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+        # "Doe, for her part, was blunt:": an aside between the name and its verb.
+        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})(?:,[^,:]{{1,40}},)?\s+\p{{Ll}}",
+        before,
+        regex.V1,
     )
     if m:
         tokens = name_tokens(m.group(1).split())
@@ -421,8 +424,20 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return Speaker("pronoun", m.group(1), clause_start + m.start(1), None)
     m = _NP_SUBJECT.match(before)
     if m:
+        sender = _FROM_NAME.search(m.group(1))
+        if sender:
+            # "The message from Ana Ruiz was simple:": Ruiz speaks, not the message.
+            name = sender.group(1)
+            return Speaker("name", name, clause_start + m.start(1) + sender.start(1), None)
         return Speaker("phrase", m.group(1), clause_start + m.start(1), None)
     return None
+
+
+_FROM_NAME = regex.compile(
+    rf"(?i:message|statement|reply|response|answer|letter|note|verdict|advice|warning)\s+"
+    rf"(?:from|by|of)\s+({NAME_PATTERN})$",
+    regex.V1,
+)
 
 
 def _cut_sentence(text: str, base: int, window: str) -> str:
@@ -486,7 +501,12 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
     if m:
         return Speaker("pronoun", m.group(1), pos, verb.group(0))
     # "said 9/11 widow Jane Doe": a lower-case description, then the name.
-    m = regex.match(r"(?:[\p{Ll}\d/’'-]+\s+){1,4}", stripped)
+    # "of the", "for a" are no description: "said the president of the Royal
+    # Society" is the president, not the society.
+    m = regex.match(
+        r"(?:(?!(?:of|the|for|at|in|from|with|on|by|to|and|a|an)\s)[\p{Ll}\d/’'-]+\s+){1,4}",
+        stripped,
+    )
     if m:
         name = _NAME_START.match(stripped[m.end() :])
         if name and not _MODIFIER.match(stripped, m.end() + name.end()):

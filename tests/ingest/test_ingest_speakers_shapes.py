@@ -170,3 +170,19 @@ def test_a_bare_surname_right_after_its_bearer_spoke_is_that_speaker() -> None:
         f"{L}We drew every line by hand,{R} Erik Dunn said. {L}It took years,{R} Dunn added."
     )
     assert [s for _, s in _pairs(text)] == ["Erik Dunn", "Erik Dunn"]
+
+
+def test_a_role_of_an_organisation_after_the_verb_is_the_person() -> None:
+    text = f"{L}We pray for rain,{R} said the president of the Royal Society for the Birds."
+    assert [s for _, s in _pairs(text)] == ["the president of the Royal Society"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Ana Ruiz, for her part, was blunt: {L}We pray for rain.{R}",
+        f"The message from Ana Ruiz was simple: {L}We pray for rain.{R}",
+    ],
+)
+def test_colon_lines_with_an_aside_or_a_sender(text: str) -> None:
+    assert [s for _, s in _pairs(text)] == ["Ana Ruiz"]
