@@ -116,5 +116,6 @@ def plan(
         json_out,
         f"{len(planned.rows)} posts queued on {channel}"
         + (f", {planned.skipped} already planned" if planned.skipped else ""),
+        notes=planned.notes,
         skipped=planned.skipped,
     )

@@ -17,9 +17,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import render
-from scheduler.planning.plan import PlanResult, article_context, new_post, quote_context
+from scheduler.planning.plan import (
+    PlanResult,
+    article_context,
+    article_tags,
+    channel_context,
+    new_post,
+    quote_context,
+)
 from scheduler.planning.rules import EvergreenRule
 from scheduler.planning.slots import iter_slots, parse_slots
+from scheduler.planning.whole_quotes import whole_quote_of
 from scheduler.storage.models import Article, Channel, Post, PostStatus, Quote
 from scheduler.when import show
 
@@ -71,6 +79,9 @@ def pick(
             .order_by(Quote.id)
         )
     )
+    # The later part of a quote interrupted by its attribution goes out only
+    # inside the whole quote.
+    quotes = [q for q in quotes if whole_quote_of(session, q) is not None]
     if not quotes:
         return None, f"no quotes with category {rule.category!r} (tag some with `quotes tag`)"
     cooldown = dt.timedelta(days=rule.cooldown_days)
@@ -136,9 +147,9 @@ def plan_evergreen(
         article = session.get(Article, quote.article_id)
         assert article is not None
         context = {
-            "quote": quote_context(quote),
-            "article": article_context(article),
-            "channel": {"name": channel.name, "platform": channel.platform},
+            "quote": quote_context(whole_quote_of(session, quote) or quote),
+            "article": article_context(article, article_tags(session, article)),
+            "channel": channel_context(channel),
         }
         text = render(env, rule.template, context)
         post = new_post(

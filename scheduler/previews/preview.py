@@ -23,6 +23,7 @@ from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
 from scheduler.ingest.articles import sentence_around
 from scheduler.planning.expiry import is_expired
+from scheduler.planning.whole_quotes import whole_quote_of
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 from scheduler.when import local, parse_when, show
 
@@ -173,6 +174,15 @@ def provenance(session: Session, post: Post) -> dict[str, Any] | None:
         "sentence": sentence_around(article.text, row.start, row.end),
         "verbatim": article.text[row.start : row.end] == row.text,
     }
+    if isinstance(row, Quote):
+        # The post quotes the words verbatim only when every part of the whole
+        # quote is in the article as stored and in the post uncut.
+        whole = whole_quote_of(session, row)
+        parts = whole.parts if whole is not None else (row,)
+        info["verbatim"] = all(
+            article.text[p.start : p.end] == p.text and p.text.strip() in post.text for p in parts
+        )
+        info["parts"] = len(parts)
     info["words"] = row.text
     if isinstance(row, Quote):
         info["speaker"] = row.speaker

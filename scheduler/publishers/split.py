@@ -17,6 +17,11 @@ _TOKEN = regex.compile(r"(\S+)(\s*)")
 NUMBERING = " {i}/{n}"
 
 
+def threads_allowed(publisher: Publisher) -> bool:
+    """The channel posts a text too long for one post as a thread (`thread=true`)."""
+    return bool(getattr(publisher.options, "thread", False))
+
+
 def split_thread(text: str, publisher: Publisher, *, numbering: str = NUMBERING) -> list[str]:
     """The parts of `text` as a thread for `publisher`; one part when it fits."""
     text = text.strip()

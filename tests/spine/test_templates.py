@@ -14,7 +14,13 @@ from scheduler.errors import TemplateError
 QUOTE = {
     "quote": {"text": "Speed is a habit.", "speaker": "Noor Haddad", "cue": "said", "id": 1},
     "article": {"title": "T", "url": "https://example.org/a", "source": "a.txt", "id": 1},
-    "channel": {"name": "c", "platform": "webhook"},
+    "channel": {
+        "name": "c",
+        "platform": "webhook",
+        "credit": None,
+        "hashtags": False,
+        "link": True,
+    },
 }
 
 
@@ -53,7 +59,11 @@ def test_milestone_wording_follows_precision_and_tense():
         },
     )
     assert render(env, "milestone", past).startswith("2016: She won.")
-    assert "#NoorHaddad" in render(env, "milestone", past)
+    assert "#NoorHaddad" not in render(env, "milestone", past)  # hashtags are the channel's choice
+    tagged = dict(past, channel=dict(QUOTE["channel"], hashtags=True))
+    assert "#NoorHaddad" in render(
+        env, "milestone", dict(tagged, article=dict(QUOTE["article"], hashtags=[]))
+    )
     assert render(env, "milestone", planned).startswith("Coming up (June 2027)")
 
 
