@@ -58,11 +58,17 @@ def _glue(article_text: str, left: Quote, right: Quote) -> str | None:
     m = _BETWEEN.match(article_text[left.end : right.start])
     if m is None or len(m.group("words").split()) > MAX_ATTRIBUTION_WORDS:
         return None
+    # The words between must be the attribution itself ("she explained").
+    words = m.group("words").split()
+    if not any(cue and cue in words for cue in (left.cue, right.cue)):
+        return None
     head, tail = left.text.rstrip(), right.text.lstrip()
     if not head or not tail:
         return None
-    if head[-1] in ".!?…":
-        return " "
+    # Only a quote the attribution broke off (its comma taken) continues; one
+    # that ended its sentence ("...it." She went on. "...") is finished.
+    if head[-1] in ".!?…" or m.group("own") in (".", "!", "?", "…"):
+        return None
     if m.group("stop") == "," and tail[:1].islower():
         # One sentence broken by "she explained,": its comma comes back.
         return (m.group("own") if m.group("own") in (",", ";") else ",") + " "

@@ -69,7 +69,7 @@ def test_leading_date_phrases_are_found() -> None:
     assert (
         without_leading_date("On December 3, 2021, she signed.")
         == "On December 3, 2021, she signed."
-    )  # noqa: E501 - too short to stand alone
+    )
     assert (
         without_leading_date("On 3 December 2021, she signed with the team.")
         == "She signed with the team."

@@ -25,11 +25,11 @@ from sqlmodel import select
 from scheduler.accounts import channels
 from scheduler.compose import make_environment
 from scheduler.delivery.outgoing import outgoing
+from scheduler.demo import SAMPLE
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.service import plan_from_article, plan_recurring_posts
-from scheduler.demo import SAMPLE
 from scheduler.storage import database, migrations
 from scheduler.storage.models import Channel, Post
 from scheduler.when import show
