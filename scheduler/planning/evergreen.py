@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import render
+from scheduler.planning.collisions import minute, taken_minutes
 from scheduler.planning.plan import (
     PlanResult,
     article_context,
@@ -134,11 +135,19 @@ def plan_evergreen(
             )
         )
     )
+    others = taken_minutes(session, channel, start)
     for when in iter_slots(parse_slots(rule.slots, channel.timezone), start):
         if when > until:
             break
         if when in planned:
             result.skipped += 1
+            continue
+        if minute(when) in others:
+            # One post per minute per channel: the cadence skips this slot.
+            result.notes.append(
+                f"{channel.name} {show(when, channel.timezone)}: another post holds this "
+                "minute; no evergreen post"
+            )
             continue
         quote, reason = pick(session, channel, rule, when)
         if quote is None:

@@ -182,3 +182,23 @@ def test_no_anniversary_right_after_the_milestone_post(session: Session) -> None
                                dt.datetime(2027, 6, 30, tzinfo=dt.UTC), channel="club")  # fmt: skip
     assert [r for r in out.rows if r["template"] == "on_this_day"] == []
     assert any("already says it; no calendar repeat" in n for n in out.notes)
+
+
+def test_evergreen_skips_a_minute_another_post_holds(session: Session) -> None:
+    from scheduler.planning.rules import EvergreenRule
+
+    _channel(session)
+    env = make_environment()
+    plan_from_article(session, env, "latest", "club", kinds=["quote"], templates={},
+                      start="2027-06-14T08:00Z", limit=1)  # fmt: skip
+    for q in session.exec(select(Quote)):
+        q.category = "grit"
+        session.add(q)
+    channels.set_evergreen_rule(
+        session, "club", EvergreenRule("grit", "mon-sun 09:00", 0.0), category="grit",
+        templates=make_environment,
+    )  # fmt: skip
+    out = plan_recurring_posts(session, env, dt.datetime(2027, 6, 14, tzinfo=dt.UTC),
+                               dt.datetime(2027, 6, 15, 12, tzinfo=dt.UTC), channel="club")  # fmt: skip
+    assert [r["due_at"][:16] for r in out.rows] == ["2027-06-15T09:00"]
+    assert any("another post holds this minute" in n for n in out.notes)
