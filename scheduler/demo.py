@@ -124,6 +124,8 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
                 f"{chan.name} ({chan.platform}, {chan.slots} {TIMEZONE}): "
                 f"{len(result.created)} posts queued"
             )
+            for note in result.notes:
+                console.print(f"  note: {note}", markup=False)
 
     console.rule("3. preview (what would be sent)")
     with database.session_scope(engine) as session:

@@ -13,8 +13,11 @@
 Every calendar post expires at the end of the local day it was meant for: a
 countdown or an anniversary sent a day late is wrong, so it must not go at all.
 
-Times come from APScheduler triggers: the channel's first slot that local day, or
-the calendar's fallback time on a day without a slot.
+Times come from APScheduler triggers: the channel's first slot that local day
+that no other post of the channel holds, or the calendar's fallback time on a
+day without a free slot (`share_slots` lets a calendar post share a minute). An
+on-this-day post or a throwback is not made for a milestone the channel posted
+about within `collisions.REPEAT_WINDOW`: it would say the same thing again.
 """
 
 from __future__ import annotations

@@ -180,7 +180,8 @@ def provenance(session: Session, post: Post) -> dict[str, Any] | None:
         whole = whole_quote_of(session, row)
         parts = whole.parts if whole is not None else (row,)
         info["verbatim"] = all(
-            article.text[p.start : p.end] == p.text and p.text.strip() in post.text for p in parts
+            article.text[p.start : p.end] == p.text and p.text.strip().rstrip(",;") in post.text
+            for p in parts
         )
         info["parts"] = len(parts)
     info["words"] = row.text
