@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from scheduler.accounts.platforms import connectable
+from scheduler.compose import options as post_options
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
 from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, set_evergreen
 from scheduler.planning.slots import parse_slots
@@ -56,14 +57,20 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def validate_options(platform: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The adapter's options and the post-text ones (credit, hashtags, link;
+    `compose.options`), each checked by its own model."""
     cls = publisher_class(platform)
+    post, rest = post_options.split(options)
     try:
-        model = cls.Options.model_validate(options)
+        model = cls.Options.model_validate(rest)
+        post_model = post_options.PostOptions.model_validate(post)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "options"
         raise ConfigError(f"{platform} option {field}: {err['msg']}") from None
-    return model.model_dump(mode="json", exclude_defaults=False)
+    return model.model_dump(mode="json", exclude_defaults=False) | post_model.model_dump(
+        mode="json", exclude_defaults=True
+    )
 
 
 def add_channel(
@@ -152,7 +159,7 @@ def channel_info(channel: Channel, *, reveal: bool, engine: Engine | None = None
     return ChannelInfo(
         name=channel.name,
         platform=channel.platform,
-        options=dict(channel.options or {}),
+        options=post_options.split(channel.options or {})[1],
         secret=secret,
         timezone=channel.timezone,
         tokens=tokens,

@@ -137,6 +137,7 @@ def plan(
             if planned.removed
             else ""
         ),
+        notes=planned.notes,
         skipped=planned.skipped,
         removed=planned.removed,
         drafts=drafts,

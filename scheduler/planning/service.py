@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 from scheduler.accounts import channels
 from scheduler.desk.posts import planned_dict
 from scheduler.errors import PlanningError
-from scheduler.planning.expiry import annotate_planned
+from scheduler.planning.expiry import annotate_planned, source_expiry
 from scheduler.planning.plan import plan_article
 from scheduler.planning.recurring import plan_recurring
+from scheduler.publishers.split import threads_allowed
 from scheduler.storage.models import Article, Channel
 from scheduler.when import parse_when
 
@@ -77,6 +78,8 @@ def plan_from_article(
         start=when,
         limit=limit,
         fits=publisher.fits,
+        thread=threads_allowed(publisher),
+        expires=lambda source: source_expiry(session, source.kind, source.id, chan),
         again=again,
         review=review,
     )
@@ -86,7 +89,11 @@ def plan_from_article(
     session.flush()
     rows = [planned_dict(p, chan) for p in result.created]
     return Planned(
-        rows, [rows[i]["id"] for i in result.over_limit], result.skipped, removed=result.removed
+        rows,
+        [rows[i]["id"] for i in result.over_limit],
+        result.skipped,
+        list(result.notes),
+        removed=result.removed,
     )
 
 
