@@ -6,6 +6,8 @@ r"""The tables, and the post state machine.
                  +--------+                 (retryable error, or an expired lease)
     queued -> cancelled | missed (past due beyond the channel's grace period)
     failed | cancelled | missed -> queued   (`queue retry`)
+    sending -> held                         (source watch: the quoted words changed)
+    held -> queued | cancelled              (`queue retry` releases it)
     unknown -> sent | queued                (`queue reconcile` decides)
 
 Times are stored in UTC; `UTCDateTime` hands back aware datetimes on every dialect.
@@ -54,6 +56,8 @@ class PostStatus(enum.StrEnum):
     cancelled = "cancelled"
     unknown = "unknown"
     missed = "missed"
+    #: Not sent because its source changed under it (source watch); waits for a person.
+    held = "held"
 
 
 #: Which status may follow which; anything else is a bug or a race lost.
@@ -63,13 +67,14 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
         {PostStatus.sending, PostStatus.cancelled, PostStatus.missed, PostStatus.draft}
     ),
     PostStatus.sending: frozenset(
-        {PostStatus.sent, PostStatus.failed, PostStatus.unknown, PostStatus.queued}
+        {PostStatus.sent, PostStatus.failed, PostStatus.unknown, PostStatus.queued, PostStatus.held}
     ),
     PostStatus.sent: frozenset(),
     PostStatus.failed: frozenset({PostStatus.queued}),
     PostStatus.cancelled: frozenset({PostStatus.queued}),
     PostStatus.missed: frozenset({PostStatus.queued, PostStatus.cancelled}),
     PostStatus.unknown: frozenset({PostStatus.sent, PostStatus.queued, PostStatus.failed}),
+    PostStatus.held: frozenset({PostStatus.queued, PostStatus.cancelled}),
 }
 
 #: Statuses a user may still edit or move.
@@ -87,11 +92,17 @@ class Article(SQLModel, table=True):
     #: sha256 of the cleaned text: the same article ingested twice is one row.
     content_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     source: str
-    url: str | None = None
+    url: str | None = Field(default=None, index=True)
     title: str | None = None
     text: str = Field(sa_type=sa.Text)
     published: dt.date | None = None
     ingested_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: Source watch: when the page was last re-checked, its validators then, and
+    #: its text then when that differs from `text` (None: unchanged or never checked).
+    watch_checked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    watch_etag: str | None = None
+    watch_last_modified: str | None = None
+    watch_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Quote(SQLModel, table=True):
@@ -195,6 +206,79 @@ class Post(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Feed(SQLModel, table=True):
+    """An RSS or Atom feed the daemon polls; new entries are ingested and planned."""
+
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column_kwargs={"unique": True})
+    #: Names of the channels each new entry's article is planned for.
+    channels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    every_seconds: float = 900.0
+    #: Fetch (the feed and its entries' pages) from non-public addresses too.
+    allow_private: bool = False
+    #: The validators of the last answer, sent back as If-None-Match / If-Modified-Since.
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    #: Polls failed in a row; the wait before the next one grows with it.
+    failures: int = 0
+    next_poll_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    entries_seen: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FeedEntry(SQLModel, table=True):
+    """One entry of a feed, seen once: its article is ingested at most once."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "entry_key", name="uq_feed_entries_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(
+        sa_column=sa.Column(sa.ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False)
+    )
+    #: The entry's id (guid), else its link.
+    entry_key: str = Field(max_length=500)
+    url: str | None = None
+    article_id: int | None = Field(default=None, foreign_key="articles.id")
+    #: Why its article could not be ingested (it is not tried again).
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Notification(SQLModel, table=True):
+    """The outbox of messages to people: written with the outcome it tells of,
+    delivered (and retried) by the daemon."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.Index(
+            "ix_notifications_pending",
+            "next_attempt_at",
+            sqlite_where=sa.text("delivered_at IS NULL"),
+            postgresql_where=sa.text("delivered_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: failed | unknown | missed | held | paused | created | approved | sent
+    event: str = Field(max_length=16)
+    post_id: int | None = None
+    channel_id: int | None = None
+    message: str = Field(sa_type=sa.Text)
+    #: apprise (the `notify_urls`) or webhook (the lifecycle webhook).
+    target: str = Field(max_length=12)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Attempt(SQLModel, table=True):
