@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     lifecycle_webhook: str | None = None
     #: Deliveries of one notification tried before it is given up.
     notify_max_attempts: int = 8
+    #: First wait before a notification that did not get through is tried again (doubles).
+    notify_retry_seconds: float = 30.0
     #: Feeds polled at once by one daemon.
     feed_concurrency: int = 20
     #: Source watch: seconds between re-checks of one article's page.

@@ -71,3 +71,7 @@ class PermanentError(PublishError):
 
 class UnknownOutcomeError(PublishError):
     """The request may have reached the platform; resending could post twice."""
+
+
+class FeedError(SchedulerError):
+    """A feed that cannot be added, found or read."""

@@ -67,6 +67,7 @@ STATUS_STYLE = {
     "draft": "dim",
     "dry-run": "blue",
     "retry": "yellow",
+    "held": "yellow",
 }
 
 

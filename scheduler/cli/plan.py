@@ -109,6 +109,7 @@ def plan(
             start=start,
             limit=limit,
             lifetime=lifetime,
+            settings=current.settings,
         )
     print_created(
         planned.rows,
