@@ -116,7 +116,14 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
             f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {lit(src['sentence'])}[/]",
             markup=True,
         )
-    if data["last_error"]:
+    if data["status"] == "held" and data["last_error"]:
+        # Source watch: the quoted words changed on the page; a person decides.
+        console.print(f"[yellow]held:[/] {lit(data['last_error'])}")
+        console.print(
+            f"send it anyway with `scheduler queue retry {data['id']}`,"
+            f" or drop it with `scheduler queue cancel {data['id']}`"
+        )
+    elif data["last_error"]:
         console.print(f"[red]last error:[/] {lit(data['last_error'])}")
     if data["status"] == "queued" and data["next_attempt_local"]:
         console.print(f"[yellow]next try:[/] {data['next_attempt_local']}")

@@ -59,10 +59,11 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
         PostStatus.cancelled,
         PostStatus.missed,
         PostStatus.unknown,
+        PostStatus.held,
     ):
         raise PlanningError(
-            f"post {post.id} is {post.status}; only failed, cancelled, missed or unknown "
-            "posts can be retried"
+            f"post {post.id} is {post.status}; only failed, cancelled, missed, unknown "
+            "or held posts can be retried"
         )
     now = now or utcnow()
     return _update(
