@@ -136,6 +136,7 @@ class Daemon:
             # Leases are renewed until the last send in flight is done.
             stop_beat = self.dispatcher.start_heartbeat()
             background: list[asyncio.Task[None]] = []
+            side: list[asyncio.Task[None]] = []
             if self.listen:
                 background.append(
                     asyncio.create_task(
@@ -147,8 +148,8 @@ class Daemon:
             if not self.dry_run:
                 # Feeds and notifications run beside the send loop, each on its
                 # own HTTP client: a slow feed or notifier never holds a send.
-                background.append(asyncio.create_task(self._feeds_loop()))
-                background.append(asyncio.create_task(self._notify_loop()))
+                side.append(asyncio.create_task(self._feeds_loop()))
+                side.append(asyncio.create_task(self._notify_loop()))
             self.wake()
             await self._loop()
             # Stopping: no new claims; sends in flight finish. If they outlast a
@@ -157,6 +158,13 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
             await self.dispatcher.drain(timeout=self.settings.lease_seconds)
             stop_beat()
+            # A poll or a delivery cut short is taken up again later (a feed's
+            # claim runs out; a notification is delivered at least once).
+            for task in side:
+                task.cancel()
+            for task in side:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             for task in background:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, timeout=5)

@@ -39,6 +39,8 @@ MAX_REDIRECTS = 5
 MAX_BACKOFF = dt.timedelta(hours=6)
 #: A claimed feed belongs to its poller this long (a poll that dies is retried then).
 CLAIM = dt.timedelta(minutes=5)
+#: Unchanged or failed feeds written per transaction.
+_BATCH = 200
 _ACCEPT = (
     "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 )
@@ -130,12 +132,23 @@ class Poller:
             async with gate:
                 return await self.fetch(job)
 
-        polled = list(await asyncio.gather(*(one(j) for j in jobs)))
-        changed = [(j, p) for j, p in zip(jobs, polled, strict=True) if p.status == 200]
-        await asyncio.to_thread(self.record, jobs, polled)
-        for job, result in changed:
-            await asyncio.to_thread(self.handle, job, result)
-        return polled
+        # Each answer is dealt with as it comes (a slow feed holds only
+        # itself); unchanged and failed ones are written in batches.
+        tasks = [asyncio.create_task(one(j)) for j in jobs]
+        by_id = {j.id: j for j in jobs}
+        waiting: list[Polled] = []
+        for next_done in asyncio.as_completed(tasks):
+            result = await next_done
+            if result.status == 200:
+                await asyncio.to_thread(self.handle, by_id[result.feed_id], result)
+                continue
+            waiting.append(result)
+            if len(waiting) >= _BATCH:
+                batch, waiting = waiting, []
+                await asyncio.to_thread(self.record, [by_id[p.feed_id] for p in batch], batch)
+        if waiting:
+            await asyncio.to_thread(self.record, [by_id[p.feed_id] for p in waiting], waiting)
+        return [t.result() for t in tasks]
 
     def next_due(self) -> dt.datetime | None:
         with self.engine.connect() as conn:
@@ -204,8 +217,8 @@ class Poller:
         ]
 
     def record(self, jobs: list[Job], polled: list[Polled]) -> None:
-        """Every answer of a round in one transaction; a changed feed's
-        validators are written after its entries are handled (`handle`), so a
+        """Unchanged and failed feeds' answers in one transaction. A changed
+        feed's validators are written by `handle` after its entries are, so a
         crash meanwhile polls it again in full."""
         now = utcnow()
         feeds = _feeds()
