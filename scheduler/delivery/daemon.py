@@ -248,6 +248,9 @@ class Daemon:
                     nxt = await asyncio.to_thread(poller.next_due)
                     if nxt is not None:
                         wait = min(wait, (nxt - dt.datetime.now(dt.UTC)).total_seconds())
+                    # Not below a second: a feed due but claimed by another
+                    # daemon must not make this one spin.
+                    wait = max(wait, min(1.0, self._sweep_seconds()))
                 except Exception:
                     log.exception("polling feeds failed")
                 await self._pause(wait)

@@ -157,64 +157,50 @@ class Poller:
     # -- database -------------------------------------------------------------
 
     def claim(self, now: dt.datetime, feed_id: int | None, force: bool, limit: int) -> list[Job]:
+        """Take the due feeds (or feed `feed_id`; `force`: due or not) by moving
+        their next poll on, in one statement: another daemon's claim at the
+        same moment finds them no longer due (on PostgreSQL it waits for the
+        row and reads it again)."""
         feeds = _feeds()
-        where = [] if force else [feeds.c.next_poll_at <= now]
+        due = feeds.c.next_poll_at <= now
+        chosen = sa.select(feeds.c.id).order_by(feeds.c.next_poll_at, feeds.c.id).limit(limit)
+        if not force:
+            chosen = chosen.where(due)
         if feed_id is not None:
-            where.append(feeds.c.id == feed_id)
+            chosen = chosen.where(feeds.c.id == feed_id)
+        stmt = (
+            sa.update(feeds)
+            .where(feeds.c.id.in_(chosen.scalar_subquery()), *([] if force else [due]))
+            .values(next_poll_at=now + CLAIM)
+            .returning(
+                feeds.c.id,
+                feeds.c.url,
+                feeds.c.channels,
+                feeds.c.every_seconds,
+                feeds.c.allow_private,
+                feeds.c.etag,
+                feeds.c.last_modified,
+                feeds.c.failures,
+            )
+        )
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(
-                    feeds.c.id,
-                    feeds.c.url,
-                    feeds.c.channels,
-                    feeds.c.every_seconds,
-                    feeds.c.allow_private,
-                    feeds.c.etag,
-                    feeds.c.last_modified,
-                    feeds.c.failures,
-                    feeds.c.next_poll_at,
+            rows = conn.execute(stmt).all()
+        return sorted(
+            (
+                Job(
+                    r.id,
+                    r.url,
+                    tuple(r.channels or ()),
+                    float(r.every_seconds),
+                    bool(r.allow_private),
+                    r.etag,
+                    r.last_modified,
+                    int(r.failures),
                 )
-                .where(*where)
-                .order_by(feeds.c.next_poll_at, feeds.c.id)
-                .limit(limit)
-            ).all()
-            if not rows:
-                return []
-            # Taken only where nobody moved it meanwhile (another daemon's claim).
-            taken = conn.execute(
-                sa.update(feeds)
-                .where(
-                    feeds.c.id == sa.bindparam("p_id"),
-                    feeds.c.next_poll_at == sa.bindparam("p_was", type_=feeds.c.next_poll_at.type),
-                )
-                .values(next_poll_at=now + CLAIM),
-                [{"p_id": r.id, "p_was": r.next_poll_at} for r in rows],
-            )
-            mine = rows
-            if taken.rowcount != len(rows):
-                held = {
-                    i
-                    for (i,) in conn.execute(
-                        sa.select(feeds.c.id).where(
-                            feeds.c.id.in_([r.id for r in rows]),
-                            feeds.c.next_poll_at == now + CLAIM,
-                        )
-                    )
-                }
-                mine = [r for r in rows if r.id in held]
-        return [
-            Job(
-                r.id,
-                r.url,
-                tuple(r.channels or ()),
-                float(r.every_seconds),
-                bool(r.allow_private),
-                r.etag,
-                r.last_modified,
-                int(r.failures),
-            )
-            for r in mine
-        ]
+                for r in rows
+            ),
+            key=lambda j: j.id,
+        )
 
     def record(self, jobs: list[Job], polled: list[Polled]) -> None:
         """Unchanged and failed feeds' answers in one transaction. A changed
