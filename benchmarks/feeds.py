@@ -214,7 +214,9 @@ async def poller_round(engine: Any, settings: Any) -> tuple[int, int]:
     return sum(1 for p in polled if p.status == 200), sum(1 for p in polled if p.status == 304)
 
 
-async def raw_round(urls: list[str], etags: dict[str, str], settings: Any) -> tuple[int, int]:
+async def raw_round(
+    urls: list[str], etags: dict[str, str], settings: Any, concurrency: int | None = None
+) -> tuple[int, int]:
     """The same requests with a plain httpx loop: conditional GETs with the same
     client and concurrency, 200 bodies parsed by feedparser, validators kept
     in a dict."""
@@ -222,7 +224,7 @@ async def raw_round(urls: list[str], etags: dict[str, str], settings: Any) -> tu
 
     from scheduler.delivery.outgoing import make_client
 
-    gate = asyncio.Semaphore(settings.feed_concurrency)
+    gate = asyncio.Semaphore(concurrency or settings.feed_concurrency)
     counts = {200: 0, 304: 0}
 
     async def one(client: Any, url: str) -> None:
@@ -366,6 +368,19 @@ def main() -> None:
                     raw["wall"].append(wall)
                     raw["cpu"].append(cpu)
                 answers.append((side, *got))
+        # Context: the plain loop one request at a time (httpcore's pool costs
+        # CPU per connection in use, so on a busy machine fewer can be faster).
+        seq_etags = dict(etags)
+        seq: dict[str, list[float]] = {"wall": [], "cpu": []}
+        for _r in range(args.rounds):
+            server.bump()
+            asyncio.run(poller_round(engine, settings))
+            asyncio.run(raw_round(urls, etags, settings))
+            wall, cpu, _got = measure(
+                lambda: asyncio.run(raw_round(urls, seq_etags, settings, concurrency=1))
+            )
+            seq["wall"].append(wall)
+            seq["cpu"].append(cpu)
         sides = {s: {a[1:] for a in answers if a[0] == s} for s in ("ours", "raw")}
         ratio_wall = [o / w for o, w in zip(ours["wall"], raw["wall"], strict=True)]
         ratio_cpu = [o / w for o, w in zip(ours["cpu"], raw["cpu"], strict=True)]
@@ -381,6 +396,9 @@ def main() -> None:
         )
         print(
             f"  raw loop wall s min/median/max {spread(raw['wall'])}   cpu s {spread(raw['cpu'])}"
+        )
+        print(
+            f"  raw loop, one at a time: wall s {spread(seq['wall'])}   cpu s {spread(seq['cpu'])}"
         )
         print(f"  poller / raw: wall {spread(ratio_wall)}   cpu {spread(ratio_cpu)}")
         med = statistics.median(ours["wall"])
@@ -398,6 +416,8 @@ def main() -> None:
             "poller_cpu": ours["cpu"],
             "raw_wall": raw["wall"],
             "raw_cpu": raw["cpu"],
+            "raw_sequential_wall": seq["wall"],
+            "raw_sequential_cpu": seq["cpu"],
             "ratio_wall_median": statistics.median(ratio_wall),
             "ratio_cpu_median": statistics.median(ratio_cpu),
         }
