@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import importlib
 import logging
 import signal
 import time
@@ -131,6 +132,9 @@ class Daemon:
                     next_run_time=dt.datetime.now(dt.UTC),
                     coalesce=True,
                     max_instances=1,
+                    # Run even when the loop was busy at its time (start-up on
+                    # a loaded machine); APScheduler's default drops it after 1 s.
+                    misfire_grace_time=None,
                 )
             self._scheduler.start()
             # Leases are renewed until the last send in flight is done.
@@ -228,6 +232,9 @@ class Daemon:
 
     async def _feeds_loop(self) -> None:
         """Poll each feed when it is due; wake the send loop when posts were planned."""
+        # Imported off the event loop: at start-up the loop has timers to keep.
+        for name in ("scheduler.feeds.poller", "scheduler.compose", "scheduler.ingest.fetch"):
+            await asyncio.to_thread(importlib.import_module, name)
         from scheduler.compose import make_environment
         from scheduler.feeds.poller import Poller
 
@@ -257,6 +264,7 @@ class Daemon:
 
     async def _notify_loop(self) -> None:
         """Deliver the notification outbox, retrying what did not get through."""
+        await asyncio.to_thread(importlib.import_module, "scheduler.delivery.notify")
         from scheduler.delivery.notify import Notifier
 
         async with make_client(self.settings.request_timeout_seconds) as client:

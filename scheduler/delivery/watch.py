@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import difflib
+import importlib
 import logging
 from dataclasses import dataclass
 
@@ -109,7 +110,8 @@ class Watcher:
         original, text = current
         if squash(target.quote) in squash(text):
             return None
-        return difference(original, text, target.quote)
+        # difflib over the page's sentences: off the event loop.
+        return await asyncio.to_thread(difference, original, text, target.quote)
 
     async def _current(self, target: Target) -> tuple[str, str] | None:
         """(the text as ingested, the text as the page reads now), or None when
@@ -153,6 +155,8 @@ class Watcher:
     async def _fetch(
         self, url: str, headers: dict[str, str]
     ) -> tuple[int, str | None, str | None, bytes, str, str | None] | None:
+        # The ingest package is heavy to import: never on the event loop.
+        await asyncio.to_thread(importlib.import_module, "scheduler.ingest.fetch")
         from scheduler.ingest.fetch import check_public_host
 
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class Poller:
         jobs = await asyncio.to_thread(self.claim, utcnow(), feed_id, force, limit)
         if not jobs:
             return []
+        # The ingest package is heavy to import: never on the event loop.
+        await asyncio.to_thread(importlib.import_module, "scheduler.ingest.fetch")
         gate = asyncio.Semaphore(max(1, self.settings.feed_concurrency))
 
         async def one(job: Job) -> Polled:
