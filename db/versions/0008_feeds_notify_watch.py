@@ -6,8 +6,8 @@ each entry seen once, so an entry is ingested once. notifications is an
 outbox: a row is written in the same transaction as the outcome it tells of
 and delivered later by the daemon, so a slow notifier never holds a send.
 articles.watch_* remember the last re-check of a URL-ingested article (at
-most one request per article per hour); posts may now be `held`, which needs
-no schema change (status is a string).
+most one request per article per hour); posts may now be `held` (status is a
+string), and posts.watch_released marks a held post a person let go as it is.
 
 Revision ID: 0008
 Revises: 0005
@@ -89,9 +89,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('watch_last_modified', sa.String(), nullable=True))
         batch_op.add_column(sa.Column('watch_text', sa.Text(), nullable=True))
         batch_op.create_index('ix_articles_url', ['url'], unique=False)
+    with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('watch_released', sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_column('watch_released')
     with op.batch_alter_table('articles', schema=None) as batch_op:
         batch_op.drop_index('ix_articles_url')
         batch_op.drop_column('watch_text')

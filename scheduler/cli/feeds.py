@@ -47,7 +47,7 @@ def feeds_add(
     else:
         console.print(
             f"feed {data['id']} added: {lit(data['url'])} for {lit(', '.join(data['channels']))},"
-            f" every {data['every_seconds']:g}s"
+            f" every {_every(data['every_seconds'])}"
         )
 
 
@@ -72,9 +72,9 @@ def feeds_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         "id", "url", "channels", "every", "last poll", "next poll", "entries", "last error"
     )
     for r in rows:
-        last = r["last_polled_at"] or "never"
+        last = _short(r["last_polled_at"]) or "never"
         if r["last_status"]:
-            last = f"{last[:19]} ({r['last_status']})"
+            last += f" ({r['last_status']})"
         entries = str(r["entries_seen"])
         if r["entries_failed"]:
             entries += f" ({r['entries_failed']} failed)"
@@ -82,13 +82,25 @@ def feeds_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             str(r["id"]),
             lit(r["url"]),
             lit(", ".join(r["channels"])),
-            f"{r['every_seconds']:g}s",
-            last[:24] if not r["last_status"] else last,
-            (r["next_poll_at"] or "")[:19],
+            _every(r["every_seconds"]),
+            last,
+            _short(r["next_poll_at"]),
             entries,
             lit(r["last_error"] or ""),
         )
     console.print(table)
+
+
+def _short(iso: str | None) -> str:
+    """An ISO time in UTC as "12-02 04:59" (the listing is narrow)."""
+    return f"{iso[5:10]} {iso[11:16]}" if iso else ""
+
+
+def _every(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 @app.command("remove")

@@ -120,7 +120,7 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         # Source watch: the quoted words changed on the page; a person decides.
         console.print(f"[yellow]held:[/] {lit(data['last_error'])}")
         console.print(
-            f"send it anyway with `scheduler queue retry {data['id']}`,"
+            f"send it as it is with `scheduler queue retry {data['id']}`,"
             f" or drop it with `scheduler queue cancel {data['id']}`"
         )
     elif data["last_error"]:

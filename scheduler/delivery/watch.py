@@ -57,6 +57,7 @@ def targets(conn: Connection, post_ids: list[int]) -> dict[int, Target]:
         .where(
             Post.id.in_(post_ids),  # type: ignore[union-attr]
             Post.source_kind == "quote",
+            Post.watch_released.is_(False),  # type: ignore[attr-defined]
             Article.url.is_not(None),  # type: ignore[union-attr]
         )
     ).all()

@@ -66,6 +66,8 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
             "or held posts can be retried"
         )
     now = now or utcnow()
+    # A held post a person retries is released: it goes as it is, the page unread.
+    released = {"watch_released": True} if status is PostStatus.held else {}
     return _update(
         session,
         post,
@@ -74,6 +76,7 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
         due_at=max(post.due_at, now),
         next_attempt_at=None,
         last_error=None,
+        **released,
     )
 
 

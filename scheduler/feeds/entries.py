@@ -103,7 +103,8 @@ def handle(
             raise  # the next entry would fail the same way
         except SchedulerError as exc:
             article_id, error = None, str(exc)
-            result.errors.append(f"{entry.link or entry.key}: {error}")
+            where = entry.link or entry.key
+            result.errors.append(error if error.startswith(where) else f"{where}: {error}")
             log.warning("feed %s entry %s: %s", feed_id, entry.key, error)
         _remember(engine, feed_id, entry, article_id, error, retry)
     return result

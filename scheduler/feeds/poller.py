@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scheduler.config import Settings
+from scheduler.errors import IngestError
 from scheduler.feeds import entries
 from scheduler.storage.models import Feed, utcnow
 
@@ -354,6 +355,13 @@ class Poller:
             result.status, result.error = None, f"too many redirects (more than {MAX_REDIRECTS})"
         except httpx.TimeoutException:
             result.status, result.error = None, "timed out"
+        except IngestError as exc:
+            # The address checks say how to allow a private address: for a
+            # feed, that is adding it with --allow-private.
+            result.status = None
+            result.error = str(exc).replace(
+                "allow private addresses to fetch it", "add the feed with --allow-private"
+            )
         except Exception as exc:
             text = str(exc).strip()
             result.status = None

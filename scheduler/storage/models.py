@@ -7,7 +7,7 @@ r"""The tables, and the post state machine.
     queued -> cancelled | missed (past due beyond the channel's grace period)
     failed | cancelled | missed -> queued   (`queue retry`)
     sending -> held                         (source watch: the quoted words changed)
-    held -> queued | cancelled              (`queue retry` releases it)
+    held -> queued | cancelled              (`queue retry` releases it as it is)
     unknown -> sent | queued                (`queue reconcile` decides)
 
 Times are stored in UTC; `UTCDateTime` hands back aware datetimes on every dialect.
@@ -206,6 +206,9 @@ class Post(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: Source watch held the post and a person released it (`queue retry`): it
+    #: goes out as it is, without another look at the page.
+    watch_released: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Feed(SQLModel, table=True):
