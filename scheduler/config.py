@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_in_flight: int = 100
     #: Seconds one HTTP request to a platform may take before it counts as lost.
     request_timeout_seconds: float = 20.0
+    #: Where media files and quote cards are stored by content hash.
+    media_dir: Path = Path("scheduler-media")
 
     @classmethod
     def settings_customise_sources(

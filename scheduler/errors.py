@@ -71,3 +71,8 @@ class PermanentError(PublishError):
 
 class UnknownOutcomeError(PublishError):
     """The request may have reached the platform; resending could post twice."""
+
+
+class MediaError(SchedulerError):
+    """A file, a card or an attachment cannot be used (type, size, alt text,
+    a quote a card cannot show)."""

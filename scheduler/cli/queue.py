@@ -71,9 +71,17 @@ def queue_add(
     channel: str,
     text: Annotated[str, typer.Argument(help="The post text, or - to read it from stdin.")],
     at: Annotated[str, typer.Option(help="When: ISO 8601 (channel's zone if none), 'now', '+2h'.")],
+    media: Annotated[
+        list[str] | None,
+        typer.Option("--media", help="An image or video to attach (repeat for more)."),
+    ] = None,
+    alt: Annotated[
+        list[str] | None,
+        typer.Option("--alt", help="Alt text of each --media, in the same order."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Queue a post written by hand."""
+    """Queue a post written by hand, with images or video if given."""
     from scheduler.desk.posts import add_by_hand
     from scheduler.storage import database
 
@@ -82,7 +90,9 @@ def queue_add(
 
         text, _ = read_input("-", PlanningError)
     with database.session_scope(state(ctx).engine()) as session:
-        data = add_by_hand(session, channel, text, at)
+        data = add_by_hand(session, channel, text, at, media or [], alt or [])
+    for message in data["warnings"]:
+        warn(message)
     if data["late_seconds"]:
         warn(
             f"post {data['id']} is due {data['due_local']}, {_ago(data['late_seconds'])}: the "
@@ -201,7 +211,8 @@ def queue_reconcile(
 def queue_import(
     ctx: typer.Context,
     file: Annotated[
-        str, typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires].")
+        str,
+        typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires,media,alt]."),
     ],
     json_out: JsonOpt = False,
 ) -> None:

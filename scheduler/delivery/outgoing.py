@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from scheduler.delivery.attempts import Claimed
+from scheduler.media.store import items
 from scheduler.publishers import OutgoingPost, Publisher
 from scheduler.publishers.split import split_thread
 from scheduler.storage.models import Post
@@ -34,6 +35,10 @@ def outgoing(post: Post | Claimed, publisher: Publisher | None = None) -> Outgoi
         attempt=max(post.attempts, 1),
         parts=parts,
         link=post.link,
+        # Posts without media (most) never read the settings for the folder.
+        media=items(post.media, base_url=getattr(options, "media_base_url", None))
+        if post.media
+        else (),
     )
 
 

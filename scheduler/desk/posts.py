@@ -115,6 +115,10 @@ def post_dict(post: Post, channel: Channel) -> dict[str, Any]:
         "remote_id": post.remote_id,
         "remote_url": post.remote_url,
         "idempotency_key": post.idempotency_key,
+        "media": [
+            {k: m.get(k) for k in ("path", "alt", "mime", "width", "height", "sha256")}
+            for m in post.media or []
+        ],
     }
 
 
@@ -179,14 +183,35 @@ def queue_page(
     return rows, (f"{last.due_at.isoformat()}/{last.id}" if last else None)
 
 
-def add_by_hand(session: Session, channel: str, text: str, at: str) -> dict[str, Any]:
-    """Queue a hand-written post; `at` is read in the channel's zone."""
-    from scheduler.accounts.channels import get_channel
+def add_by_hand(
+    session: Session,
+    channel: str,
+    text: str,
+    at: str,
+    media: list[str] | None = None,
+    alts: list[str] | None = None,
+) -> dict[str, Any]:
+    """Queue a hand-written post; `at` is read in the channel's zone. `media`
+    files are stored and checked for the channel first (`alts` by position);
+    the warnings come back in `warnings`."""
+    from scheduler.accounts.channels import get_channel, publisher_for
+    from scheduler.media.attach import attach_files
     from scheduler.when import parse_when
 
     chan = get_channel(session, channel)
     due = parse_when(at, chan.timezone)
-    data = post_dict(add_post(session, chan, text, due), chan)
+    attached, warnings = (
+        attach_files(session, publisher_for(chan, reveal=False), media, alts or [])
+        if media
+        else ([], [])
+    )
+    post = add_post(session, chan, text, due)
+    if attached:
+        post.media = attached
+        session.add(post)
+        session.flush()
+    data = post_dict(post, chan)
+    data["warnings"] = warnings
     late = (utcnow() - due).total_seconds()
     # A time already past is queued (it goes out at once), but said: a typo in
     # the date should not pass unseen. Past the grace period it will be missed.

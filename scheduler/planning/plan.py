@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 
 from scheduler.compose import load, render
 from scheduler.errors import NotFoundError, PlanningError
+from scheduler.media.attach import cards_on, quote_card
 from scheduler.planning.slots import free_slots
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 
@@ -111,6 +113,7 @@ def plan_article(
     start: dt.datetime | None = None,
     limit: int | None = None,
     fits: Any = None,
+    publisher: Any = None,
 ) -> PlanResult:
     """Render each source through its template and queue it in the next free slot.
     Sources already planned for this channel are skipped, so planning twice is safe.
@@ -122,23 +125,35 @@ def plan_article(
     for kind in kinds:
         load(env, names[kind])
     result = PlanResult()
-    todo: list[tuple[Source, str]] = []
+    todo: list[tuple[Source, str, list[dict[str, Any]] | None]] = []
+    cards = publisher is not None and cards_on(publisher)
+    folders = [Path(p) for p in getattr(env.loader, "searchpath", [])]
     for source in sources_for(session, article, kinds, names):
         if already_planned(session, channel, source):
             result.skipped += 1
             continue
-        context = dict(source.context, channel={"name": channel.name, "platform": channel.platform})
-        todo.append((source, render(env, source.template, context)))
+        media = None
+        if cards and source.kind == "quote":
+            quote = session.get(Quote, source.id)
+            assert quote is not None
+            media = [quote_card(session, publisher, folders, article, quote)]
+        context = dict(
+            source.context,
+            channel={"name": channel.name, "platform": channel.platform},
+            media=[{k: m[k] for k in ("alt", "mime", "width", "height")} for m in media or []],
+        )
+        todo.append((source, render(env, source.template, context), media))
         if limit is not None and len(todo) >= limit:
             break
     start = start or utcnow()
     slots = free_slots(session, channel, start, len(todo))
     if len(slots) < len(todo):
         raise PlanningError(f"channel {channel.name} has fewer free slots than posts to plan")
-    for (source, text), when in zip(todo, slots, strict=True):
+    for (source, text, media), when in zip(todo, slots, strict=True):
         post = new_post(
             channel, text, when, template=source.template, kind=source.kind, source_id=source.id
         )
+        post.media = media
         post.article_id = article.id
         post.link = article.url
         session.add(post)

@@ -72,6 +72,7 @@ def plan_from_article(
         start=when,
         limit=limit,
         fits=publisher.fits,
+        publisher=publisher,
     )
     annotate_planned(
         session, result.created, chan, when or dt.datetime.now(dt.UTC), expires_after=lifetime

@@ -27,12 +27,14 @@ from typing import Any, ClassVar
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from scheduler.compose.length import graphemes, url_spans, utf8_bytes
 from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -117,6 +119,9 @@ FACET = "app.bsky.richtext.facet"
 
 class BlueskyPublisher(Publisher):
     platform: ClassVar[str] = "bluesky"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=2_000_000, alt_limit=2000
+    )
     display_name: ClassVar[str] = "Bluesky"
     secret_label: ClassVar[str] = "app password"
     # A resend reuses the same record key and is preceded by getRecord, so it can
@@ -124,7 +129,7 @@ class BlueskyPublisher(Publisher):
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         service: str = "https://bsky.social"
         handle: str | None = None

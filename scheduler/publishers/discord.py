@@ -21,13 +21,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -70,12 +72,15 @@ def classify(response: httpx.Response) -> None:
 
 class DiscordPublisher(Publisher):
     platform: ClassVar[str] = "discord"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=1024
+    )
     display_name: ClassVar[str] = "Discord"
     secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         username: str | None = None
         avatar_url: str | None = None

@@ -28,12 +28,13 @@ from urllib.parse import quote
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import code_points, url_spans
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -103,7 +104,7 @@ class LinkedInPublisher(Publisher):
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         author: str
         version: str = DEFAULT_VERSION

@@ -27,12 +27,14 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import mastodon_length, replace_urls
 from scheduler.errors import PermanentError, PublishError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -61,6 +63,13 @@ def classify(response: httpx.Response) -> None:
 
 class MastodonPublisher(Publisher):
     platform: ClassVar[str] = "mastodon"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4,
+        max_image_bytes=16 * 1024 * 1024,
+        video_types=frozenset({"video/mp4", "video/quicktime", "video/webm"}),
+        max_video_bytes=99 * 1024 * 1024,
+        alt_limit=1500,
+    )
     display_name: ClassVar[str] = "Mastodon"
     secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = True
@@ -69,7 +78,7 @@ class MastodonPublisher(Publisher):
     #: instance URL -> (max_characters, characters_reserved_per_url)
     _limits: ClassVar[dict[str, tuple[int, int]]] = {}
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         instance: str
         visibility: Literal["public", "unlisted", "private", "direct"] = "public"

@@ -14,19 +14,30 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import PermanentError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    MediaOptions,
+    MediaRules,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+)
 
 
 class OutboxPublisher(Publisher):
     platform: ClassVar[str] = "outbox"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=50 * 1024 * 1024, alt_limit=2000
+    )
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = False
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         path: str = "outbox.jsonl"
         max_length: int = 500

@@ -17,13 +17,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -54,12 +56,15 @@ def classify(response: httpx.Response) -> None:
 
 class SlackPublisher(Publisher):
     platform: ClassVar[str] = "slack"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=1, max_image_bytes=50 * 1024 * 1024, alt_limit=2000, needs_url=True
+    )
     display_name: ClassVar[str] = "Slack"
     secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         unfurl_links: bool = True
         unfurl_media: bool = True

@@ -22,12 +22,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -71,12 +73,15 @@ def classify(response: httpx.Response) -> None:
 
 class TelegramPublisher(Publisher):
     platform: ClassVar[str] = "telegram"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=1, max_image_bytes=10 * 1024 * 1024, alt_limit=None
+    )
     display_name: ClassVar[str] = "Telegram"
     secret_label: ClassVar[str] = "bot token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         chat_id: int | str
         parse_mode: Literal["HTML", "MarkdownV2"] | None = "HTML"

@@ -30,12 +30,14 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import threads_length, unique_urls
 from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -81,12 +83,19 @@ def classify(response: httpx.Response) -> None:
 
 class ThreadsPublisher(Publisher):
     platform: ClassVar[str] = "threads"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=1,
+        image_types=frozenset({"image/jpeg", "image/png"}),
+        max_image_bytes=8 * 1024 * 1024,
+        alt_limit=1000,
+        needs_url=True,
+    )
     display_name: ClassVar[str] = "Threads"
     secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         user_id: str = "me"
         api: str = "https://graph.threads.net/v1.0"

@@ -17,12 +17,14 @@ import time
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import PermanentError
 from scheduler.publishers.base import (
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -33,10 +35,13 @@ from scheduler.publishers.base import (
 
 class WebhookPublisher(Publisher):
     platform: ClassVar[str] = "webhook"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=5 * 1024 * 1024, alt_limit=2000
+    )
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = False
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         url: str
         max_length: int = 10_000

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import replace_urls, x_weighted_length
 from scheduler.errors import PermanentError
@@ -35,6 +35,8 @@ from scheduler.publishers import oauth1
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -85,11 +87,14 @@ def comparable(text: str) -> str:
 
 class XPublisher(Publisher):
     platform: ClassVar[str] = "x"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=5 * 1024 * 1024, alt_limit=1000
+    )
     display_name: ClassVar[str] = "X"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         api: str = "https://api.x.com"
         max_length: int = 280

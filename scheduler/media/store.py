@@ -1,0 +1,145 @@
+"""Media files stored by content: the type read from the bytes (Pillow for
+images, a magic check for video), the file written once under the media
+folder as `sha256[:2]/sha256.ext`, one `media` row per distinct file. A post
+names its files by hash, so what it carries cannot change under it; adapters
+re-check the hash when they read the bytes (`MediaItem.read`)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlmodel import Session, select
+
+from scheduler.errors import MediaError
+from scheduler.publishers.base import MediaItem
+from scheduler.storage.models import MediaFile
+
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+}
+#: No platform takes more; refusing earlier keeps a typo from filling the disk.
+MAX_BYTES = 512 * 1024 * 1024
+#: Pillow's own bound against decompression bombs, made an error instead of a warning.
+MAX_PIXELS = 8192 * 8192
+
+
+def sniff(data: bytes) -> tuple[str, int | None, int | None]:
+    """(mime, width, height) from the bytes alone; MediaError if unknown."""
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return ("video/quicktime" if brand == b"qt  " else "video/mp4"), None, None
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm", None, None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            mime = Image.MIME.get(image.format or "", "")
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise MediaError(f"image is {width}x{height}, more pixels than any platform takes")
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise MediaError(
+            "not an image or video this scheduler knows (PNG, JPEG, GIF, WebP, MP4, MOV, WebM)"
+        ) from None
+    if mime not in EXTENSIONS:
+        raise MediaError(f"{mime or 'this image type'} is not taken by any platform here")
+    return mime, width, height
+
+
+def media_root() -> Path:
+    """The media folder from the settings (`SCHEDULER_MEDIA_DIR`, `media_dir`)."""
+    from scheduler.config import load_settings
+
+    return load_settings().media_dir
+
+
+def store_bytes(session: Session, data: bytes, root: Path | None = None) -> MediaFile:
+    """Store `data` (once) and return its row."""
+    if not data:
+        raise MediaError("the file is empty")
+    if len(data) > MAX_BYTES:
+        raise MediaError(f"the file is {len(data)} bytes; at most {MAX_BYTES} are stored")
+    mime, width, height = sniff(data)
+    digest = hashlib.sha256(data).hexdigest()
+    relative = f"{digest[:2]}/{digest}.{EXTENSIONS[mime]}"
+    target = (root or media_root()) / relative
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a crash never leaves half a file under the hash.
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, target)
+    row = session.exec(select(MediaFile).where(MediaFile.sha256 == digest)).first()
+    if row is None:
+        row = MediaFile(
+            sha256=digest, mime=mime, size=len(data), width=width, height=height, path=relative
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def store_file(session: Session, path: str | Path, root: Path | None = None) -> MediaFile:
+    """Store the file at `path`; errors name the file."""
+    source = Path(path)
+    try:
+        if source.stat().st_size > MAX_BYTES:
+            raise MediaError(f"{source}: larger than {MAX_BYTES} bytes")
+        data = source.read_bytes()
+    except OSError as exc:
+        raise MediaError(f"{source}: cannot read it ({exc.strerror})") from None
+    try:
+        return store_bytes(session, data, root)
+    except MediaError as exc:
+        raise MediaError(f"{source}: {exc}") from None
+
+
+def attachment(row: MediaFile, alt: str = "") -> dict[str, Any]:
+    """What a post keeps of one file (`Post.media`)."""
+    return {
+        "sha256": row.sha256,
+        "mime": row.mime,
+        "size": row.size,
+        "width": row.width,
+        "height": row.height,
+        "path": row.path,
+        "alt": alt,
+    }
+
+
+def items(
+    media: Any, root: Path | None = None, base_url: str | None = None
+) -> tuple[MediaItem, ...]:
+    """A post's stored attachments as adapters get them."""
+    if not media:
+        return ()
+    if isinstance(media, str):  # raw JSON from a driver-level read
+        import json
+
+        media = json.loads(media)
+    folder = (root or media_root()).absolute()
+    return tuple(
+        MediaItem(
+            sha256=m["sha256"],
+            mime=m["mime"],
+            size=int(m["size"]),
+            path=str(folder / m["path"]),
+            alt=m.get("alt") or "",
+            width=m.get("width"),
+            height=m.get("height"),
+            url=f"{base_url.rstrip('/')}/{m['path']}" if base_url else None,
+        )
+        for m in media
+    )
