@@ -11,6 +11,14 @@ Length is counted as Mastodon does: graphemes of content warning + text, every
 http(s) URL as the instance's `characters_reserved_per_url`, `@user@domain` as
 `@user`; the limit is read from GET /api/v2/instance and cached per instance.
 
+Media: up to four images or one video on the first part. Each file goes up
+with POST /api/v2/media (multipart `file` and `description`, the alt text);
+a 202 means the server is still processing it, so the adapter polls
+GET /api/v1/media/:id until it answers 200 before the status names it in
+`media_ids` (attaching unprocessed media is a 422). Uploads are made on each
+attempt; an unused upload is harmless, and the status itself keeps its key.
+The token needs `write:media` as well.
+
 Exactly once: every part carries an Idempotency-Key derived from the post's key
 (part 1 the key itself, later parts `key/2`, `key/3`...). Mastodon returns the
 original status for a key it saw within the hour, so retries are safe and a
@@ -21,6 +29,7 @@ post among the account's recent statuses.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 from typing import Any, ClassVar, Literal
@@ -30,9 +39,10 @@ import regex
 from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import mastodon_length, replace_urls
-from scheduler.errors import PermanentError, PublishError
+from scheduler.errors import PermanentError, PublishError, RetryableError
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
     MediaOptions,
     MediaRules,
     OutgoingPost,
@@ -43,10 +53,13 @@ from scheduler.publishers.base import (
     whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch, until_iso
-from scheduler.publishers.sending import by_status, json_body
+from scheduler.publishers.sending import by_status, json_body, multipart
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_LENGTH = 23
+# Polls of an upload still processing (202), this far apart, before giving up.
+MEDIA_POLLS = 30
+MEDIA_POLL_SECONDS = 1.0
 # Mastodon keeps an Idempotency-Key for an hour; a retry later than this after
 # the due time looks for the post first instead of trusting the key.
 KEY_TRUST = dt.timedelta(minutes=50)
@@ -146,12 +159,51 @@ class MastodonPublisher(Publisher):
     def part_key(post: OutgoingPost, index: int) -> str:
         return post.idempotency_key if index == 0 else f"{post.idempotency_key}/{index + 1}"
 
+    def upload_request(self, item: MediaItem) -> PreparedRequest:
+        headers, secrets = self._headers()
+        return multipart(
+            f"{self.instance}/api/v2/media",
+            fields={"description": item.alt} if item.alt else {},
+            files=[("file", f"{item.sha256[:16]}.{item.extension}", item.read(), item.mime)],
+            headers=headers,
+            secrets=secrets,
+        )
+
+    async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
+        """Upload one file and wait until the server has processed it; its id."""
+        response = await send_classified(
+            client, self.upload_request(item), idempotent=True, classify=classify
+        )
+        data = json_body(response)
+        media_id = str(data.get("id") or "")
+        if not media_id:
+            raise PermanentError("Mastodon media upload answered without an id")
+        polls = 0
+        # 202 after the upload, 206 from the check: still processing.
+        while response.status_code in (202, 206):
+            polls += 1
+            if polls > MEDIA_POLLS:
+                raise RetryableError(f"Mastodon is still processing media {media_id}")
+            await asyncio.sleep(MEDIA_POLL_SECONDS)
+            headers, secrets = self._headers()
+            check = PreparedRequest(
+                "GET", f"{self.instance}/api/v1/media/{media_id}", headers, secrets=secrets
+            )
+            response = await send_classified(client, check, idempotent=True, classify=classify)
+        return media_id
+
     def status_request(
-        self, post: OutgoingPost, index: int, in_reply_to_id: str | None
+        self,
+        post: OutgoingPost,
+        index: int,
+        in_reply_to_id: str | None,
+        media_ids: list[str] | None = None,
     ) -> PreparedRequest:
         headers, secrets = self._headers()
         headers["Idempotency-Key"] = self.part_key(post, index)
         body: dict[str, Any] = {"status": post.texts[index], "visibility": self.options.visibility}
+        if media_ids:
+            body["media_ids"] = media_ids
         if in_reply_to_id:
             body["in_reply_to_id"] = in_reply_to_id
         if self.options.language:
@@ -165,8 +217,12 @@ class MastodonPublisher(Publisher):
         )
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
-        return [
-            self.status_request(post, i, f"<id of part {i}>" if i else None)
+        uploads = [self.upload_request(item) for item in post.media]
+        placeholders = [f"<id of upload {i + 1}>" for i in range(len(uploads))]
+        return uploads + [
+            self.status_request(
+                post, i, f"<id of part {i}>" if i else None, placeholders if i == 0 else None
+            )
             for i in range(len(post.texts))
         ]
 
@@ -191,10 +247,11 @@ class MastodonPublisher(Publisher):
             landed = await self.reconcile(client, post)
             if landed is not None:
                 return landed
+        media_ids = [await self.upload(client, item) for item in post.media]
         results: list[SendResult] = []
         for index in range(len(post.texts)):
             parent = results[-1].remote_id if results else None
-            request = self.status_request(post, index, parent)
+            request = self.status_request(post, index, parent, media_ids if index == 0 else None)
             response = await send_classified(client, request, idempotent=True, classify=classify)
             results.append(self.parse_response(response))
         return SendResult.thread(results)

@@ -76,7 +76,9 @@ def test_long_quotes_get_smaller_text_and_too_long_ones_are_refused(layout) -> N
 
     def ink_rows(image: Image.Image) -> int:
         grey = ink(image)
-        return sum(1 for y in range(image.height) if grey.crop((0, y, image.width, y + 1)).getbbox())
+        return sum(
+            1 for y in range(image.height) if grey.crop((0, y, image.width, y + 1)).getbbox()
+        )
 
     # The long quote fills more rows of the card, yet stays inside the padding.
     assert ink_rows(long) > ink_rows(short)

@@ -1,0 +1,253 @@
+"""Media through the real command line on a real SQLite file: files stored by
+content hash with their type read from the bytes, checked against the channel's
+platform before anything is queued, quote cards planned on `-o cards=true`
+channels, and every preview naming what a post carries."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ARTICLE = (
+    "Rowers return to the lake\n\n"
+    '"The lake was glass at dawn and we rowed it like it owed us nothing," said Mira Kovalenko '
+    "after the regatta on Saturday."
+)
+
+
+def _png(path: Path, size=(640, 360), colour=(20, 90, 160)) -> Path:
+    Image.new("RGB", size, colour).save(path, format="PNG")
+    return path
+
+
+CHANNELS = (
+    ["box", "--platform", "outbox"],
+    [
+        "toots",
+        "--platform",
+        "mastodon",
+        "-o",
+        "instance=https://social.example",
+        "--secret-env",
+        "TOOT",
+    ],
+    ["tg", "--platform", "telegram", "-o", "chat_id=42", "--secret-env", "TG"],
+    ["sky", "--platform", "bluesky", "-o", "handle=a.example", "--secret-env", "SKY"],
+    ["meta", "--platform", "threads", "-o", "cards=true", "--secret-env", "TH"],
+    ["card", "--platform", "outbox", "-o", "cards=true"],
+)
+
+
+@pytest.fixture(scope="module")
+def channels_db(tmp_path_factory) -> Path:
+    """One database with the channels, made once (each CLI call costs a second
+    or more on a busy machine); every test gets a copy."""
+    from sqlmodel import Session
+
+    from scheduler.accounts.channels import add_channel, parse_options
+    from scheduler.storage import database
+
+    path = tmp_path_factory.mktemp("media") / "channels.db"
+    engine = database.make_engine(f"sqlite:///{path}")
+    database.init_database(engine)
+    with Session(engine) as session:
+        for name, _, platform, *rest in CHANNELS:
+            options = [rest[i + 1] for i, a in enumerate(rest) if a == "-o"]
+            secret = rest[rest.index("--secret-env") + 1] if "--secret-env" in rest else None
+            add_channel(
+                session,
+                name,
+                platform,
+                options=parse_options(options),
+                secret_env=secret,
+                timezone="UTC",
+                slots="mon-sun 09:00",
+            )
+        session.commit()
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def ready(cli, tmp_path, channels_db):
+    shutil.copyfile(channels_db, tmp_path / "test.db")
+    return cli
+
+
+def _posts(cli) -> list[dict]:
+    return cli("queue", "list", "--json").json()["posts"]
+
+
+def test_queue_add_stores_the_file_by_content_and_reads_its_type(ready, tmp_path) -> None:
+    photo = tmp_path / "photo.png"
+    # A JPEG under a .png name: the type comes from the bytes.
+    Image.new("RGB", (800, 600), (200, 10, 10)).save(photo, format="JPEG")
+    result = ready(
+        "queue",
+        "add",
+        "toots",
+        "Race day",
+        "--at",
+        "+1h",
+        "--media",
+        str(photo),
+        "--alt",
+        "A red square",
+        "--json",
+    )
+    assert result.code == 0, result.stderr
+    (media,) = result.json()["media"]
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert media == {
+        "path": f"{digest[:2]}/{digest}.jpg",
+        "alt": "A red square",
+        "mime": "image/jpeg",
+        "width": 800,
+        "height": 600,
+        "sha256": digest,
+    }
+    stored = tmp_path / "scheduler-media" / media["path"]
+    assert stored.read_bytes() == photo.read_bytes()
+    # The post keeps what was queued even when the user's file changes.
+    _png(photo, colour=(0, 0, 0))
+    shown = ready("queue", "show", str(result.json()["id"]), "--json").json()
+    assert shown["media"][0]["sha256"] == digest
+    # The same bytes again are one file and one row.
+    again = ready(
+        "queue",
+        "add",
+        "box",
+        "Again",
+        "--at",
+        "+2h",
+        "--media",
+        str(stored),
+        "--alt",
+        "x",
+        "--json",
+    )
+    assert again.json()["media"][0]["path"] == media["path"]
+    assert len(list((tmp_path / "scheduler-media").rglob("*.*"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "make", "alt", "message"),
+    [
+        ("toots", "png", None, "no alt text; add --alt TEXT"),
+        ("toots", "png", "a" * 1501, "alt text is 1501 characters, over Mastodon's 1500"),
+        ("sky", "noise", "noise", "over Bluesky's 2000000 bytes"),
+        ("meta", "png", "alt", "media_base_url"),
+        ("toots", "missing", "alt", "cannot read it"),
+        ("box", "gif-as-video", "alt", "not an image or video"),
+    ],
+)
+def test_a_file_the_channel_cannot_send_is_refused_and_nothing_is_queued(
+    tmp_path, channels_db, monkeypatch, channel, make, alt, message
+) -> None:
+    from sqlmodel import Session, select
+
+    from scheduler.desk.posts import add_by_hand
+    from scheduler.errors import MediaError
+    from scheduler.storage import database
+    from scheduler.storage.models import Post
+
+    monkeypatch.setenv("SCHEDULER_MEDIA_DIR", str(tmp_path / "media"))
+    path = tmp_path / "upload.png"
+    if make == "png":
+        _png(path)
+    elif make == "noise":
+        Image.frombytes("RGB", (900, 900), os.urandom(900 * 900 * 3)).save(path)
+    elif make == "gif-as-video":
+        path.write_bytes(b"\x00\x00\x00\x18notavideo" + b"\x00" * 40)
+    shutil.copyfile(channels_db, tmp_path / "test.db")
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    with pytest.raises(MediaError, match=message), database.session_scope(engine) as session:
+        add_by_hand(session, channel, "Race day", "+1h", [str(path)], [alt] if alt else [])
+    with Session(engine) as session:
+        assert session.exec(select(Post)).all() == []
+    engine.dispose()
+
+
+def test_a_refusal_is_one_line_from_the_cli(ready, tmp_path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("not an image at all", encoding="utf-8")
+    result = ready(
+        "queue", "add", "toots", "Race day", "--at", "+1h", "--media", str(path), "--alt", "x"
+    )
+    assert result.code != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: not an image or video this scheduler knows "
+        "(PNG, JPEG, GIF, WebP, MP4, MOV, WebM)"
+    ]
+    assert _posts(ready) == []
+
+
+def test_alt_text_a_platform_cannot_show_is_a_warning(ready, tmp_path) -> None:
+    result = ready(
+        "queue",
+        "add",
+        "tg",
+        "Race day",
+        "--at",
+        "+1h",
+        "--media",
+        str(_png(tmp_path / "p.png")),
+        "--alt",
+        "A blue card",
+    )
+    assert result.code == 0
+    assert "Telegram shows no alt text" in result.stderr
+
+
+def test_queue_import_takes_a_media_column(ready, tmp_path) -> None:
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "b.png", colour=(1, 2, 3))
+    csv = (
+        "channel,text,at,media,alt\n"
+        "toots,Two photos,+1h,a.png|b.png,First photo|Second photo\n"
+        "box,No photo,+2h,,\n"
+    )
+    result = ready("queue", "import", "-", "--json", input=csv)
+    assert result.code == 0, result.stderr
+    posts = {p["text"]: p for p in _posts(ready)}
+    assert [m["alt"] for m in posts["Two photos"]["media"]] == ["First photo", "Second photo"]
+    assert posts["No photo"]["media"] == []
+    bad = "channel,text,at,media\ntoots,Photo,+3h,a.png\n"
+    refused = ready("queue", "import", "-", input=bad)
+    assert refused.code != 0 and "line 2: a.png: no alt text" in refused.stderr
+    assert len(_posts(ready)) == 2
+
+
+def test_a_cards_channel_plans_quote_posts_with_their_card(ready, tmp_path) -> None:
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    assert ready("ingest", "a.txt", "--published", "2026-03-07").code == 0
+    # Threads fetches by URL: without media_base_url the plan is refused, not the send.
+    refused = ready("plan", "latest", "--channel", "meta")
+    assert refused.code != 0 and "media_base_url" in refused.stderr
+    planned = ready("plan", "latest", "--channel", "card", "--json")
+    assert planned.code == 0, planned.stderr
+    preview = ready("preview", "--json").json()
+    (quote_post,) = [p for p in preview if p["kind"] == "quote"]
+    (card,) = quote_post["media"]
+    assert card["mime"] == "image/png" and (card["width"], card["height"]) == (1200, 675)
+    assert card["alt"] == (
+        "“The lake was glass at dawn and we rowed it like it owed us nothing” — "
+        "Mira Kovalenko, 7 March 2026"
+    )
+    data = Path(card["path"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == card["sha256"]
+    assert Image.open(io.BytesIO(data)).size == (1200, 675)
+    # The terminal names the file and its alt text; the page embeds the image.
+    shown = ready("preview", str(quote_post["id"]))
+    assert f"media: {card['path']} (image/png, 1200x675" in shown.stdout.replace("\n", "")
+    assert "alt: “The lake was glass" in shown.stdout
+    assert ready("preview", "--html", "week.html").code == 0
+    page = (tmp_path / "week.html").read_text(encoding="utf-8")
+    assert '<img src="data:image/png;base64,' in page
+    assert 'alt="“The lake was glass at dawn' in page
