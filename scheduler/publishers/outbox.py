@@ -2,7 +2,8 @@
 
 For trying the whole path offline (the demo uses it) and for piping posts into
 other tools. A key already in the file is not written again, so a retry after a
-crash cannot duplicate a line.
+crash cannot duplicate a line. Media are listed by their stored path, hash and
+alt text (the bytes stay in the media folder).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class OutboxPublisher(Publisher):
         return [Measure("graphemes", graphemes(text), self.options.max_length)]
 
     def record(self, post: OutgoingPost) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "key": post.idempotency_key,
             "post_id": post.post_id,
             "channel": self.channel.name,
@@ -58,6 +59,19 @@ class OutboxPublisher(Publisher):
             "parts": list(post.texts),
             "due_at": post.due_at.astimezone(dt.UTC).isoformat(),
         }
+        if post.media:
+            record["media"] = [
+                {
+                    "path": m.path,
+                    "sha256": m.sha256,
+                    "mime": m.mime,
+                    "width": m.width,
+                    "height": m.height,
+                    "alt": m.alt,
+                }
+                for m in post.media
+            ]
+        return record
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         return [PreparedRequest("APPEND", self.path.as_uri(), {}, json=self.record(post))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -251,3 +252,22 @@ def test_a_cards_channel_plans_quote_posts_with_their_card(ready, tmp_path) -> N
     page = (tmp_path / "week.html").read_text(encoding="utf-8")
     assert '<img src="data:image/png;base64,' in page
     assert 'alt="“The lake was glass at dawn' in page
+
+
+def test_the_daemon_sends_the_stored_media_exactly_once(ready, tmp_path) -> None:
+    photo = _png(tmp_path / "photo.png")
+    added = ready(
+        "queue", "add", "box", "Race day", "--at", "now", "--media", str(photo), "--alt", "Boats"
+    )
+    assert added.code == 0, added.stderr
+    photo.unlink()  # the post carries the stored copy, not the user's file
+    for _ in range(2):
+        sent = ready("daemon", "--once")
+        assert sent.code == 0, sent.stderr
+    lines = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    (media,) = json.loads(lines[0])["media"]
+    digest = media["sha256"]
+    assert media["path"] == str(tmp_path / "scheduler-media" / digest[:2] / f"{digest}.png")
+    assert (media["mime"], media["alt"], media["width"]) == ("image/png", "Boats", 640)
+    assert _posts(ready)[0]["status"] == "sent"

@@ -269,3 +269,88 @@ def test_threads_image_container_names_the_public_url_and_alt_text(stub, tmp_pat
     assert form["media_type"] == "IMAGE"
     assert form["image_url"] == f"https://media.example/{item.sha256[:2]}/{item.sha256}.png"
     assert form["alt_text"] == "Rowers at dawn"
+
+
+# -- Discord, Slack, webhook, X: local servers --------------------------------------------
+
+
+def test_discord_sends_files_with_payload_json_and_descriptions(stub, tmp_path):
+    from scheduler.publishers.discord import DiscordPublisher
+
+    stub.responder = lambda seen: Reply(200, {"id": "9", "channel_id": "3", "guild_id": "1"})
+    publisher = DiscordPublisher(channel("discord", f"{stub.url}/api/webhooks/1/tok"))
+    first, second = image(tmp_path, "a", alt="First"), image(tmp_path, "b", (300, 300), alt="2nd")
+    run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Two"), first, second))))
+    (seen,) = stub.requests
+    assert seen.path == "/api/webhooks/1/tok" and seen.query["wait"] == ["true"]
+    parts = form_parts(seen.headers["content-type"], seen.body)
+    payload = json.loads(parts["payload_json"][2])
+    assert payload["content"] == "Two"
+    assert [(a["id"], a["description"]) for a in payload["attachments"]] == [
+        (0, "First"),
+        (1, "2nd"),
+    ]
+    assert parts["files[0]"][0] == payload["attachments"][0]["filename"]
+    assert parts["files[1]"][2] == Path(second.path).read_bytes()
+
+
+def test_slack_webhook_shows_the_image_from_its_public_url(stub, tmp_path):
+    from scheduler.publishers.slack import SlackPublisher
+
+    stub.responder = lambda seen: Reply(200, "ok")
+    publisher = SlackPublisher(
+        channel("slack", f"{stub.url}/services/T/B/x", media_base_url="https://media.example/")
+    )
+    item = image(tmp_path, "s", alt="Rowers & boats")
+    run(with_client(lambda c: publisher.publish(c, with_media(outgoing("A < B"), item))))
+    body = stub.requests[0].json()
+    assert body["blocks"] == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "A &lt; B"}},
+        {"type": "image", "image_url": item.url, "alt_text": "Rowers & boats"},
+    ]
+
+
+def test_webhook_carries_the_bytes_or_the_url(stub, tmp_path):
+    import base64
+
+    from scheduler.publishers.webhook import WebhookPublisher
+
+    stub.responder = lambda seen: Reply(200, {"id": "r1"})
+    item = image(tmp_path, "w", alt="A card")
+    inline = dataclasses.replace(item, url=None)
+    publisher = WebhookPublisher(channel("webhook", None, url=f"{stub.url}/hook"))
+    shown = publisher.build_requests(with_media(outgoing("Hi"), inline))[0].redacted()
+    assert f'"data": "<{item.size} bytes>"' in shown["body"]
+    run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Hi"), inline))))
+    (sent,) = stub.requests[0].json()["media"]
+    assert base64.b64decode(sent["data"]) == Path(item.path).read_bytes()
+    assert (sent["sha256"], sent["alt"], sent["width"]) == (item.sha256, "A card", 640)
+    run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Hi"), item))))
+    (by_url,) = stub.requests[1].json()["media"]
+    assert by_url["url"] == item.url and "data" not in by_url
+
+
+def test_x_uploads_sets_alt_text_then_names_the_media(stub, tmp_path):
+    import base64
+
+    from scheduler.publishers.x import XPublisher
+
+    stub.queue = [
+        Reply(200, {"data": {"id": "1880", "media_key": "3_1880"}}),
+        Reply(200, {"data": {"id": "1880"}}),
+        Reply(201, {"data": {"id": "555", "text": "Race"}}),
+    ]
+    publisher = XPublisher(channel("x", "user-token", api=stub.url))
+    item = image(tmp_path, "x", alt="A quote card")
+    result = run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Race"), item))))
+    upload, alt, tweet = stub.requests
+    assert (upload.path, alt.path, tweet.path) == (
+        "/2/media/upload",
+        "/2/media/metadata",
+        "/2/tweets",
+    )
+    assert base64.b64decode(upload.json()["media"]) == Path(item.path).read_bytes()
+    assert upload.json()["media_category"] == "tweet_image"
+    assert alt.json() == {"id": "1880", "metadata": {"alt_text": {"text": "A quote card"}}}
+    assert tweet.json() == {"text": "Race", "media": {"media_ids": ["1880"]}}
+    assert result.remote_id == "555"
