@@ -1,4 +1,4 @@
-"""media: stored files by content hash, posts.media, articles' description and image
+"""media: stored files by content hash, posts.media and link_card, articles' description and image
 
 Revision ID: 0009
 Revises: 0005
@@ -35,6 +35,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('media', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('link_card', sa.JSON(), nullable=True))
     with op.batch_alter_table('articles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('description', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('image_sha256', sa.String(length=64), nullable=True))
@@ -45,5 +46,6 @@ def downgrade() -> None:
         batch_op.drop_column('image_sha256')
         batch_op.drop_column('description')
     with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_column('link_card')
         batch_op.drop_column('media')
     op.drop_table('media')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from scheduler.delivery.attempts import Claimed
-from scheduler.media.store import items
+from scheduler.media.store import items, link_card
 from scheduler.publishers import OutgoingPost, Publisher
 from scheduler.publishers.split import split_thread
 from scheduler.storage.models import Post
@@ -39,6 +39,7 @@ def outgoing(post: Post | Claimed, publisher: Publisher | None = None) -> Outgoi
         media=items(post.media, base_url=getattr(options, "media_base_url", None))
         if post.media
         else (),
+        card=link_card(post.link_card) if post.link_card else None,
     )
 
 

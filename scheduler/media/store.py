@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session, select
 
 from scheduler.errors import MediaError
-from scheduler.publishers.base import MediaItem
+from scheduler.publishers.base import LinkCard, MediaItem
 from scheduler.storage.models import MediaFile
 
 EXTENSIONS = {
@@ -126,8 +127,6 @@ def items(
     if not media:
         return ()
     if isinstance(media, str):  # raw JSON from a driver-level read
-        import json
-
         media = json.loads(media)
     folder = (root or media_root()).absolute()
     return tuple(
@@ -142,4 +141,28 @@ def items(
             url=f"{base_url.rstrip('/')}/{m['path']}" if base_url else None,
         )
         for m in media
+    )
+
+
+def card_data(
+    session: Session, uri: str, title: str, description: str, image_sha256: str | None
+) -> dict[str, Any]:
+    """What a post keeps of its link card (`Post.link_card`)."""
+    thumb = None
+    if image_sha256:
+        row = session.exec(select(MediaFile).where(MediaFile.sha256 == image_sha256)).first()
+        thumb = attachment(row) if row is not None else None
+    return {"uri": uri, "title": title, "description": description, "thumb": thumb}
+
+
+def link_card(data: Any, root: Path | None = None) -> LinkCard:
+    """A post's stored link card as adapters get it."""
+    if isinstance(data, str):
+        data = json.loads(data)
+    thumb = items([data["thumb"]], root) if data.get("thumb") else ()
+    return LinkCard(
+        uri=data["uri"],
+        title=data.get("title") or "",
+        description=data.get("description") or "",
+        thumb=thumb[0] if thumb else None,
     )

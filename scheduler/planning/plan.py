@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from scheduler.compose import load, render
 from scheduler.errors import NotFoundError, PlanningError
 from scheduler.media.attach import cards_on, quote_card
+from scheduler.media.store import card_data
 from scheduler.planning.slots import free_slots
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 
@@ -156,6 +157,14 @@ def plan_article(
         post.media = media
         post.article_id = article.id
         post.link = article.url
+        if article.url and article.title:
+            post.link_card = card_data(
+                session,
+                article.url,
+                article.title,
+                article.description or "",
+                article.image_sha256,
+            )
         session.add(post)
         result.created.append(post)
         if fits is not None and not fits(text):

@@ -184,6 +184,9 @@ class Post(SQLModel, table=True):
     #: each naming a stored `MediaFile`; None: text only. Kept on the row so a
     #: claim reads it with the post, without a join.
     media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    #: The link preview from the article as ingested: {uri, title, description,
+    #: thumb (an attachment like those in `media`, or None)}; None: no card.
+    link_card: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     due_at: dt.datetime = Field(sa_type=UTCDateTime)
     #: After this moment the post must not go out at all (old news, a countdown
     #: whose day has passed); None: no expiry.
