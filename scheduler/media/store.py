@@ -59,6 +59,14 @@ def sniff(data: bytes) -> tuple[str, int | None, int | None]:
     return mime, width, height
 
 
+def stored_json(value: Any) -> Any:
+    """A JSON column as read: parsed already, or raw text from a driver-level
+    read (where SQL NULL and JSON `null` both mean none)."""
+    if isinstance(value, str | bytes):
+        return json.loads(value)
+    return value
+
+
 def media_root() -> Path:
     """The media folder from the settings (`SCHEDULER_MEDIA_DIR`, `media_dir`)."""
     from scheduler.config import load_settings
@@ -124,10 +132,9 @@ def items(
     media: Any, root: Path | None = None, base_url: str | None = None
 ) -> tuple[MediaItem, ...]:
     """A post's stored attachments as adapters get them."""
+    media = stored_json(media)
     if not media:
         return ()
-    if isinstance(media, str):  # raw JSON from a driver-level read
-        media = json.loads(media)
     folder = (root or media_root()).absolute()
     return tuple(
         MediaItem(
@@ -157,8 +164,7 @@ def card_data(
 
 def link_card(data: Any, root: Path | None = None) -> LinkCard:
     """A post's stored link card as adapters get it."""
-    if isinstance(data, str):
-        data = json.loads(data)
+    data = stored_json(data)
     thumb = items([data["thumb"]], root) if data.get("thumb") else ()
     return LinkCard(
         uri=data["uri"],

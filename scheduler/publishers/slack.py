@@ -14,7 +14,8 @@ is an unknown outcome that `reconcile` cannot settle.
 Media: an incoming webhook cannot take an upload. An image goes in as a Block
 Kit `image` block (`image_url`, `alt_text` up to 2000 characters) after a
 `section` block with the text, so Slack fetches it from the channel's
-`media_base_url` (where the media folder is served publicly); without that
+`media_base_url` (where the media folder is served publicly; Block Kit takes
+an `image_url` of at most 3000 characters); without that
 option a post with media is refused when queued. (Slack's external upload flow,
 files.getUploadURLExternal + files.completeUploadExternal, needs a bot token and
 is not used by this webhook adapter.)

@@ -21,7 +21,9 @@ needs `media_base_url`, the public address where the media folder
 (`SCHEDULER_MEDIA_DIR`) is served, e.g. synced to a bucket or served by nginx;
 the file's URL is `{media_base_url}/{sha256[:2]}/{sha256}.{ext}`. Without it
 a post with media is refused when it is planned or queued. Images are JPEG or
-PNG up to 8 MB; alt text up to 1000 characters (Threads API docs, "Posts").
+PNG up to 8 MB (Threads API docs, "Posts", media specifications); `alt_text`
+applies to image and video containers only ("Accessibility"); the docs state
+no length for it, so 1000 characters is kept as a cautious bound.
 
 Threads has no idempotency key. Creating a container publishes nothing, so that
 step is safe to repeat; only threads_publish is not. When its answer is lost, the

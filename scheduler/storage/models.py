@@ -183,10 +183,10 @@ class Post(SQLModel, table=True):
     #: Attached media, in order: [{sha256, mime, size, width, height, alt, path}],
     #: each naming a stored `MediaFile`; None: text only. Kept on the row so a
     #: claim reads it with the post, without a join.
-    media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     #: The link preview from the article as ingested: {uri, title, description,
     #: thumb (an attachment like those in `media`, or None)}; None: no card.
-    link_card: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    link_card: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     due_at: dt.datetime = Field(sa_type=UTCDateTime)
     #: After this moment the post must not go out at all (old news, a countdown
     #: whose day has passed); None: no expiry.
