@@ -14,7 +14,8 @@ reader sees is exactly the text, and its length is counted in code points as
 Telegram counts it after parsing (4096).
 
 Media: one image goes out with sendPhoto (multipart upload, at most 10 MB),
-the post's first part as its caption (at most 1024 characters after parsing;
+two to ten as an album with sendMediaGroup (`attach://` names in `media`),
+the post's first part as the (first photo's) caption (at most 1024 characters after parsing;
 a longer first part is refused before sending). Telegram shows no alt text.
 (telegram-test-api, the local test server, has no sendPhoto; the tests use a
 small server of their own for it.)
@@ -25,6 +26,7 @@ answer is an unknown outcome and `reconcile` cannot settle it.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -82,7 +84,7 @@ def classify(response: httpx.Response) -> None:
 class TelegramPublisher(Publisher):
     platform: ClassVar[str] = "telegram"
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=1, max_image_bytes=10 * 1024 * 1024, alt_limit=None
+        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=None
     )
     display_name: ClassVar[str] = "Telegram"
     secret_label: ClassVar[str] = "bot token"
@@ -144,6 +146,26 @@ class TelegramPublisher(Publisher):
             url, fields=fields, files=[("photo", name, item.read(), item.mime)], secrets=secrets
         )
 
+    def album_request(self, items: tuple[MediaItem, ...], caption: str) -> PreparedRequest:
+        media: list[dict[str, Any]] = []
+        files = []
+        for i, item in enumerate(items):
+            entry: dict[str, Any] = {"type": "photo", "media": f"attach://photo{i}"}
+            if i == 0:
+                entry["caption"] = self.formatted(caption)
+                if self.options.parse_mode:
+                    entry["parse_mode"] = self.options.parse_mode
+            media.append(entry)
+            name = f"{item.sha256[:16]}.{item.extension}"
+            files.append((f"photo{i}", name, item.read(), item.mime))
+        fields = {"chat_id": str(self.options.chat_id), "media": json.dumps(media)}
+        if self.options.disable_notification:
+            fields["disable_notification"] = "true"
+        if self.options.message_thread_id is not None:
+            fields["message_thread_id"] = str(self.options.message_thread_id)
+        url, secrets = self._url("sendMediaGroup")
+        return multipart(url, fields=fields, files=files, secrets=secrets)
+
     def _request(self, post: OutgoingPost, index: int, reply_to: Any) -> PreparedRequest:
         """Part `index`: the photo with its caption first, then plain messages."""
         text = post.texts[index]
@@ -153,6 +175,8 @@ class TelegramPublisher(Publisher):
                     f"too long for a Telegram photo caption: {code_points(text)} code points "
                     f"> {MAX_CAPTION}"
                 )
+            if len(post.media) > 1:
+                return self.album_request(post.media, text)
             return self.photo_request(post.media[0], text)
         return self.message_request(text, reply_to)
 
@@ -164,6 +188,8 @@ class TelegramPublisher(Publisher):
 
     def parse_response(self, response: httpx.Response) -> SendResult:
         message = json_body(response).get("result") or {}
+        if isinstance(message, list):  # an album: its first message stands for it
+            message = message[0] if message else {}
         message_id = message.get("message_id")
         chat = message.get("chat") or {}
         url = None

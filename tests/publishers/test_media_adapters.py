@@ -354,3 +354,51 @@ def test_x_uploads_sets_alt_text_then_names_the_media(stub, tmp_path):
     assert alt.json() == {"id": "1880", "metadata": {"alt_text": {"text": "A quote card"}}}
     assert tweet.json() == {"text": "Race", "media": {"media_ids": ["1880"]}}
     assert result.remote_id == "555"
+
+
+def test_telegram_sends_several_images_as_one_album(stub, tmp_path):
+    stub.responder = lambda seen: Reply(
+        200, {"ok": True, "result": [{"message_id": 8, "chat": {"id": -100}}, {"message_id": 9}]}
+    )
+    publisher = TelegramPublisher(channel("telegram", "123:abc", api=stub.url, chat_id=-100))
+    first, second = image(tmp_path, "a"), image(tmp_path, "b", colour=(1, 2, 3))
+    post = with_media(outgoing("Both <crews>"), first, second)
+    result = run(with_client(lambda c: publisher.publish(c, post)))
+    (seen,) = stub.requests
+    assert seen.path == "/bot123:abc/sendMediaGroup"
+    parts = form_parts(seen.headers["content-type"], seen.body)
+    assert json.loads(parts["media"][2]) == [
+        {
+            "type": "photo",
+            "media": "attach://photo0",
+            "caption": "Both &lt;crews&gt;",
+            "parse_mode": "HTML",
+        },
+        {"type": "photo", "media": "attach://photo1"},
+    ]
+    assert parts["photo1"][2] == Path(second.path).read_bytes()
+    assert result.remote_id == "8"
+
+
+def test_linkedin_initializes_puts_the_bytes_then_names_the_image(stub, tmp_path):
+    from scheduler.publishers.linkedin import LinkedInPublisher
+
+    stub.queue = [
+        Reply(200, {"value": {"uploadUrl": f"{stub.url}/upload/abc", "image": "urn:li:image:C1"}}),
+        Reply(201, None),
+        Reply(201, None, headers={"x-restli-id": "urn:li:share:77"}),
+    ]
+    publisher = LinkedInPublisher(
+        channel("linkedin", "tok", api=stub.url, author="urn:li:person:abc")
+    )
+    item = image(tmp_path, "li", alt="Crews at the start")
+    result = run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Go"), item))))
+    init, put, create = stub.requests
+    assert (init.path, init.query["action"]) == ("/rest/images", ["initializeUpload"])
+    assert init.json() == {"initializeUploadRequest": {"owner": "urn:li:person:abc"}}
+    assert (put.method, put.path, put.body) == ("PUT", "/upload/abc", Path(item.path).read_bytes())
+    assert put.headers["authorization"] == "Bearer tok"
+    assert create.json()["content"] == {
+        "media": {"id": "urn:li:image:C1", "altText": "Crews at the start"}
+    }
+    assert result.remote_id == "urn:li:share:77"
