@@ -14,7 +14,7 @@ from scheduler.errors import MediaError
 from scheduler.media.cards import CardText, alt_text, outlet_of, render_card
 from scheduler.media.checks import check_media
 from scheduler.media.layout import find_layout, load_layout
-from scheduler.media.store import attachment, store_bytes, store_file
+from scheduler.media.store import attachment, read_file, store_bytes
 from scheduler.publishers.base import Publisher
 from scheduler.storage.models import Article, Quote
 
@@ -25,16 +25,24 @@ def attach_files(
     files: list[str],
     alts: list[str],
     root: Path | None = None,
+    *,
+    store: bool = True,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Store `files` with their alt texts (by position) and check them for the
-    channel. Returns the post's `media` list and warnings."""
+    """Check `files` with their alt texts (by position) for the channel, then
+    (unless `store` is false) store them. Returns the post's `media` list and
+    warnings. A file that fails a check leaves nothing behind."""
     if len(alts) > len(files):
         raise MediaError(f"{len(alts)} --alt for {len(files)} --media; one alt text per file")
-    media = [
-        attachment(store_file(session, path, root), (alts[i] if i < len(alts) else "").strip())
-        for i, path in enumerate(files)
-    ]
-    return media, check_media(publisher, media, [Path(f).name for f in files])
+    read = [read_file(path) for path in files]
+    texts = [(alts[i] if i < len(alts) else "").strip() for i in range(len(files))]
+    media = [attachment(row, alt) for (_, row), alt in zip(read, texts, strict=True)]
+    warnings = check_media(publisher, media, [Path(f).name for f in files])
+    if store:
+        media = [
+            attachment(store_bytes(session, data, root), alt)
+            for (data, _), alt in zip(read, texts, strict=True)
+        ]
+    return media, warnings
 
 
 def cards_on(publisher: Publisher) -> bool:

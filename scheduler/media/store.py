@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, select
 
 from scheduler.errors import MediaError
@@ -74,15 +74,62 @@ def media_root() -> Path:
     return load_settings().media_dir
 
 
-def store_bytes(session: Session, data: bytes, root: Path | None = None) -> MediaFile:
-    """Store `data` (once) and return its row."""
+def without_metadata(data: bytes, mime: str) -> bytes:
+    """A JPEG without its EXIF and XMP (APP1) segments: camera, time and GPS
+    position never leave with a photo (Bluesky asks clients to strip them).
+    Lossless: the image data is copied byte for byte. A photo whose EXIF turns
+    it (orientation) is turned first and saved again at quality 95, since the
+    turn would be lost with the tag."""
+    if mime != "image/jpeg" or data[:2] != b"\xff\xd8":
+        return data
+    with Image.open(io.BytesIO(data)) as image:
+        orientation = image.getexif().get(0x0112, 1)
+        if orientation not in (1, None):
+            turned = ImageOps.exif_transpose(image)
+            out = io.BytesIO()
+            turned.save(out, format="JPEG", quality=95)
+            data = out.getvalue()
+    kept = bytearray(data[:2])
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xDA:  # start of scan: the rest is image data
+            break
+        end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker != 0xE1:
+            kept += data[at:end]
+        at = end
+    kept += data[at:]
+    return bytes(kept)
+
+
+def describe(data: bytes) -> tuple[bytes, MediaFile]:
+    """The bytes to store (metadata stripped) and the row they would get,
+    without storing anything."""
     if not data:
         raise MediaError("the file is empty")
     if len(data) > MAX_BYTES:
         raise MediaError(f"the file is {len(data)} bytes; at most {MAX_BYTES} are stored")
     mime, width, height = sniff(data)
+    cleaned = without_metadata(data, mime)
+    if cleaned != data:  # a turned photo has its sides swapped
+        data = cleaned
+        mime, width, height = sniff(data)
     digest = hashlib.sha256(data).hexdigest()
-    relative = f"{digest[:2]}/{digest}.{EXTENSIONS[mime]}"
+    return data, MediaFile(
+        sha256=digest,
+        mime=mime,
+        size=len(data),
+        width=width,
+        height=height,
+        path=f"{digest[:2]}/{digest}.{EXTENSIONS[mime]}",
+    )
+
+
+def store_bytes(session: Session, data: bytes, root: Path | None = None) -> MediaFile:
+    """Store `data` (once) and return its row."""
+    data, described = describe(data)
+    digest, relative = described.sha256, described.path
     target = (root or media_root()) / relative
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,16 +139,15 @@ def store_bytes(session: Session, data: bytes, root: Path | None = None) -> Medi
         os.replace(tmp.name, target)
     row = session.exec(select(MediaFile).where(MediaFile.sha256 == digest)).first()
     if row is None:
-        row = MediaFile(
-            sha256=digest, mime=mime, size=len(data), width=width, height=height, path=relative
-        )
+        row = described
         session.add(row)
         session.flush()
     return row
 
 
-def store_file(session: Session, path: str | Path, root: Path | None = None) -> MediaFile:
-    """Store the file at `path`; errors name the file."""
+def read_file(path: str | Path) -> tuple[bytes, MediaFile]:
+    """The bytes of the file at `path` and the row they would get; errors
+    name the file. Nothing is stored."""
     source = Path(path)
     try:
         if source.stat().st_size > MAX_BYTES:
@@ -110,7 +156,7 @@ def store_file(session: Session, path: str | Path, root: Path | None = None) -> 
     except OSError as exc:
         raise MediaError(f"{source}: cannot read it ({exc.strerror})") from None
     try:
-        return store_bytes(session, data, root)
+        return describe(data)
     except MediaError as exc:
         raise MediaError(f"{source}: {exc}") from None
 

@@ -100,8 +100,13 @@ def import_csv(
             if values["media"]:
                 if channel.name not in publishers:
                     publishers[channel.name] = publisher_for(channel, reveal=False)
-                values["attached"], _ = attach_files(
-                    session, publishers[channel.name], values["media"], values["alts"]
+                # Checked here; stored only once every row is good.
+                attach_files(
+                    session,
+                    publishers[channel.name],
+                    values["media"],
+                    values["alts"],
+                    store=False,
                 )
             good.append((line, channel, values))
         except SchedulerError as exc:
@@ -119,6 +124,10 @@ def import_csv(
             result.duplicates.append(line)
             continue
         seen.add(key)
+        if values["media"]:
+            values["attached"], _ = attach_files(
+                session, publisher_for(channel, reveal=False), values["media"], values["alts"]
+            )
         post = new_post(channel, values["text"], values["due_at"], kind="csv")
         post.link = values["link"]
         post.media = values["attached"]

@@ -173,6 +173,8 @@ def test_a_file_the_channel_cannot_send_is_refused_and_nothing_is_queued(
     with Session(engine) as session:
         assert session.exec(select(Post)).all() == []
     engine.dispose()
+    # A refused file leaves nothing in the media folder either.
+    assert not list((tmp_path / "media").rglob("*.*"))
 
 
 def test_a_refusal_is_one_line_from_the_cli(ready, tmp_path) -> None:
@@ -219,10 +221,14 @@ def test_queue_import_takes_a_media_column(ready, tmp_path) -> None:
     posts = {p["text"]: p for p in _posts(ready)}
     assert [m["alt"] for m in posts["Two photos"]["media"]] == ["First photo", "Second photo"]
     assert posts["No photo"]["media"] == []
-    bad = "channel,text,at,media\ntoots,Photo,+3h,a.png\n"
+    _png(tmp_path / "c.png", colour=(9, 9, 9))
+    stored = set((tmp_path / "scheduler-media").rglob("*.png"))
+    bad = "channel,text,at,media,alt\nbox,Fine,+3h,c.png,A grey card\ntoots,Photo,+3h,a.png,\n"
     refused = ready("queue", "import", "-", input=bad)
-    assert refused.code != 0 and "line 2: a.png: no alt text" in refused.stderr
+    assert refused.code != 0 and "line 3: a.png: no alt text" in refused.stderr
     assert len(_posts(ready)) == 2
+    # Nothing imported means no file stored, not even the good row's.
+    assert set((tmp_path / "scheduler-media").rglob("*.png")) == stored
 
 
 def test_a_cards_channel_plans_quote_posts_with_their_card(ready, tmp_path) -> None:
@@ -271,3 +277,27 @@ def test_the_daemon_sends_the_stored_media_exactly_once(ready, tmp_path) -> None
     assert media["path"] == str(tmp_path / "scheduler-media" / digest[:2] / f"{digest}.png")
     assert (media["mime"], media["alt"], media["width"]) == ("image/png", "Boats", 640)
     assert _posts(ready)[0]["status"] == "sent"
+
+
+def test_photos_are_stored_without_their_exif(tmp_path) -> None:
+    from scheduler.media.store import describe
+
+    photo = Image.new("RGB", (120, 80), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif[0x8825] = {2: (49.0, 53.0, 0.0)}  # GPS latitude
+    plain, tagged, turned = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    photo.save(plain, format="JPEG", quality=90)
+    photo.save(tagged, format="JPEG", quality=90, exif=exif)
+    assert b"CameraMaker" in tagged.getvalue()
+    data, row = describe(tagged.getvalue())
+    assert b"Exif" not in data and b"CameraMaker" not in data
+    # Lossless: the same picture as without the tags, byte for byte.
+    assert data == plain.getvalue() and (row.width, row.height) == (120, 80)
+    # A photo EXIF says to turn is turned, then stripped.
+    sideways = Image.Exif()
+    sideways[0x0112] = 6
+    photo.save(turned, format="JPEG", quality=90, exif=sideways)
+    data, row = describe(turned.getvalue())
+    assert b"Exif" not in data and (row.width, row.height) == (80, 120)
+    assert row.sha256 == hashlib.sha256(data).hexdigest() and row.size == len(data)
