@@ -101,7 +101,10 @@ def queue_add(
     if json_out:
         print_json(data)
     else:
-        console.print(f"post {data['id']} queued on {lit(channel)} for {data['due_local']}")
+        with_media = f" with {len(data['media'])} file(s)" if data["media"] else ""
+        console.print(
+            f"post {data['id']} queued on {lit(channel)} for {data['due_local']}{with_media}"
+        )
 
 
 @app.command("show")
@@ -120,6 +123,11 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         f"[bold]post {data['id']}[/] on {lit(data['channel'])}: {styled_status(data['status'])}, due {data['due_local']}"
     )
     console.print(data["text"], markup=False)
+    for m in data["media"]:
+        console.print(
+            f"media: {m['path']} ({m['mime']}, {m['width']}x{m['height']}), alt: {m['alt'] or '(none)'}",
+            markup=False,
+        )
     if data["source_detail"]:
         src = data["source_detail"]
         console.print(
