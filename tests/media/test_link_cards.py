@@ -57,27 +57,42 @@ def site():
     server.server_close()
 
 
-def test_the_link_card_is_built_from_what_ingest_stored(cli, tmp_path, site) -> None:
+def test_the_link_card_is_built_from_what_ingest_stored(tmp_path, site, monkeypatch) -> None:
+    from sqlmodel import Session
+
+    from scheduler.accounts.channels import add_channel
+    from scheduler.compose import make_environment
+    from scheduler.ingest.service import ingest_sources
+    from scheduler.planning.service import plan_from_article
+    from scheduler.previews.preview import preview_posts
+    from scheduler.storage import database
+
     url, hits = site
-    assert cli("init").code == 0
-    ingested = cli("ingest", f"{url}/regatta", "--allow-private", "--json")
-    assert ingested.code == 0, ingested.stderr
+    monkeypatch.setenv("SCHEDULER_MEDIA_DIR", str(tmp_path / "media"))
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'cards.db'}")
+    database.init_database(engine)
+    (ingested,) = ingest_sources(engine, [f"{url}/regatta"], allow_private=True)
     assert hits == ["/regatta", "/lead.jpg"]
-    added = cli(
-        "channels",
-        "add",
-        "sky",
-        "--platform",
-        "bluesky",
-        "-o",
-        "handle=club.example",
-        "--secret-env",
-        "SKY_PASSWORD",
-    )
-    assert added.code == 0, added.stderr
-    assert cli("plan", "latest", "--channel", "sky", "--kinds", "link").code == 0
-    (post,) = cli("preview", "--json", env={"SKY_PASSWORD": "pw"}).json()
     digest = hashlib.sha256(THUMB.getvalue()).hexdigest()
+    assert ingested["thumbnail"] == digest
+    with database.session_scope(engine) as session:
+        add_channel(
+            session,
+            "sky",
+            "bluesky",
+            options={"handle": "club.example"},
+            secret_env="SKY_PASSWORD",
+            timezone="UTC",
+            slots="mon-sun 09:00",
+        )
+    with database.session_scope(engine) as session:
+        plan_from_article(
+            session, make_environment(), "latest", "sky", kinds=["link"], templates={}
+        )
+    with Session(engine) as session:
+        (post,) = [p.as_dict() for p in preview_posts(session)]
+    engine.dispose()
+    assert post["error"] is None
     upload, create = post["requests"]
     assert upload["url"].endswith("/xrpc/com.atproto.repo.uploadBlob")
     assert upload["headers"]["Content-Type"] == "image/jpeg"

@@ -85,11 +85,16 @@ def _posts(cli) -> list[dict]:
     return cli("queue", "list", "--json").json()["posts"]
 
 
-def test_queue_add_stores_the_file_by_content_and_reads_its_type(ready, tmp_path) -> None:
+def test_queue_add_stores_the_file_by_content_and_reads_its_type(engine, cli, tmp_path) -> None:
+    from sqlmodel import Session
+
+    from scheduler.desk.posts import add_by_hand, show_post
+    from scheduler.storage import database
+
     photo = tmp_path / "photo.png"
     # A JPEG under a .png name: the type comes from the bytes.
     Image.new("RGB", (800, 600), (200, 10, 10)).save(photo, format="JPEG")
-    result = ready(
+    result = cli(
         "queue",
         "add",
         "toots",
@@ -117,23 +122,13 @@ def test_queue_add_stores_the_file_by_content_and_reads_its_type(ready, tmp_path
     assert stored.read_bytes() == photo.read_bytes()
     # The post keeps what was queued even when the user's file changes.
     _png(photo, colour=(0, 0, 0))
-    shown = ready("queue", "show", str(result.json()["id"]), "--json").json()
+    with Session(engine) as session:
+        shown = show_post(session, result.json()["id"])
     assert shown["media"][0]["sha256"] == digest
     # The same bytes again are one file and one row.
-    again = ready(
-        "queue",
-        "add",
-        "box",
-        "Again",
-        "--at",
-        "+2h",
-        "--media",
-        str(stored),
-        "--alt",
-        "x",
-        "--json",
-    )
-    assert again.json()["media"][0]["path"] == media["path"]
+    with database.session_scope(engine) as session:
+        again = add_by_hand(session, "box", "Again", "+2h", [str(stored)], ["x"])
+    assert again["media"][0]["path"] == media["path"]
     assert len(list((tmp_path / "scheduler-media").rglob("*.*"))) == 1
 
 
@@ -208,7 +203,34 @@ def test_alt_text_a_platform_cannot_show_is_a_warning(ready, tmp_path) -> None:
     assert "Telegram shows no alt text" in result.stderr
 
 
-def test_queue_import_takes_a_media_column(ready, tmp_path) -> None:
+@pytest.fixture
+def engine(tmp_path, channels_db, monkeypatch):
+    """The same database as `ready`, in this process: the steps that are not
+    about the command line skip a second of interpreter start-up each."""
+    from scheduler.storage import database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCHEDULER_MEDIA_DIR", str(tmp_path / "scheduler-media"))
+    shutil.copyfile(channels_db, tmp_path / "test.db")
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    yield engine
+    engine.dispose()
+
+
+def _queued(engine) -> list[dict]:
+    from sqlmodel import Session
+
+    from scheduler.desk.posts import queue_page
+
+    with Session(engine) as session:
+        return queue_page(session)[0]
+
+
+def test_queue_import_takes_a_media_column(engine, tmp_path) -> None:
+    from scheduler.errors import PlanningError
+    from scheduler.planning.csv_import import import_posts
+    from scheduler.storage import database
+
     _png(tmp_path / "a.png")
     _png(tmp_path / "b.png", colour=(1, 2, 3))
     csv = (
@@ -216,31 +238,47 @@ def test_queue_import_takes_a_media_column(ready, tmp_path) -> None:
         "toots,Two photos,+1h,a.png|b.png,First photo|Second photo\n"
         "box,No photo,+2h,,\n"
     )
-    result = ready("queue", "import", "-", "--json", input=csv)
-    assert result.code == 0, result.stderr
-    posts = {p["text"]: p for p in _posts(ready)}
+    with database.session_scope(engine) as session:
+        import_posts(session, csv, "posts.csv")
+    posts = {p["text"]: p for p in _queued(engine)}
     assert [m["alt"] for m in posts["Two photos"]["media"]] == ["First photo", "Second photo"]
     assert posts["No photo"]["media"] == []
     _png(tmp_path / "c.png", colour=(9, 9, 9))
     stored = set((tmp_path / "scheduler-media").rglob("*.png"))
     bad = "channel,text,at,media,alt\nbox,Fine,+3h,c.png,A grey card\ntoots,Photo,+3h,a.png,\n"
-    refused = ready("queue", "import", "-", input=bad)
-    assert refused.code != 0 and "line 3: a.png: no alt text" in refused.stderr
-    assert len(_posts(ready)) == 2
+    refused = pytest.raises(PlanningError, match=r"line 3: a\.png: no alt text")
+    with refused, database.session_scope(engine) as session:
+        import_posts(session, bad, "bad.csv")
+    assert len(_queued(engine)) == 2
     # Nothing imported means no file stored, not even the good row's.
     assert set((tmp_path / "scheduler-media").rglob("*.png")) == stored
 
 
-def test_a_cards_channel_plans_quote_posts_with_their_card(ready, tmp_path) -> None:
+def test_a_cards_channel_plans_quote_posts_with_their_card(engine, cli, tmp_path) -> None:
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from scheduler.compose import make_environment
+    from scheduler.errors import MediaError
+    from scheduler.ingest.service import ingest_sources
+    from scheduler.planning.service import plan_from_article
+    from scheduler.previews.html import render_page
+    from scheduler.previews.preview import preview_posts
+    from scheduler.storage import database
+
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
-    assert ready("ingest", "a.txt", "--published", "2026-03-07").code == 0
+    list(ingest_sources(engine, ["a.txt"], published=dt.date(2026, 3, 7)))
+    env = make_environment()
     # Threads fetches by URL: without media_base_url the plan is refused, not the send.
-    refused = ready("plan", "latest", "--channel", "meta")
-    assert refused.code != 0 and "media_base_url" in refused.stderr
-    planned = ready("plan", "latest", "--channel", "card", "--json")
-    assert planned.code == 0, planned.stderr
-    preview = ready("preview", "--json").json()
-    (quote_post,) = [p for p in preview if p["kind"] == "quote"]
+    refused = pytest.raises(MediaError, match="media_base_url")
+    with refused, database.session_scope(engine) as session:
+        plan_from_article(session, env, "latest", "meta", kinds=["quote"], templates={})
+    with database.session_scope(engine) as session:
+        plan_from_article(session, env, "latest", "card", kinds=["quote"], templates={})
+    with Session(engine) as session:
+        previews = preview_posts(session)
+    (quote_post,) = [p.as_dict() for p in previews if p.kind == "quote"]
     (card,) = quote_post["media"]
     assert card["mime"] == "image/png" and (card["width"], card["height"]) == (1200, 675)
     assert card["alt"] == (
@@ -250,25 +288,25 @@ def test_a_cards_channel_plans_quote_posts_with_their_card(ready, tmp_path) -> N
     data = Path(card["path"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == card["sha256"]
     assert Image.open(io.BytesIO(data)).size == (1200, 675)
-    # The terminal names the file and its alt text; the page embeds the image.
-    shown = ready("preview", str(quote_post["id"]))
-    assert f"media: {card['path']} (image/png, 1200x675" in shown.stdout.replace("\n", "")
-    assert "alt: “The lake was glass" in shown.stdout
-    assert ready("preview", "--html", "week.html").code == 0
-    page = (tmp_path / "week.html").read_text(encoding="utf-8")
+    # The page embeds the image; the terminal names the file and its alt text.
+    page = render_page(previews)
     assert '<img src="data:image/png;base64,' in page
     assert 'alt="“The lake was glass at dawn' in page
+    shown = cli("preview", str(quote_post["id"]))
+    assert f"media: {card['path']} (image/png, 1200x675" in shown.stdout.replace("\n", "")
+    assert "alt: “The lake was glass" in shown.stdout
 
 
-def test_the_daemon_sends_the_stored_media_exactly_once(ready, tmp_path) -> None:
+def test_the_daemon_sends_the_stored_media_exactly_once(engine, cli, tmp_path) -> None:
+    from scheduler.desk.posts import add_by_hand
+    from scheduler.storage import database
+
     photo = _png(tmp_path / "photo.png")
-    added = ready(
-        "queue", "add", "box", "Race day", "--at", "now", "--media", str(photo), "--alt", "Boats"
-    )
-    assert added.code == 0, added.stderr
+    with database.session_scope(engine) as session:
+        add_by_hand(session, "box", "Race day", "now", [str(photo)], ["Boats"])
     photo.unlink()  # the post carries the stored copy, not the user's file
     for _ in range(2):
-        sent = ready("daemon", "--once")
+        sent = cli("daemon", "--once")
         assert sent.code == 0, sent.stderr
     lines = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
@@ -276,7 +314,7 @@ def test_the_daemon_sends_the_stored_media_exactly_once(ready, tmp_path) -> None
     digest = media["sha256"]
     assert media["path"] == str(tmp_path / "scheduler-media" / digest[:2] / f"{digest}.png")
     assert (media["mime"], media["alt"], media["width"]) == ("image/png", "Boats", 640)
-    assert _posts(ready)[0]["status"] == "sent"
+    assert _queued(engine)[0]["status"] == "sent"
 
 
 def test_photos_are_stored_without_their_exif(tmp_path) -> None:
