@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     watch_seconds: float = 3600.0
     #: Source watch may re-check pages on non-public addresses (intranet sources).
     watch_allow_private: bool = False
+    #: Where media files and quote cards are stored by content hash.
+    media_dir: Path = Path("scheduler-media")
 
     @classmethod
     def settings_customise_sources(

@@ -105,3 +105,8 @@ class TokenEndpointUnavailable(RetryableError):
 
 class FeedError(SchedulerError):
     """A feed that cannot be added, found or read."""
+
+
+class MediaError(SchedulerError):
+    """A file, a card or an attachment cannot be used (type, size, alt text,
+    a quote a card cannot show)."""

@@ -77,9 +77,18 @@ def queue_add(
     next_slot: Annotated[
         bool, typer.Option("--next-slot", help="At the channel's next free slot.")
     ] = False,
+    media: Annotated[
+        list[str] | None,
+        typer.Option("--media", help="An image or video to attach (repeat for more)."),
+    ] = None,
+    alt: Annotated[
+        list[str] | None,
+        typer.Option("--alt", help="Alt text of each --media, in the same order."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Queue a post written by hand, --at a time or at the --next-slot."""
+    """Queue a post written by hand, --at a time or at the --next-slot, with images
+    or video if given."""
     from scheduler.desk.posts import add_by_hand
     from scheduler.errors import PlanningError
     from scheduler.storage import database
@@ -89,7 +98,9 @@ def queue_add(
     if text == "-":
         text, _ = read_input("-", PlanningError)
     with database.session_scope(state(ctx).engine()) as session:
-        data = add_by_hand(session, channel, text, at)
+        data = add_by_hand(session, channel, text, at, media or [], alt or [])
+    for message in data["warnings"]:
+        warn(message)
     if data["late_seconds"]:
         warn(
             f"post {data['id']} is due {data['due_local']}, {_ago(data['late_seconds'])}: the "
@@ -98,7 +109,10 @@ def queue_add(
     if json_out:
         print_json(data)
     else:
-        console.print(f"post {data['id']} queued on {lit(channel)} for {data['due_local']}")
+        with_media = f" with {len(data['media'])} file(s)" if data["media"] else ""
+        console.print(
+            f"post {data['id']} queued on {lit(channel)} for {data['due_local']}{with_media}"
+        )
 
 
 @app.command("show")
@@ -117,6 +131,11 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         f"[bold]post {data['id']}[/] on {lit(data['channel'])}: {styled_status(data['status'])}, due {data['due_local']}"
     )
     console.print(data["text"], markup=False)
+    for m in data["media"]:
+        console.print(
+            f"media: {m['path']} ({m['mime']}, {m['width']}x{m['height']}), alt: {m['alt'] or '(none)'}",
+            markup=False,
+        )
     if data["source_detail"]:
         src = data["source_detail"]
         console.print(
@@ -301,7 +320,8 @@ def queue_reconcile(
 def queue_import(
     ctx: typer.Context,
     file: Annotated[
-        str, typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires].")
+        str,
+        typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires,media,alt]."),
     ],
     json_out: JsonOpt = False,
 ) -> None:

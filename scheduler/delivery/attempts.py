@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -98,6 +99,9 @@ class Claimed:
     attempts: int
     idempotency_key: str
     link: str | None
+    #: `Post.media` as the claim read it (JSON text or a list, by driver).
+    media: Any = None
+    link_card: Any = None
 
 
 def claim_and_begin(
@@ -125,7 +129,7 @@ def claim_and_begin(
     }
     convert = _due_at_reader(conn.dialect)
     out: list[Claimed | tuple[int, str]] = []
-    for post_id, text, due_raw, count, key, link in stmt.run(conn, params).all():
+    for post_id, text, due_raw, count, key, link, media, card in stmt.run(conn, params).all():
         try:
             due_at = convert(due_raw)
             if not isinstance(due_at, dt.datetime):
@@ -133,7 +137,7 @@ def claim_and_begin(
         except Exception as exc:
             out.append((post_id, f"{type(exc).__name__}: {exc}"))
             continue
-        out.append(Claimed(post_id, text, due_at, count, key, link))
+        out.append(Claimed(post_id, text, due_at, count, key, link, media, card))
     out.sort(key=lambda c: c.id if isinstance(c, Claimed) else c[0])
     return out
 

@@ -131,6 +131,8 @@ def _claim_statement(dialect: str, by_channel: bool, begin: bool = False) -> sa.
             posts.c.attempts,
             posts.c.idempotency_key,
             posts.c.link,
+            posts.c.media,
+            posts.c.link_card,
         )
     if dialect == "postgresql":
         # Rows another daemon is claiming right now are skipped, not waited on.

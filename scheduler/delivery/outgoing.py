@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from scheduler.delivery.attempts import Claimed
+from scheduler.media.store import items, link_card, stored_json
 from scheduler.publishers import OutgoingPost, Publisher
 from scheduler.publishers.split import split_thread
 from scheduler.storage.models import Post
@@ -26,6 +27,8 @@ def outgoing(post: Post | Claimed, publisher: Publisher | None = None) -> Outgoi
         pieces = split_thread(post.text, publisher)
         if len(pieces) > 1:
             parts = tuple(pieces)
+    media = stored_json(post.media) if post.media else None
+    card = stored_json(post.link_card) if post.link_card else None
     return OutgoingPost(
         post_id=post.id,
         idempotency_key=post.idempotency_key,
@@ -34,6 +37,9 @@ def outgoing(post: Post | Claimed, publisher: Publisher | None = None) -> Outgoi
         attempt=max(post.attempts, 1),
         parts=parts,
         link=post.link,
+        # Posts without media (most) never read the settings for the folder.
+        media=items(media, base_url=getattr(options, "media_base_url", None)) if media else (),
+        card=link_card(card) if card else None,
     )
 
 

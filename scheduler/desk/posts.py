@@ -127,6 +127,10 @@ def post_dict(post: Post, channel: Channel) -> dict[str, Any]:
         "remote_id": post.remote_id,
         "remote_url": post.remote_url,
         "idempotency_key": post.idempotency_key,
+        "media": [
+            {k: m.get(k) for k in ("path", "alt", "mime", "width", "height", "sha256")}
+            for m in post.media or []
+        ],
     }
 
 
@@ -191,10 +195,20 @@ def queue_page(
     return rows, (f"{last.due_at.isoformat()}/{last.id}" if last else None)
 
 
-def add_by_hand(session: Session, channel: str, text: str, at: str | None) -> dict[str, Any]:
+def add_by_hand(
+    session: Session,
+    channel: str,
+    text: str,
+    at: str | None,
+    media: list[str] | None = None,
+    alts: list[str] | None = None,
+) -> dict[str, Any]:
     """Queue a hand-written post; `at` is read in the channel's zone, and None
-    takes the channel's next free slot."""
-    from scheduler.accounts.channels import get_channel
+    takes the channel's next free slot. `media` files are stored and checked
+    for the channel first (`alts` by position); the warnings come back in
+    `warnings`."""
+    from scheduler.accounts.channels import get_channel, publisher_for
+    from scheduler.media.attach import attach_files
     from scheduler.planning.slots import free_slots
     from scheduler.when import parse_when
 
@@ -206,7 +220,18 @@ def add_by_hand(session: Session, channel: str, text: str, at: str | None) -> di
         due = slots[0]
     else:
         due = parse_when(at, chan.timezone)
-    data = post_dict(add_post(session, chan, text, due), chan)
+    attached, warnings = (
+        attach_files(session, publisher_for(chan, reveal=False), media, alts or [])
+        if media
+        else ([], [])
+    )
+    post = add_post(session, chan, text, due)
+    if attached:
+        post.media = attached
+        session.add(post)
+        session.flush()
+    data = post_dict(post, chan)
+    data["warnings"] = warnings
     late = (utcnow() - due).total_seconds()
     # A time already past is queued (it goes out at once), but said: a typo in
     # the date should not pass unseen. Past the grace period it will be missed.

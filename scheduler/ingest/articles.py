@@ -58,6 +58,7 @@ def store_article(
         title=loaded.title,
         text=loaded.text,
         published=loaded.published,
+        description=loaded.description,
     )
     session.add(article)
     session.flush()

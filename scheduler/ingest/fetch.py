@@ -122,6 +122,7 @@ def fetch(
     timeout: float,
     allow_private: bool = False,
     max_redirects: int = MAX_REDIRECTS,
+    accept: tuple[str, ...] = _ACCEPTED_TYPES,
 ) -> Fetched:
     """Fetch `url`, following at most `max_redirects` redirects. Unless
     `allow_private`, the URL and every redirect must be on a public address."""
@@ -146,7 +147,14 @@ def fetch(
                         if time.monotonic() > deadline:
                             raise IngestError(f"{url}: timed out after {timeout:g}s")
                         continue
-                    return _read(url, resp, max_bytes=max_bytes, timeout=timeout, deadline=deadline)
+                    return _read(
+                        url,
+                        resp,
+                        max_bytes=max_bytes,
+                        timeout=timeout,
+                        deadline=deadline,
+                        accept=accept,
+                    )
             raise IngestError(f"{url}: too many redirects (more than {max_redirects})")
     except httpx.TimeoutException:
         raise IngestError(f"{url}: timed out after {timeout:g}s") from None
@@ -167,13 +175,21 @@ def _redirect_target(url: str, resp: httpx.Response) -> str:
 
 
 def _read(
-    url: str, resp: httpx.Response, *, max_bytes: int, timeout: float, deadline: float
+    url: str,
+    resp: httpx.Response,
+    *,
+    max_bytes: int,
+    timeout: float,
+    deadline: float,
+    accept: tuple[str, ...] = _ACCEPTED_TYPES,
 ) -> Fetched:
     if resp.status_code >= 400:
         raise IngestError(f"{url}: the server answered HTTP {resp.status_code}")
     content_type = resp.headers.get("content-type", "text/html")
     mime = content_type.split(";")[0].strip().lower()
-    if mime and not mime.startswith(_ACCEPTED_TYPES):
+    if accept != _ACCEPTED_TYPES and not mime.startswith(accept):
+        raise IngestError(f"{url}: {mime or 'no type'} is not an image")
+    if mime and not mime.startswith(accept):
         raise IngestError(f"{url}: {mime} is not an article (expected HTML or text)")
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -188,3 +204,19 @@ def _read(
             raise IngestError(f"{url}: timed out after {timeout:g}s")
         chunks.append(chunk)
     return Fetched(str(resp.url), b"".join(chunks), mime, resp.charset_encoding)
+
+
+#: Bluesky's limit for a link card's thumbnail, the smallest of the platforms.
+THUMBNAIL_BYTES = 1_000_000
+
+
+def fetch_thumbnail(url: str, *, timeout: float, allow_private: bool = False) -> bytes:
+    """The article's lead image for its link card, fetched at ingest (never
+    at send time), under the same address rules as the article."""
+    return fetch(
+        url,
+        max_bytes=THUMBNAIL_BYTES,
+        timeout=timeout,
+        allow_private=allow_private,
+        accept=("image/",),
+    ).body

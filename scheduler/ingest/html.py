@@ -32,6 +32,9 @@ class HtmlArticle:
     text: str
     title: str | None
     published: dt.date | None
+    #: The page's summary and lead image URL (OpenGraph/meta), for link cards.
+    description: str | None = None
+    image: str | None = None
 
 
 def looks_like_html(text: str) -> bool:
@@ -69,7 +72,10 @@ def html_to_article(html: str, name: str) -> HtmlArticle:
     if isinstance(doc, dict) or doc is None:
         fields = doc or {}
     else:
-        fields = {key: getattr(doc, key, None) for key in ("text", "title", "date")}
+        fields = {
+            key: getattr(doc, key, None)
+            for key in ("text", "title", "date", "description", "image")
+        }
     text = fields.get("text") or ""
     if not text.strip():
         raise IngestError(f"{name}: no article text found in the HTML page")
@@ -83,7 +89,13 @@ def html_to_article(html: str, name: str) -> HtmlArticle:
         # trafilatura's guess, unless it is the date of a teaser beside the article.
         if tree is None or guess not in _dates_elsewhere(tree):
             published = guess
-    return HtmlArticle(text=text, title=fields.get("title") or None, published=published)
+    return HtmlArticle(
+        text=text,
+        title=fields.get("title") or None,
+        published=published,
+        description=fields.get("description") or None,
+        image=fields.get("image") or None,
+    )
 
 
 def _stated_date(tree: Any) -> dt.date | None:

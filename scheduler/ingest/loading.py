@@ -77,7 +77,13 @@ def _to_article(
         body = normalise_text(page.text)
         title = page.title or _first_line(body)
         return LoadedArticle(
-            text=body, source=name, title=title, content_type="text/html", published=page.published
+            text=body,
+            source=name,
+            title=title,
+            content_type="text/html",
+            published=page.published,
+            description=page.description,
+            image_url=page.image,
         )
     body = normalise_text(text)
     if not body:

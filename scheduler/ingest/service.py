@@ -60,6 +60,7 @@ def ingest_sources(
             extraction = extract(loaded.text, published=loaded.published)
             with database.session_scope(engine) as session:
                 stored = store_article(session, loaded, extraction, redate=published is not None)
+                thumbnail = _thumbnail(session, stored.article, loaded, allow_private)
         except DatabaseError:
             raise  # the next article would fail the same way
         except SchedulerError as exc:
@@ -73,7 +74,29 @@ def ingest_sources(
             "updated": stored.updated,
             "quotes": stored.quotes,
             "milestones": stored.milestones,
+            "thumbnail": thumbnail,
         }
+
+
+def _thumbnail(session: Any, article: Any, loaded: Any, allow_private: bool) -> str | None:
+    """Fetch and store the page's lead image for link cards, once per article.
+    A missing or unusable image leaves the card without a thumbnail and says why."""
+    if not loaded.image_url or article.image_sha256 or not article.url:
+        return None
+    from urllib.parse import urljoin
+
+    from scheduler.ingest.fetch import fetch_thumbnail
+    from scheduler.media.store import store_bytes
+
+    try:
+        data = fetch_thumbnail(
+            urljoin(article.url, loaded.image_url), timeout=10.0, allow_private=allow_private
+        )
+        article.image_sha256 = store_bytes(session, data).sha256
+    except SchedulerError as exc:
+        return f"no thumbnail: {exc}"
+    session.add(article)
+    return article.image_sha256
 
 
 def list_quotes(

@@ -23,6 +23,9 @@ class LoadedArticle:
     title: str | None = None
     content_type: str = "text/plain"
     published: dt.date | None = None
+    #: The page's summary and lead image URL, for link cards.
+    description: str | None = None
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ Columns (a header row is required, order is free, UTF-8 with or without BOM):
     at        ISO 8601 (channel's zone if none), 'now', '+2h'   required
     link      a URL for the link card                           optional
     expires   ISO 8601, or '+6h' counted from `at`              optional
+    media     image or video files, separated by `|`            optional
+    alt       their alt texts, in the same order, by `|`        optional
+
+Each `media` file is stored by content hash and checked against the
+channel's platform (type, size, alt text) with the rest of its row.
 
 All or nothing: every row is checked first; if any row is bad, nothing is
 imported and the one-line error names each bad row (by the line it starts on).
@@ -26,12 +31,13 @@ from sqlmodel import Session, select
 
 from scheduler.accounts.channels import publisher_for
 from scheduler.errors import PlanningError, SchedulerError
+from scheduler.media.attach import attach_files
 from scheduler.planning.plan import new_post
 from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 from scheduler.when import parse_when
 
 REQUIRED = ("channel", "text", "at")
-OPTIONAL = ("link", "expires")
+OPTIONAL = ("link", "expires", "media", "alt")
 MAX_SHOWN = 3
 
 
@@ -84,11 +90,25 @@ def import_csv(
     channels = {c.name: c for c in session.exec(select(Channel))}
     errors: list[str] = []
     good: list[tuple[int, Channel, dict[str, Any]]] = []
+    publishers: dict[str, Any] = {}
     for line, row in rows:
         try:
             if "__error__" in row:
                 raise PlanningError(row["__error__"])
-            good.append((line, *_check_row(row, channels, now)))
+            channel, values = _check_row(row, channels, now)
+            values["attached"] = None
+            if values["media"]:
+                if channel.name not in publishers:
+                    publishers[channel.name] = publisher_for(channel, reveal=False)
+                # Checked here; stored only once every row is good.
+                attach_files(
+                    session,
+                    publishers[channel.name],
+                    values["media"],
+                    values["alts"],
+                    store=False,
+                )
+            good.append((line, channel, values))
         except SchedulerError as exc:
             errors.append(f"line {line}: {exc}")
     if errors:
@@ -104,8 +124,13 @@ def import_csv(
             result.duplicates.append(line)
             continue
         seen.add(key)
+        if values["media"]:
+            values["attached"], _ = attach_files(
+                session, publisher_for(channel, reveal=False), values["media"], values["alts"]
+            )
         post = new_post(channel, values["text"], values["due_at"], kind="csv")
         post.link = values["link"]
+        post.media = values["attached"]
         post.expires_at = values["expires_at"]
         post.reason = f"imported from {name} line {line}"
         session.add(post)
@@ -141,7 +166,14 @@ def _check_row(
     link = row.get("link") or None
     if link and not link.startswith(("http://", "https://")):
         raise PlanningError(f"link must start with http:// or https://, not {link[:30]!r}")
-    return channel, {"text": text, "due_at": due_at, "expires_at": expires_at, "link": link}
+    return channel, {
+        "text": text,
+        "due_at": due_at,
+        "expires_at": expires_at,
+        "link": link,
+        "media": [f.strip() for f in row.get("media", "").split("|") if f.strip()],
+        "alts": [a.strip() for a in row.get("alt", "").split("|")] if row.get("alt") else [],
+    }
 
 
 def _exists(session: Session, channel: Channel, text: str, due_at: dt.datetime) -> bool:

@@ -17,6 +17,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -28,6 +29,8 @@ from scheduler.compose.hashtags import subject_hashtags
 from scheduler.compose.options import read as read_post_options
 from scheduler.compose.wording import names_date, standalone, without_leading_date
 from scheduler.errors import NotFoundError, PlanningError
+from scheduler.media.attach import cards_on, quote_card
+from scheduler.media.store import card_data
 from scheduler.planning.slots import free_slots
 from scheduler.planning.whole_quotes import WholeQuote, whole_quotes
 from scheduler.storage.models import (
@@ -215,6 +218,7 @@ def plan_article(
     expires: Callable[[Source], dt.datetime | None] | None = None,
     again: bool = False,
     review: bool | None = None,
+    publisher: Any = None,
 ) -> PlanResult:
     """Render each source through its template and queue it in the next free slot
     (a draft when the channel requires review; `review` is the database-wide
@@ -236,8 +240,10 @@ def plan_article(
         load(env, names[kind])
     result = PlanResult()
     start = start or utcnow()
-    todo: list[tuple[Source, str, bool, dt.datetime | None]] = []
+    todo: list[tuple[Source, str, bool, dt.datetime | None, list[dict[str, Any]] | None]] = []
     chan = channel_context(channel)
+    cards = publisher is not None and cards_on(publisher)
+    folders = [Path(p) for p in getattr(env.loader, "searchpath", [])]
     for source in sources_for(session, article, kinds, names, result):
         statuses = planned_statuses(session, channel, source)
         live = statuses - {s.value for s in REMOVED_BY_HAND}
@@ -249,9 +255,20 @@ def plan_article(
         if ends is not None and ends <= start:
             result.expired += 1
             continue
-        context = dict(source.context, channel=chan)
+        media = None
+        if cards and source.kind == "quote":
+            quote = session.get(Quote, source.id)
+            assert quote is not None
+            # A whole quote's card shows all its parts, as the post does.
+            words = source.context.get("quote", {}).get("text")
+            media = [quote_card(session, publisher, folders, article, quote, text=words)]
+        context = dict(
+            source.context,
+            channel=chan,
+            media=[{k: m[k] for k in ("alt", "mime", "width", "height")} for m in media or []],
+        )
         fitted = render_to_fit(env, source.template, context, fits, thread=thread)
-        todo.append((source, fitted.text, fitted.fits, ends))
+        todo.append((source, fitted.text, fitted.fits, ends, media))
         if limit is not None and len(todo) >= limit:
             break
     slots = free_slots(session, channel, start, len(todo))
@@ -259,7 +276,7 @@ def plan_article(
         raise PlanningError(f"channel {channel.name} has fewer free slots than posts to plan")
     draft = needs_review(channel, review) if todo else False
     free = iter(slots)
-    for source, text, ok, ends in todo:
+    for source, text, ok, ends, media in todo:
         when = next(free)
         if ends is not None and when >= ends:
             # Expired before its slot: it takes no slot, the next post does.
@@ -275,8 +292,17 @@ def plan_article(
             source_id=source.id,
             draft=draft,
         )
+        post.media = media
         post.article_id = article.id
         post.link = article.url
+        if article.url and article.title:
+            post.link_card = card_data(
+                session,
+                article.url,
+                article.title,
+                article.description or "",
+                article.image_sha256,
+            )
         session.add(post)
         result.created.append(post)
         if not ok:

@@ -86,6 +86,7 @@ def plan_from_article(
         expires=lambda source: source_expiry(session, source.kind, source.id, chan),
         again=again,
         review=review,
+        publisher=publisher,
     )
     annotate_planned(
         session, result.created, chan, when or dt.datetime.now(dt.UTC), expires_after=lifetime

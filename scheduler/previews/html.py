@@ -8,6 +8,7 @@ previews, so it shows the same texts, lengths and requests.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections import Counter
@@ -53,6 +54,21 @@ def marked_sentence(source: dict[str, Any]) -> Markup:
     )
 
 
+#: Larger files are named on the page, not embedded in it.
+EMBED_LIMIT = 4 * 1024 * 1024
+
+
+def data_uri(media: dict[str, Any]) -> str | None:
+    """The file as a data: URI, so the page stays one self-contained file."""
+    if media["size"] > EMBED_LIMIT or not media["mime"].startswith("image/"):
+        return None
+    try:
+        data = Path(media["path"]).read_bytes()
+    except OSError:
+        return None
+    return f"data:{media['mime']};base64,{base64.b64encode(data).decode()}"
+
+
 def _day_label(day: str) -> str:
     d = dt.date.fromisoformat(day)
     return f"{d:%A} {d.day} {d:%B %Y}"
@@ -70,6 +86,7 @@ def _environment() -> jinja2.Environment:
         rich_text=rich_text,
         marked_sentence=marked_sentence,
         day_label=_day_label,
+        data_uri=data_uri,
         host=lambda url: urlsplit(url).netloc or url,
         pretty_json=lambda data: json.dumps(data, ensure_ascii=False, indent=2),
     )

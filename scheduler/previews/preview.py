@@ -22,6 +22,7 @@ from scheduler.compose.length import urls
 from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
 from scheduler.ingest.articles import sentence_around
+from scheduler.media.store import items
 from scheduler.planning.expiry import is_expired
 from scheduler.planning.whole_quotes import whole_quote_of
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
@@ -61,6 +62,8 @@ class PostPreview:
     requests: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, Any] | None = None
     error: str | None = None
+    #: Attached images and video: {path, alt, mime, width, height, sha256, size}.
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +139,18 @@ def preview_one(
         expires_local=show(post.expires_at, channel.timezone) if post.expires_at else None,
         expired=post.status == PostStatus.queued.value and is_expired(post, now or utcnow()),
         source=provenance(session, post),
+        media=[
+            {
+                "path": m.path,
+                "alt": m.alt,
+                "mime": m.mime,
+                "width": m.width,
+                "height": m.height,
+                "sha256": m.sha256,
+                "size": m.size,
+            }
+            for m in items(post.media)
+        ],
     )
     try:
         publisher = publisher_for(channel, reveal=False)

@@ -59,6 +59,12 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
             console.print(f"  thread: {len(item.parts)} parts")
         if item.hashtags:
             console.print(f"  hashtags: {' '.join(item.hashtags)}", markup=False)
+        for m in item.media:
+            shape = f"{m['width']}x{m['height']}, " if m["width"] else ""
+            console.print(
+                f"  media: {m['path']} ({m['mime']}, {shape}{m['size']} bytes)", markup=False
+            )
+            console.print(Text(f"    alt: {m['alt'] or '(none)'}", style="dim"))
         if item.link:
             console.print(f"  link card: {item.link}", markup=False)
         if item.expires_local:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -70,6 +72,80 @@ class ChannelInfo:
 
 
 @dataclass(frozen=True)
+class MediaItem:
+    """One attached file as an adapter gets it: what it is and where its
+    bytes are. `read` checks the bytes still hash to `sha256`, so what is
+    uploaded is exactly what was checked when the post was queued."""
+
+    sha256: str
+    mime: str
+    size: int
+    path: str
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+    #: Where the platform can fetch it (channel option `media_base_url`), if anywhere.
+    url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.mime.partition("/")[0]
+
+    @property
+    def extension(self) -> str:
+        return Path(self.path).suffix.lstrip(".")
+
+    def read(self) -> bytes:
+        try:
+            data = Path(self.path).read_bytes()
+        except OSError as exc:
+            raise PermanentError(f"media file {self.path} cannot be read: {exc.strerror}") from None
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise PermanentError(f"media file {self.path} changed since it was queued")
+        return data
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """The link preview of a post, from the article as ingested (never fetched
+    at send time)."""
+
+    uri: str
+    title: str
+    description: str = ""
+    thumb: MediaItem | None = None
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """What media a platform takes on one post. The defaults take none."""
+
+    #: Images (or videos) per post; 0: the adapter sends text only.
+    max_items: int = 0
+    image_types: frozenset[str] = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+    max_image_bytes: int = 0
+    #: Longest side in pixels; None: no stated limit.
+    max_side: int | None = None
+    video_types: frozenset[str] = frozenset()
+    max_video_bytes: int = 0
+    #: Alt text length in characters; None: the platform shows no alt text.
+    alt_limit: int | None = None
+    #: The platform fetches media from a public URL instead of taking an upload.
+    needs_url: bool = False
+
+
+class MediaOptions(BaseModel):
+    """Channel options every built-in adapter takes for media."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Quote posts carry a rendered quote card.
+    cards: bool = False
+    #: Public base URL the media folder is served from (`{url}/{sha256[:2]}/{sha256}.{ext}`);
+    #: platforms that fetch by URL (Threads, Slack webhooks) need it.
+    media_base_url: str | None = None
+
+
+@dataclass(frozen=True)
 class OutgoingPost:
     """A post as handed to an adapter."""
 
@@ -80,6 +156,8 @@ class OutgoingPost:
     attempt: int = 1
     parts: tuple[str, ...] = ()
     link: str | None = None
+    media: tuple[MediaItem, ...] = ()
+    card: LinkCard | None = None
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -97,6 +175,8 @@ class PreparedRequest:
     json: Any = None
     content: bytes | None = None
     secrets: tuple[str, ...] = ()
+    #: Shown instead of a binary body (an upload) in previews.
+    note: str | None = None
 
     def body_bytes(self) -> bytes | None:
         if self.content is not None:
@@ -122,7 +202,10 @@ class PreparedRequest:
         }
         if self.json is not None and self.content is None:
             shown["headers"].setdefault("Content-Type", "application/json")
-        if body is not None:
+        if body is not None and self.note is not None:
+            shown["body"] = self.note
+            shown["body_size"] = len(body)
+        elif body is not None:
             text = self.hide(body.decode("utf-8", errors="replace"))
             try:
                 # JSON bodies are shown parsed for reading; `body_size` is the
@@ -169,6 +252,8 @@ class Publisher:
     override `publish` too."""
 
     platform: ClassVar[str] = ""
+    #: What media a post may carry on this platform (none unless declared).
+    media_rules: ClassVar[MediaRules] = MediaRules()
     #: True when the platform itself dedupes a resend carrying the same key, so a
     #: retry after an ambiguous failure is safe.
     idempotent: ClassVar[bool] = False

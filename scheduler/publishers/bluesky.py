@@ -12,6 +12,13 @@ Length: 300 graphemes and 3000 UTF-8 bytes, both enforced. Links, #tags and
 @mentions become facets at UTF-8 byte offsets; a mention whose handle does not
 resolve (com.atproto.identity.resolveHandle) stays plain text.
 
+Media: up to four images on the first part (`app.bsky.embed.images`, each
+blob at most 2,000,000 bytes, alt text and aspect ratio), else a link card
+(`app.bsky.embed.external`: title, description and thumbnail blob from the
+article as ingested). Blobs are uploaded with com.atproto.repo.uploadBlob only
+when the part's record is not there yet; an upload repeated by a retry is
+harmless (a blob no record names is deleted by the PDS).
+
 Exactly once: each part's record key is a TID derived from the post's due time
 and idempotency key (the part number in the clock-id bits), so every attempt of
 the same post writes to the same keys. Before creating a part the adapter reads
@@ -27,12 +34,15 @@ from typing import Any, ClassVar
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from scheduler.compose.length import graphemes, url_spans, utf8_bytes
 from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -117,6 +127,9 @@ FACET = "app.bsky.richtext.facet"
 
 class BlueskyPublisher(Publisher):
     platform: ClassVar[str] = "bluesky"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=2_000_000, alt_limit=2000
+    )
     display_name: ClassVar[str] = "Bluesky"
     secret_label: ClassVar[str] = "app password"
     # A resend reuses the same record key and is preceded by getRecord, so it can
@@ -124,7 +137,7 @@ class BlueskyPublisher(Publisher):
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         service: str = "https://bsky.social"
         handle: str | None = None
@@ -169,7 +182,11 @@ class BlueskyPublisher(Publisher):
         ]
 
     def record(
-        self, text: str, created_at: dt.datetime, reply: dict[str, Any] | None = None
+        self,
+        text: str,
+        created_at: dt.datetime,
+        reply: dict[str, Any] | None = None,
+        embed: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         known = {h: d for h, d in self._dids.items() if d}
         record: dict[str, Any] = {
@@ -186,7 +203,58 @@ class BlueskyPublisher(Publisher):
             record["langs"] = list(self.options.langs)
         if reply:
             record["reply"] = reply
+        if embed:
+            record["embed"] = embed
         return record
+
+    # -- media ----------------------------------------------------------------------
+    def upload_request(self, item: MediaItem, session: Session | None = None) -> PreparedRequest:
+        headers, secrets, _ = self._auth(session)
+        data = item.read()
+        return PreparedRequest(
+            "POST",
+            f"{self._service}/xrpc/com.atproto.repo.uploadBlob",
+            headers={**headers, "Content-Type": item.mime},
+            content=data,
+            secrets=secrets,
+            note=f"{item.mime}, {len(data)} bytes, sha256 {item.sha256[:12]}",
+        )
+
+    def uploads(self, post: OutgoingPost) -> list[MediaItem]:
+        """What the first part uploads: its images, else the link card's thumbnail."""
+        if post.media:
+            return [m for m in post.media if m.kind == "image"]
+        if post.card and post.card.thumb:
+            return [post.card.thumb]
+        return []
+
+    def embed(self, post: OutgoingPost, blobs: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first part's embed, given the uploaded blobs in `uploads` order."""
+        if post.media:
+            images = []
+            for item, blob in zip(self.uploads(post), blobs, strict=True):
+                image: dict[str, Any] = {"image": blob, "alt": item.alt}
+                if item.width and item.height:
+                    image["aspectRatio"] = {"width": item.width, "height": item.height}
+                images.append(image)
+            return {"$type": "app.bsky.embed.images", "images": images}
+        if post.card:
+            external: dict[str, Any] = {
+                "uri": post.card.uri,
+                "title": post.card.title,
+                "description": post.card.description,
+            }
+            if blobs:
+                external["thumb"] = blobs[0]
+            return {"$type": "app.bsky.embed.external", "external": external}
+        return None
+
+    async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> dict[str, Any]:
+        response = await self._call(client, lambda s: self.upload_request(item, s))
+        blob = json_body(response).get("blob")
+        if not isinstance(blob, dict):
+            raise PermanentError("Bluesky uploadBlob answered without a blob")
+        return blob
 
     # -- requests -------------------------------------------------------------------
     def _auth(self, session: Session | None = None) -> tuple[dict[str, str], tuple[str, ...], str]:
@@ -215,10 +283,22 @@ class BlueskyPublisher(Publisher):
         requests = []
         root: dict[str, str] | None = None
         parent: dict[str, str] | None = None
+        uploads = self.uploads(post)
+        requests.extend(self.upload_request(item) for item in uploads)
+        placeholders = [
+            {
+                "$type": "blob",
+                "ref": {"$link": f"<cid of upload {i + 1}>"},
+                "mimeType": item.mime,
+                "size": item.size,
+            }
+            for i, item in enumerate(uploads)
+        ]
         for index, text in enumerate(post.texts):
             rkey = record_key(post, index)
             reply = {"root": root, "parent": parent} if root and parent else None
-            requests.append(self.create_request(rkey, self.record(text, now, reply)))
+            embed = self.embed(post, placeholders) if index == 0 else None
+            requests.append(self.create_request(rkey, self.record(text, now, reply, embed)))
             ref = {"uri": f"at://{repo}/{POST}/{rkey}", "cid": f"<cid of part {index + 1}>"}
             root = root or ref
             parent = ref
@@ -308,11 +388,17 @@ class BlueskyPublisher(Publisher):
         rkey: str,
         text: str,
         reply: dict[str, Any] | None,
+        post: OutgoingPost | None = None,
     ) -> dict[str, str]:
         existing = await self.get_record(client, rkey)
         if existing is not None:
             return self._landed(existing, text, rkey)
-        record = self.record(text, dt.datetime.now(dt.UTC), reply)
+        embed = None
+        if post is not None:
+            # Uploaded only now that the record is known not to exist.
+            blobs = [await self.upload(client, item) for item in self.uploads(post)]
+            embed = self.embed(post, blobs)
+        record = self.record(text, dt.datetime.now(dt.UTC), reply, embed)
 
         def build(session: Session) -> PreparedRequest:
             return self.create_request(rkey, record, session)
@@ -349,7 +435,10 @@ class BlueskyPublisher(Publisher):
         refs: list[dict[str, str]] = []
         for index, text in enumerate(post.texts):
             reply = {"root": refs[0], "parent": refs[-1]} if refs else None
-            refs.append(await self._create_part(client, record_key(post, index), text, reply))
+            first = post if index == 0 else None
+            refs.append(
+                await self._create_part(client, record_key(post, index), text, reply, first)
+            )
         return self._result(refs)
 
     def _result(self, refs: list[dict[str, str]]) -> SendResult:

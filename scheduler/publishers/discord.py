@@ -12,22 +12,31 @@ Channel setup:
 that would otherwise be silent). Webhooks cannot reply, so a thread's parts are
 posted one after another: into `thread_id`, or, when `thread_name` starts a new
 forum thread, the later parts go into the thread the first one created.
+Media: up to ten files on the first part, sent as multipart/form-data with
+the message in `payload_json` and each file as `files[n]`, named in
+`attachments` with its alt text as `description` (at most 1024 characters;
+Discord's "Uploading Files" reference). Webhook uploads are at most 10 MiB
+per file unless the server is boosted.
 Webhooks have no idempotency and cannot list messages: a lost answer is an
 unknown outcome that `reconcile` cannot settle.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -35,7 +44,7 @@ from scheduler.publishers.base import (
     send_classified,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, seconds
-from scheduler.publishers.sending import by_status, json_body
+from scheduler.publishers.sending import by_status, json_body, multipart
 
 MAX_CONTENT = 2000
 SUPPRESS_EMBEDS = 1 << 2
@@ -70,12 +79,15 @@ def classify(response: httpx.Response) -> None:
 
 class DiscordPublisher(Publisher):
     platform: ClassVar[str] = "discord"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=1024
+    )
     display_name: ClassVar[str] = "Discord"
     secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         username: str | None = None
         avatar_url: str | None = None
@@ -100,7 +112,14 @@ class DiscordPublisher(Publisher):
         token = parsed.path.rstrip("/").rsplit("/", 1)[-1]
         return str(parsed.copy_with(query=None)).rstrip("/"), (token,)
 
-    def message_request(self, text: str, *, first_part: bool, thread_id: str | None):
+    def message_request(
+        self,
+        text: str,
+        *,
+        first_part: bool,
+        thread_id: str | None,
+        media: tuple[MediaItem, ...] = (),
+    ):
         url, secrets = self._webhook()
         params = {"wait": "true"}
         if thread_id:
@@ -116,6 +135,21 @@ class DiscordPublisher(Publisher):
             body["flags"] = SUPPRESS_EMBEDS
         if first_part and self.options.thread_name and not thread_id:
             body["thread_name"] = self.options.thread_name
+        if media:
+            names = [f"{m.sha256[:16]}.{m.extension}" for m in media]
+            body["attachments"] = [
+                {"id": i, "filename": name, "description": m.alt}
+                for i, (m, name) in enumerate(zip(media, names, strict=True))
+            ]
+            return multipart(
+                f"{url}?{httpx.QueryParams(params)}",
+                fields={"payload_json": json.dumps(body, ensure_ascii=False)},
+                files=[
+                    (f"files[{i}]", name, m.read(), m.mime)
+                    for i, (m, name) in enumerate(zip(media, names, strict=True))
+                ],
+                secrets=secrets,
+            )
         return PreparedRequest(
             "POST", f"{url}?{httpx.QueryParams(params)}", json=body, secrets=secrets
         )
@@ -126,7 +160,10 @@ class DiscordPublisher(Publisher):
             thread_id = self.options.thread_id
             if i and not thread_id and self.options.thread_name:
                 thread_id = "<thread created by part 1>"
-            requests.append(self.message_request(text, first_part=i == 0, thread_id=thread_id))
+            media = post.media if i == 0 else ()
+            requests.append(
+                self.message_request(text, first_part=i == 0, thread_id=thread_id, media=media)
+            )
         return requests
 
     def parse_response(self, response: httpx.Response) -> SendResult:
@@ -149,7 +186,10 @@ class DiscordPublisher(Publisher):
         results: list[SendResult] = []
         thread_id = self.options.thread_id
         for index, text in enumerate(post.texts):
-            request = self.message_request(text, first_part=index == 0, thread_id=thread_id)
+            media = post.media if index == 0 else ()
+            request = self.message_request(
+                text, first_part=index == 0, thread_id=thread_id, media=media
+            )
             response = await send_classified(client, request, idempotent=False, classify=classify)
             result = self.parse_response(response)
             if index == 0 and not thread_id and self.options.thread_name:

@@ -12,6 +12,14 @@ Length is counted as Mastodon does: graphemes of content warning + text, every
 http(s) URL as the instance's `characters_reserved_per_url`, `@user@domain` as
 `@user`; the limit is read from GET /api/v2/instance and cached per instance.
 
+Media: up to four images or one video on the first part. Each file goes up
+with POST /api/v2/media (multipart `file` and `description`, the alt text);
+a 202 means the server is still processing it, so the adapter polls
+GET /api/v1/media/:id until it answers 200 before the status names it in
+`media_ids` (attaching unprocessed media is a 422). Uploads are made on each
+attempt; an unused upload is harmless, and the status itself keeps its key.
+The token needs `write:media` as well.
+
 Exactly once: every part carries an Idempotency-Key derived from the post's key
 (part 1 the key itself, later parts `key/2`, `key/3`...). Mastodon returns the
 original status for a key it saw within the hour, so retries are safe and a
@@ -22,18 +30,22 @@ post among the account's recent statuses.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 from typing import Any, ClassVar, Literal
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import mastodon_length, replace_urls
-from scheduler.errors import PermanentError, PublishError
+from scheduler.errors import PermanentError, PublishError, RetryableError
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -42,10 +54,13 @@ from scheduler.publishers.base import (
     whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch, until_iso
-from scheduler.publishers.sending import by_status, json_body
+from scheduler.publishers.sending import by_status, json_body, multipart
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_LENGTH = 23
+# Polls of an upload still processing (202), this far apart, before giving up.
+MEDIA_POLLS = 30
+MEDIA_POLL_SECONDS = 1.0
 # Mastodon keeps an Idempotency-Key for an hour; a retry later than this after
 # the due time looks for the post first instead of trusting the key.
 KEY_TRUST = dt.timedelta(minutes=50)
@@ -62,6 +77,13 @@ def classify(response: httpx.Response) -> None:
 
 class MastodonPublisher(Publisher):
     platform: ClassVar[str] = "mastodon"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4,
+        max_image_bytes=16 * 1024 * 1024,
+        video_types=frozenset({"video/mp4", "video/quicktime", "video/webm"}),
+        max_video_bytes=99 * 1024 * 1024,
+        alt_limit=1500,
+    )
     display_name: ClassVar[str] = "Mastodon"
     secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = True
@@ -70,7 +92,7 @@ class MastodonPublisher(Publisher):
     #: instance URL -> (max_characters, characters_reserved_per_url)
     _limits: ClassVar[dict[str, tuple[int, int]]] = {}
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         instance: str
         visibility: Literal["public", "unlisted", "private", "direct"] = "public"
@@ -138,12 +160,51 @@ class MastodonPublisher(Publisher):
     def part_key(post: OutgoingPost, index: int) -> str:
         return post.idempotency_key if index == 0 else f"{post.idempotency_key}/{index + 1}"
 
+    def upload_request(self, item: MediaItem) -> PreparedRequest:
+        headers, secrets = self._headers()
+        return multipart(
+            f"{self.instance}/api/v2/media",
+            fields={"description": item.alt} if item.alt else {},
+            files=[("file", f"{item.sha256[:16]}.{item.extension}", item.read(), item.mime)],
+            headers=headers,
+            secrets=secrets,
+        )
+
+    async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
+        """Upload one file and wait until the server has processed it; its id."""
+        response = await send_classified(
+            client, self.upload_request(item), idempotent=True, classify=classify
+        )
+        data = json_body(response)
+        media_id = str(data.get("id") or "")
+        if not media_id:
+            raise PermanentError("Mastodon media upload answered without an id")
+        polls = 0
+        # 202 after the upload, 206 from the check: still processing.
+        while response.status_code in (202, 206):
+            polls += 1
+            if polls > MEDIA_POLLS:
+                raise RetryableError(f"Mastodon is still processing media {media_id}")
+            await asyncio.sleep(MEDIA_POLL_SECONDS)
+            headers, secrets = self._headers()
+            check = PreparedRequest(
+                "GET", f"{self.instance}/api/v1/media/{media_id}", headers, secrets=secrets
+            )
+            response = await send_classified(client, check, idempotent=True, classify=classify)
+        return media_id
+
     def status_request(
-        self, post: OutgoingPost, index: int, in_reply_to_id: str | None
+        self,
+        post: OutgoingPost,
+        index: int,
+        in_reply_to_id: str | None,
+        media_ids: list[str] | None = None,
     ) -> PreparedRequest:
         headers, secrets = self._headers()
         headers["Idempotency-Key"] = self.part_key(post, index)
         body: dict[str, Any] = {"status": post.texts[index], "visibility": self.options.visibility}
+        if media_ids:
+            body["media_ids"] = media_ids
         if in_reply_to_id:
             body["in_reply_to_id"] = in_reply_to_id
         if self.options.language:
@@ -157,8 +218,12 @@ class MastodonPublisher(Publisher):
         )
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
-        return [
-            self.status_request(post, i, f"<id of part {i}>" if i else None)
+        uploads = [self.upload_request(item) for item in post.media]
+        placeholders = [f"<id of upload {i + 1}>" for i in range(len(uploads))]
+        return uploads + [
+            self.status_request(
+                post, i, f"<id of part {i}>" if i else None, placeholders if i == 0 else None
+            )
             for i in range(len(post.texts))
         ]
 
@@ -183,12 +248,16 @@ class MastodonPublisher(Publisher):
             landed = await self.reconcile(client, post)
             if landed is not None:
                 return landed
+        if post.media:
+            await self.fresh_token()  # uploads carry the token too: a connected channel's, fresh
+        media_ids = [await self.upload(client, item) for item in post.media]
         results: list[SendResult] = []
         for index in range(len(post.texts)):
             parent = results[-1].remote_id if results else None
+            first_media = media_ids if index == 0 else None
             response = await self.send_authorised(
                 client,
-                lambda: self.status_request(post, index, parent),  # noqa: B023 - called at once
+                lambda: self.status_request(post, index, parent, first_media),  # noqa: B023 - called at once
                 idempotent=True,
                 classify=classify,
             )

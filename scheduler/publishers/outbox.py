@@ -2,7 +2,8 @@
 
 For trying the whole path offline (the demo uses it) and for piping posts into
 other tools. A key already in the file is not written again, so a retry after a
-crash cannot duplicate a line.
+crash cannot duplicate a line. Media are listed by their stored path, hash and
+alt text (the bytes stay in the media folder).
 """
 
 from __future__ import annotations
@@ -14,19 +15,30 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import PermanentError
-from scheduler.publishers.base import Measure, OutgoingPost, PreparedRequest, Publisher, SendResult
+from scheduler.publishers.base import (
+    Measure,
+    MediaOptions,
+    MediaRules,
+    OutgoingPost,
+    PreparedRequest,
+    Publisher,
+    SendResult,
+)
 
 
 class OutboxPublisher(Publisher):
     platform: ClassVar[str] = "outbox"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=50 * 1024 * 1024, alt_limit=2000
+    )
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = False
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         path: str = "outbox.jsonl"
         max_length: int = 500
@@ -39,7 +51,7 @@ class OutboxPublisher(Publisher):
         return [Measure("graphemes", graphemes(text), self.options.max_length)]
 
     def record(self, post: OutgoingPost) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "key": post.idempotency_key,
             "post_id": post.post_id,
             "channel": self.channel.name,
@@ -47,6 +59,19 @@ class OutboxPublisher(Publisher):
             "parts": list(post.texts),
             "due_at": post.due_at.astimezone(dt.UTC).isoformat(),
         }
+        if post.media:
+            record["media"] = [
+                {
+                    "path": m.path,
+                    "sha256": m.sha256,
+                    "mime": m.mime,
+                    "width": m.width,
+                    "height": m.height,
+                    "alt": m.alt,
+                }
+                for m in post.media
+            ]
+        return record
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         return [PreparedRequest("APPEND", self.path.as_uri(), {}, json=self.record(post))]

@@ -1,10 +1,12 @@
 """Helpers adapters share when sending: the usual reading of a failed status,
-JSON bodies that may not be JSON, and masking secrets in httpx's request logs.
+JSON bodies that may not be JSON, masking secrets in httpx's request logs, and
+multipart uploads with a boundary fixed by their content.
 `send` is the base's `send_classified`, which takes each platform's `classify`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from collections.abc import Callable
 import httpx
 
 from scheduler.errors import CredentialRejected, PermanentError, PublishError, RetryableError
-from scheduler.publishers.base import error_message
+from scheduler.publishers.base import PreparedRequest, error_message
 
 Classifier = Callable[[httpx.Response], None]
 
@@ -80,3 +82,44 @@ def _install_filter() -> None:
 
 
 _install_filter()
+
+
+def multipart(
+    url: str,
+    *,
+    fields: dict[str, str],
+    files: list[tuple[str, str, bytes, str]],
+    headers: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+    method: str = "POST",
+) -> PreparedRequest:
+    """A multipart/form-data request; `files` are (field, file name, bytes, mime).
+    The boundary comes from the content, so the same upload is the same bytes
+    in a preview, a dry run and every retry."""
+    digest = hashlib.sha256()
+    for name, value in sorted(fields.items()):
+        digest.update(f"{name}={value}\n".encode())
+    for name, filename, data, mime in files:
+        digest.update(f"{name}:{filename}:{mime}:".encode() + hashlib.sha256(data).digest())
+    boundary = f"scheduler-{digest.hexdigest()[:32]}"
+    built = httpx.Request(
+        method,
+        url,
+        data=fields,
+        files=[(name, (filename, data, mime)) for name, filename, data, mime in files],
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    body = built.read()
+    shown = ", ".join(f"{n}={v!r}" for n, v in fields.items())
+    listed = ", ".join(
+        f"{name}: {filename} ({mime}, {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:12]})"
+        for name, filename, data, mime in files
+    )
+    return PreparedRequest(
+        method,
+        url,
+        headers={**(headers or {}), "Content-Type": built.headers["Content-Type"]},
+        content=body,
+        secrets=secrets,
+        note=f"multipart form: {'; '.join(p for p in (shown, listed) if p)}",
+    )

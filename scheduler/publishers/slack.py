@@ -10,6 +10,15 @@ parts of a thread are posted one after another as separate messages (threading
 needs a bot token and chat.postMessage). Text is escaped the Slack way: only
 `&`, `<` and `>`. Webhooks have no idempotency and no read-back: a lost answer
 is an unknown outcome that `reconcile` cannot settle.
+
+Media: an incoming webhook cannot take an upload. An image goes in as a Block
+Kit `image` block (`image_url`, `alt_text` up to 2000 characters) after a
+`section` block with the text, so Slack fetches it from the channel's
+`media_base_url` (where the media folder is served publicly; Block Kit takes
+an `image_url` of at most 3000 characters); without that
+option a post with media is refused when queued. (Slack's external upload flow,
+files.getUploadURLExternal + files.completeUploadExternal, needs a bot token and
+is not used by this webhook adapter.)
 """
 
 from __future__ import annotations
@@ -17,13 +26,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -54,12 +66,15 @@ def classify(response: httpx.Response) -> None:
 
 class SlackPublisher(Publisher):
     platform: ClassVar[str] = "slack"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=1, max_image_bytes=50 * 1024 * 1024, alt_limit=2000, needs_url=True
+    )
     display_name: ClassVar[str] = "Slack"
     secret_label: ClassVar[str] = "webhook URL"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         unfurl_links: bool = True
         unfurl_media: bool = True
@@ -81,7 +96,7 @@ class SlackPublisher(Publisher):
         hidden = parsed.path.split("/services/", 1)[-1].strip("/")
         return url, (hidden,) if hidden else (url,)
 
-    def message_request(self, text: str) -> PreparedRequest:
+    def message_request(self, text: str, media: tuple[MediaItem, ...] = ()) -> PreparedRequest:
         url, secrets = self._webhook()
         body: dict[str, Any] = {
             "text": escape(text),
@@ -90,10 +105,28 @@ class SlackPublisher(Publisher):
         }
         if not self.options.mrkdwn:
             body["mrkdwn"] = False
+        if media:
+            kind = "mrkdwn" if self.options.mrkdwn else "plain_text"
+            blocks: list[dict[str, Any]] = [
+                {"type": "section", "text": {"type": kind, "text": body["text"]}}
+            ]
+            for item in media:
+                if not item.url:
+                    raise PermanentError(
+                        "Slack webhooks fetch images from a public URL: set the channel option "
+                        "media_base_url"
+                    )
+                blocks.append(
+                    {"type": "image", "image_url": item.url, "alt_text": item.alt or "image"}
+                )
+            body["blocks"] = blocks
         return PreparedRequest("POST", url, json=body, secrets=secrets)
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
-        return [self.message_request(text) for text in post.texts]
+        return [
+            self.message_request(text, post.media if i == 0 else ())
+            for i, text in enumerate(post.texts)
+        ]
 
     def parse_response(self, response: httpx.Response) -> SendResult:
         return SendResult(detail={"answer": response.text.strip()[:100]})
@@ -101,10 +134,9 @@ class SlackPublisher(Publisher):
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
         self.require_secret()
         self.require_fits(post)
-        for text in post.texts:
-            await send_classified(
-                client, self.message_request(text), idempotent=False, classify=classify
-            )
+        for index, text in enumerate(post.texts):
+            request = self.message_request(text, post.media if index == 0 else ())
+            await send_classified(client, request, idempotent=False, classify=classify)
         return SendResult(detail={"parts": len(post.texts)})
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:

@@ -13,21 +13,32 @@ Posts are plain text: with a parse mode the text is escaped for it, so what the
 reader sees is exactly the text, and its length is counted in code points as
 Telegram counts it after parsing (4096).
 
+Media: one image goes out with sendPhoto (multipart upload, at most 10 MB),
+two to ten as an album with sendMediaGroup (`attach://` names in `media`),
+the post's first part as the (first photo's) caption (at most 1024 characters after parsing;
+a longer first part is refused before sending). Telegram shows no alt text.
+(telegram-test-api, the local test server, has no sendPhoto; the tests use a
+small server of their own for it.)
+
 Telegram has no idempotency and no way for a bot to list what it sent, so a lost
 answer is an unknown outcome and `reconcile` cannot settle it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import code_points
 from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -35,9 +46,10 @@ from scheduler.publishers.base import (
     send_classified,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, seconds
-from scheduler.publishers.sending import json_body
+from scheduler.publishers.sending import json_body, multipart
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 _MARKDOWN_V2_SPECIAL = set("_*[]()~`>#+-=|{}.!\\")
 
 
@@ -71,12 +83,15 @@ def classify(response: httpx.Response) -> None:
 
 class TelegramPublisher(Publisher):
     platform: ClassVar[str] = "telegram"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=None
+    )
     display_name: ClassVar[str] = "Telegram"
     secret_label: ClassVar[str] = "bot token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         chat_id: int | str
         parse_mode: Literal["HTML", "MarkdownV2"] | None = "HTML"
@@ -117,14 +132,64 @@ class TelegramPublisher(Publisher):
         url, secrets = self._url("sendMessage")
         return PreparedRequest("POST", url, json=body, secrets=secrets)
 
+    def photo_request(self, item: MediaItem, caption: str) -> PreparedRequest:
+        fields = {"chat_id": str(self.options.chat_id), "caption": self.formatted(caption)}
+        if self.options.parse_mode:
+            fields["parse_mode"] = self.options.parse_mode
+        if self.options.disable_notification:
+            fields["disable_notification"] = "true"
+        if self.options.message_thread_id is not None:
+            fields["message_thread_id"] = str(self.options.message_thread_id)
+        url, secrets = self._url("sendPhoto")
+        name = f"{item.sha256[:16]}.{item.extension}"
+        return multipart(
+            url, fields=fields, files=[("photo", name, item.read(), item.mime)], secrets=secrets
+        )
+
+    def album_request(self, items: tuple[MediaItem, ...], caption: str) -> PreparedRequest:
+        media: list[dict[str, Any]] = []
+        files = []
+        for i, item in enumerate(items):
+            entry: dict[str, Any] = {"type": "photo", "media": f"attach://photo{i}"}
+            if i == 0:
+                entry["caption"] = self.formatted(caption)
+                if self.options.parse_mode:
+                    entry["parse_mode"] = self.options.parse_mode
+            media.append(entry)
+            name = f"{item.sha256[:16]}.{item.extension}"
+            files.append((f"photo{i}", name, item.read(), item.mime))
+        fields = {"chat_id": str(self.options.chat_id), "media": json.dumps(media)}
+        if self.options.disable_notification:
+            fields["disable_notification"] = "true"
+        if self.options.message_thread_id is not None:
+            fields["message_thread_id"] = str(self.options.message_thread_id)
+        url, secrets = self._url("sendMediaGroup")
+        return multipart(url, fields=fields, files=files, secrets=secrets)
+
+    def _request(self, post: OutgoingPost, index: int, reply_to: Any) -> PreparedRequest:
+        """Part `index`: the photo with its caption first, then plain messages."""
+        text = post.texts[index]
+        if index == 0 and post.media:
+            if code_points(text) > MAX_CAPTION:
+                raise PermanentError(
+                    f"too long for a Telegram photo caption: {code_points(text)} code points "
+                    f"> {MAX_CAPTION}"
+                )
+            if len(post.media) > 1:
+                return self.album_request(post.media, text)
+            return self.photo_request(post.media[0], text)
+        return self.message_request(text, reply_to)
+
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         return [
-            self.message_request(text, f"<message_id of part {i}>" if i else None)
-            for i, text in enumerate(post.texts)
+            self._request(post, i, f"<message_id of part {i}>" if i else None)
+            for i in range(len(post.texts))
         ]
 
     def parse_response(self, response: httpx.Response) -> SendResult:
         message = json_body(response).get("result") or {}
+        if isinstance(message, list):  # an album: its first message stands for it
+            message = message[0] if message else {}
         message_id = message.get("message_id")
         chat = message.get("chat") or {}
         url = None
@@ -140,9 +205,9 @@ class TelegramPublisher(Publisher):
         self.require_secret()
         self.require_fits(post)
         results: list[SendResult] = []
-        for text in post.texts:
+        for index in range(len(post.texts)):
             reply_to = int(results[-1].remote_id) if results else None
-            request = self.message_request(text, reply_to)
+            request = self._request(post, index, reply_to)
             response = await send_classified(client, request, idempotent=False, classify=classify)
             results.append(self.parse_response(response))
         return SendResult.thread(results)

@@ -18,6 +18,16 @@ Before publishing, the 24-hour quotas (250 posts, 1000 replies) are read from
 threads_publishing_limit; a spent quota is a retry an hour later, so a thread is
 not cut off halfway.
 
+Media: one image as an IMAGE container (`image_url`, `alt_text`). Threads
+takes no upload: Meta downloads the image from a public URL, so the channel
+needs `media_base_url`, the public address where the media folder
+(`SCHEDULER_MEDIA_DIR`) is served, e.g. synced to a bucket or served by nginx;
+the file's URL is `{media_base_url}/{sha256[:2]}/{sha256}.{ext}`. Without it
+a post with media is refused when it is planned or queued. Images are JPEG or
+PNG up to 8 MB (Threads API docs, "Posts", media specifications); `alt_text`
+applies to image and video containers only ("Accessibility"); the docs state
+no length for it, so 1000 characters is kept as a cautious bound.
+
 Threads has no idempotency key. Creating a container publishes nothing, so that
 step is safe to repeat; only threads_publish is not. When its answer is lost, the
 container's status says whether it went out (PUBLISHED) or may be published
@@ -34,7 +44,7 @@ from urllib.parse import quote_plus
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import threads_length, unique_urls
 from scheduler.errors import (
@@ -46,6 +56,9 @@ from scheduler.errors import (
 )
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -91,12 +104,19 @@ def classify(response: httpx.Response) -> None:
 
 class ThreadsPublisher(Publisher):
     platform: ClassVar[str] = "threads"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=1,
+        image_types=frozenset({"image/jpeg", "image/png"}),
+        max_image_bytes=8 * 1024 * 1024,
+        alt_limit=1000,
+        needs_url=True,
+    )
     display_name: ClassVar[str] = "Threads"
     secret_label: ClassVar[str] = "access token"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         user_id: str = "me"
         api: str = "https://graph.threads.net/v1.0"
@@ -145,13 +165,24 @@ class ThreadsPublisher(Publisher):
         secrets = (token,) if self.bearer() else ()
         return PreparedRequest("GET", f"{self._api}{path}?{query}", secrets=secrets)
 
-    def container_request(self, text: str, reply_to: str | None) -> PreparedRequest:
+    def container_request(
+        self, text: str, reply_to: str | None, image: MediaItem | None = None
+    ) -> PreparedRequest:
         params = {
-            "media_type": "TEXT",
+            "media_type": "IMAGE" if image else "TEXT",
             "text": text,
             "reply_to_id": reply_to,
             "reply_control": self.options.reply_control,
         }
+        if image is not None:
+            if not image.url:
+                raise PermanentError(
+                    "Threads fetches images from a public URL: set the channel option "
+                    "media_base_url"
+                )
+            params["image_url"] = image.url
+            if image.alt:
+                params["alt_text"] = image.alt
         return self._form("POST", f"/{self.options.user_id}/threads", params)
 
     def publish_request(self, container_id: str) -> PreparedRequest:
@@ -162,7 +193,8 @@ class ThreadsPublisher(Publisher):
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         requests = []
         for i, text in enumerate(post.texts):
-            requests.append(self.container_request(text, f"<id of part {i}>" if i else None))
+            image = post.media[0] if post.media and i == 0 else None
+            requests.append(self.container_request(text, f"<id of part {i}>" if i else None, image))
             requests.append(self.publish_request(f"<container of part {i + 1}>"))
         return requests
 
@@ -219,10 +251,17 @@ class ThreadsPublisher(Publisher):
             await asyncio.sleep(self.options.poll_interval)
 
     async def _publish_part(
-        self, client: httpx.AsyncClient, text: str, reply_to: str | None, due_at: dt.datetime
+        self,
+        client: httpx.AsyncClient,
+        text: str,
+        reply_to: str | None,
+        due_at: dt.datetime,
+        image: MediaItem | None = None,
     ) -> str:
         # Publishing nothing, a container may be created again safely.
-        created = await self._send(client, self.container_request(text, reply_to), idempotent=True)
+        created = await self._send(
+            client, self.container_request(text, reply_to, image), idempotent=True
+        )
         container_id = str(created["id"])
         await self._wait_ready(client, container_id)
         try:
@@ -299,9 +338,10 @@ class ThreadsPublisher(Publisher):
         self.require_fits(post)
         await self._check_quota(client, replies=len(post.texts) - 1)
         ids: list[str] = []
-        for text in post.texts:
+        for index, text in enumerate(post.texts):
+            image = post.media[0] if post.media and index == 0 else None
             ids.append(
-                await self._publish_part(client, text, ids[-1] if ids else None, post.due_at)
+                await self._publish_part(client, text, ids[-1] if ids else None, post.due_at, image)
             )
         url = await self._permalink(client, ids[0])
         return SendResult(remote_id=ids[0], remote_url=url, detail={"ids": ids})

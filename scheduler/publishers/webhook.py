@@ -3,7 +3,9 @@
 Follows Standard Webhooks: `webhook-id` (the post's idempotency key, the same on
 every retry) and, when the channel has a secret, an HMAC-SHA256
 `webhook-signature` over the exact bytes sent. `Idempotency-Key` carries the
-same key for receivers that follow the IETF draft instead.
+same key for receivers that follow the IETF draft instead. Media go in `media`:
+hash, type, size, dimensions, alt text, and the public `url` (channel option
+`media_base_url`) or else the bytes in base64 (`data`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import time
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import PermanentError
 from scheduler.publishers.base import (
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
@@ -33,10 +38,13 @@ from scheduler.publishers.base import (
 
 class WebhookPublisher(Publisher):
     platform: ClassVar[str] = "webhook"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=5 * 1024 * 1024, alt_limit=2000
+    )
     idempotent: ClassVar[bool] = True
     needs_secret: ClassVar[bool] = False
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         url: str
         max_length: int = 10_000
@@ -55,8 +63,8 @@ class WebhookPublisher(Publisher):
     def measure(self, text: str) -> list[Measure]:
         return [Measure("graphemes", graphemes(text), self.options.max_length)]
 
-    def payload(self, post: OutgoingPost) -> dict[str, Any]:
-        return {
+    def payload(self, post: OutgoingPost, inline: bool = True) -> dict[str, Any]:
+        payload: dict[str, Any] = {
             "type": "post.publish",
             "post_id": post.post_id,
             "channel": self.channel.name,
@@ -65,9 +73,18 @@ class WebhookPublisher(Publisher):
             "link": post.link,
             "due_at": post.due_at.astimezone(dt.UTC).isoformat(),
         }
+        if post.media:
+            payload["media"] = [_media(m, inline) for m in post.media]
+        return payload
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
         body = json.dumps(self.payload(post), ensure_ascii=False, separators=(",", ":")).encode()
+        # Inline bytes are named in previews, not printed.
+        note = (
+            json.dumps(self.payload(post, inline=False), ensure_ascii=False)
+            if any(m.url is None for m in post.media)
+            else None
+        )
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -80,7 +97,11 @@ class WebhookPublisher(Publisher):
             signature = sign(self.channel.secret, post.idempotency_key, timestamp, body)
             headers["webhook-signature"] = signature
             secrets = (signature.removeprefix("v1,"),)
-        return [PreparedRequest("POST", self.options.url, headers, content=body, secrets=secrets)]
+        return [
+            PreparedRequest(
+                "POST", self.options.url, headers, content=body, secrets=secrets, note=note
+            )
+        ]
 
     def parse_response(self, response: httpx.Response) -> SendResult:
         remote_id = None
@@ -129,3 +150,21 @@ def sign(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def _media(item: MediaItem, inline: bool) -> dict[str, Any]:
+    """One attachment: its public URL when the channel has `media_base_url`,
+    else its bytes in base64 (`data`)."""
+    shown: dict[str, Any] = {
+        "sha256": item.sha256,
+        "mime": item.mime,
+        "size": item.size,
+        "width": item.width,
+        "height": item.height,
+        "alt": item.alt,
+    }
+    if item.url:
+        shown["url"] = item.url
+    else:
+        shown["data"] = base64.b64encode(item.read()).decode() if inline else f"<{item.size} bytes>"
+    return shown

@@ -16,6 +16,13 @@ Channel setup:
 
 Length is X's weighted count (twitter-text v3 via `twitter-text-parser`).
 
+Media: up to four images on the first part. Each goes up with the simple
+upload, POST /2/media/upload (base64 `media` in JSON, `media_category`
+tweet_image; images up to 5 MB), its alt text with POST /2/media/metadata
+(`alt_text`, at most 1000 characters), and the post names them in
+`media.media_ids`. The token needs `media.write`. Uploads repeat on a retry;
+only the post itself must not.
+
 X has no idempotency key. A timeout after the request left is an unknown
 outcome, never resent blindly; `reconcile` (and a duplicate-content 403 on a
 resend) looks for the text among the account's own recent posts.
@@ -23,6 +30,7 @@ resend) looks for the text among the account's own recent posts.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import json
@@ -30,7 +38,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from scheduler.compose.length import replace_urls, x_weighted_length
 from scheduler.errors import PermanentError
@@ -38,10 +46,14 @@ from scheduler.publishers import oauth1
 from scheduler.publishers.base import (
     REDACTED,
     Measure,
+    MediaItem,
+    MediaOptions,
+    MediaRules,
     OutgoingPost,
     PreparedRequest,
     Publisher,
     SendResult,
+    send_classified,
     whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
@@ -87,11 +99,14 @@ def comparable(text: str) -> str:
 
 class XPublisher(Publisher):
     platform: ClassVar[str] = "x"
+    media_rules: ClassVar[MediaRules] = MediaRules(
+        max_items=4, max_image_bytes=5 * 1024 * 1024, alt_limit=1000
+    )
     display_name: ClassVar[str] = "X"
     idempotent: ClassVar[bool] = False
     needs_secret: ClassVar[bool] = True
 
-    class Options(BaseModel):
+    class Options(MediaOptions):
         model_config = ConfigDict(extra="forbid")
         api: str = "https://api.x.com"
         auth_base: str | None = None
@@ -154,8 +169,42 @@ class XPublisher(Publisher):
         return PreparedRequest(method, url, {"Authorization": header}, json=body, secrets=secrets)
 
     # -- requests -------------------------------------------------------------------
-    def tweet_request(self, text: str, reply_to: str | None) -> PreparedRequest:
+    def upload_request(self, item: MediaItem) -> PreparedRequest:
+        body = {
+            "media": base64.b64encode(item.read()).decode(),
+            "media_category": "tweet_image",
+            "media_type": item.mime,
+        }
+        request = self._request("POST", f"{self._api}/2/media/upload", body)
+        request.note = f"media upload: {item.mime}, {item.size} bytes, sha256 {item.sha256[:12]}"
+        return request
+
+    def alt_request(self, media_id: str, alt: str) -> PreparedRequest:
+        body = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
+        return self._request("POST", f"{self._api}/2/media/metadata", body)
+
+    async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
+        response = await send_classified(
+            client, self.upload_request(item), idempotent=True, classify=classify
+        )
+        media_id = (json_body(response).get("data") or {}).get("id")
+        if not media_id:
+            raise PermanentError("X media upload answered without a media id")
+        if item.alt:
+            await send_classified(
+                client,
+                self.alt_request(str(media_id), item.alt),
+                idempotent=True,
+                classify=classify,
+            )
+        return str(media_id)
+
+    def tweet_request(
+        self, text: str, reply_to: str | None, media_ids: list[str] | None = None
+    ) -> PreparedRequest:
         body: dict[str, Any] = {"text": text}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
         if reply_to:
             body["reply"] = {"in_reply_to_tweet_id": reply_to}
         if self.options.reply_settings:
@@ -163,8 +212,15 @@ class XPublisher(Publisher):
         return self._request("POST", f"{self._api}/2/tweets", body)
 
     def build_requests(self, post: OutgoingPost) -> list[PreparedRequest]:
-        return [
-            self.tweet_request(text, f"<id of part {i}>" if i else None)
+        requests: list[PreparedRequest] = []
+        ids = []
+        for n, item in enumerate(post.media, 1):
+            requests.append(self.upload_request(item))
+            ids.append(f"<id of upload {n}>")
+            if item.alt:
+                requests.append(self.alt_request(ids[-1], item.alt))
+        return requests + [
+            self.tweet_request(text, f"<id of part {i}>" if i else None, ids if i == 0 else None)
             for i, text in enumerate(post.texts)
         ]
 
@@ -180,13 +236,17 @@ class XPublisher(Publisher):
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
         self.require_secret()
         self.require_fits(post)
+        if post.media:
+            await self.fresh_token()  # uploads carry the token too: a connected channel's, fresh
+        media_ids = [await self.upload(client, item) for item in post.media]
         ids: list[str] = []
         for index, text in enumerate(post.texts):
             reply_to = ids[-1] if ids else None
+            first_media = media_ids if index == 0 else None
             try:
                 response = await self.send_authorised(
                     client,
-                    lambda: self.tweet_request(text, reply_to),  # noqa: B023 - called at once
+                    lambda: self.tweet_request(text, reply_to, first_media),  # noqa: B023 - called at once
                     idempotent=False,
                     classify=classify,
                 )

@@ -103,6 +103,9 @@ class Article(SQLModel, table=True):
     title: str | None = None
     text: str = Field(sa_type=sa.Text)
     published: dt.date | None = None
+    #: The page's summary and lead image (sha256 of a stored `MediaFile`), for link cards.
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    image_sha256: str | None = Field(default=None, max_length=64)
     ingested_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     #: Source watch: when the page was last re-checked, its validators then, and
     #: its text then when that differs from `text` (None: unchanged or never checked).
@@ -235,6 +238,13 @@ class Post(SQLModel, table=True):
     source_id: int | None = None
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     link: str | None = None
+    #: Attached media, in order: [{sha256, mime, size, width, height, alt, path}],
+    #: each naming a stored `MediaFile`; None: text only. Kept on the row so a
+    #: claim reads it with the post, without a join.
+    media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    #: The link preview from the article as ingested: {uri, title, description,
+    #: thumb (an attachment like those in `media`, or None)}; None: no card.
+    link_card: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     due_at: dt.datetime = Field(sa_type=UTCDateTime)
     #: After this moment the post must not go out at all (old news, a countdown
     #: whose day has passed); None: no expiry.
@@ -331,6 +341,24 @@ class Notification(SQLModel, table=True):
     next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MediaFile(SQLModel, table=True):
+    """One stored file (an image, a video, a rendered card), by content: the
+    same bytes are one row and one file however many posts carry them."""
+
+    __tablename__ = "media"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    #: Read from the bytes, never from the file name.
+    mime: str = Field(max_length=40)
+    size: int
+    width: int | None = None
+    height: int | None = None
+    #: Where the bytes are, relative to the media folder (`sha256[:2]/sha256.ext`).
+    path: str
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

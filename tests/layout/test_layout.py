@@ -125,6 +125,7 @@ ROOMS = [
     "delivery",
     "desk",
     "ingest",
+    "media",
     "planning",
     "previews",
     "publishers",
