@@ -119,6 +119,8 @@ class ArticleRun:
     name: str
     published: str | None
     posts: list[Rendered] = field(default_factory=list)
+    #: Quotes found with no speaker: `plan` proposes nothing from them.
+    unattributed: list[str] = field(default_factory=list)
 
 
 def _cli(*argv: str) -> str:
@@ -157,6 +159,11 @@ def render(articles: Path = ARTICLES) -> list[ArticleRun]:
             article_id = row["article_id"]
             published = dates.get(article_id)
             run_ = ArticleRun(Path(row["source"]).stem, str(published)[:10] if published else None)
+            run_.unattributed = [
+                q["text"]
+                for q in quotes.values()
+                if q["article_id"] == article_id and not q["speaker"]
+            ]
             for channel in CHANNELS:
                 planned = json.loads(
                     _cli(*db, "plan", str(article_id), "--channel", channel, "--start", START,
@@ -404,7 +411,11 @@ def main(argv: list[str]) -> int:
             if stale.stem not in known:
                 print(f"== {stale.stem}: no article any more; verdict file removed")
                 stale.unlink()
+    unattributed = [(r.name, q) for r in runs for q in r.unattributed]
+    for name, quote in unattributed:
+        print(f"no speaker, not proposed: {name}: {quote[:70]!r}")
     print_summary(summary(runs))
+    print(f"quotes found with no speaker (not proposed, not shown): {len(unattributed)}")
     return 1 if dirty and command == "check" else 0
 
 
