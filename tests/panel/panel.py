@@ -23,6 +23,7 @@ longer rendered.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import sqlite3
@@ -123,16 +124,25 @@ class ArticleRun:
     unattributed: list[str] = field(default_factory=list)
 
 
-def _cli(*argv: str) -> str:
-    """Run the real command line in this process and give its stdout."""
-    from scheduler.cli import app
-    from scheduler.cli.common import run
+@functools.cache
+def _command() -> Any:
+    """The command line's click command, built once: Typer rebuilds it on every
+    call otherwise, and that is most of the time of 50 calls."""
+    import typer
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run(app, list(argv))
-    if code != 0:
-        raise RuntimeError(f"scheduler {' '.join(argv)} failed ({code}): {err.getvalue().strip()}")
+    from scheduler.cli import app
+
+    return typer.main.get_command(app)
+
+
+def _cli(*argv: str) -> str:
+    """Run the real command line in this process and give its stdout; a
+    failure is raised with its one-line message."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = _command().main(args=list(argv), standalone_mode=False, prog_name="scheduler")
+    if isinstance(result, int) and result != 0:
+        raise RuntimeError(f"scheduler {' '.join(argv)} exited with {result}")
     return out.getvalue()
 
 
