@@ -25,10 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, select
 
 from scheduler.compose import render
+from scheduler.errors import PlanningError
 from scheduler.planning.plan import PlanResult, article_context, milestone_context, new_post
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.slots import iter_slots, parse_slots
@@ -61,18 +61,11 @@ def time_on(channel: Channel, day: dt.date, at: str) -> tuple[dt.datetime, str]:
     first = next(iter_slots(parse_slots(channel.slots, channel.timezone), begin), None)
     if first is not None and first < end:
         return first, f"first slot of '{channel.slots}' that day"
-    hour, minute = (int(x) for x in at.split(":"))
-    trigger = CronTrigger(
-        year=day.year,
-        month=day.month,
-        day=day.day,
-        hour=hour,
-        minute=minute,
-        timezone=ZoneInfo(channel.timezone),
-    )
-    fire = trigger.get_next_fire_time(None, begin)
-    if fire is None or fire.astimezone(dt.UTC) >= end:  # the time does not exist that day (DST)
-        fire = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(channel.timezone))
+    # The calendar time as a one-slot list, so a time in a DST gap follows the
+    # slots' rule (the first valid instant after the gap).
+    fire = next(iter_slots(parse_slots(at, channel.timezone), begin), None)
+    if fire is None:
+        raise PlanningError(f"calendar time {at!r} has no instant on {day}")
     return fire.astimezone(dt.UTC), f"no slot that day; calendar time {at}"
 
 

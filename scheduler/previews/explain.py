@@ -16,7 +16,7 @@ from sqlmodel import Session
 from scheduler.config import Settings
 from scheduler.desk.posts import get_post
 from scheduler.planning.expiry import grace_seconds, is_expired
-from scheduler.planning.slots import parse_slots
+from scheduler.planning.slots import iter_slots, parse_slots
 from scheduler.previews.preview import provenance
 from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 from scheduler.when import show
@@ -24,8 +24,9 @@ from scheduler.when import show
 
 def on_slot(channel: Channel, when: dt.datetime) -> bool:
     trigger = parse_slots(channel.slots, channel.timezone)
-    fire = trigger.get_next_fire_time(None, when - dt.timedelta(seconds=1))
-    return fire is not None and fire.astimezone(dt.UTC) == when
+    # The planner's own slot walk, so a slot moved out of a DST gap counts.
+    fire = next(iter_slots(trigger, when - dt.timedelta(seconds=1)), None)
+    return fire is not None and fire == when.astimezone(dt.UTC)
 
 
 def explain(

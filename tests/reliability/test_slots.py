@@ -203,3 +203,26 @@ def test_free_slots_never_repeat_a_time(sqlite_url: str) -> None:
     engine.dispose()
     assert len(set(found)) == 10
     assert found == sorted(found)
+
+
+def test_explain_and_calendar_times_follow_the_gap_rule() -> None:
+    """`explain` and calendar posts use the planner's slot walk, not the cron
+    search: on Toronto's spring-forward day `02:00,02:30` are 03:00 and 03:01,
+    both slots, and a 02:30 calendar time lands at 03:00 that same day."""
+    from scheduler.planning.anniversaries import time_on
+    from scheduler.previews.explain import on_slot
+
+    channel = Channel(
+        name="c", platform="webhook", timezone="America/Toronto", slots="sun 02:00,02:30"
+    )
+    day = dt.date(2026, 3, 8)
+    three = dt.datetime(2026, 3, 8, 3, 0, tzinfo=TORONTO).astimezone(dt.UTC)
+    assert on_slot(channel, three)
+    assert on_slot(channel, three + dt.timedelta(minutes=1))
+    assert not on_slot(channel, three + dt.timedelta(minutes=2))
+
+    weekday = Channel(name="w", platform="webhook", timezone="America/Toronto", slots="tue 09:00")
+    when, how = time_on(weekday, day, "02:30")
+    assert when == three and "calendar time 02:30" in how
+    when, _ = time_on(weekday, dt.date(2026, 3, 9), "02:30")
+    assert when == dt.datetime(2026, 3, 9, 2, 30, tzinfo=TORONTO).astimezone(dt.UTC)
