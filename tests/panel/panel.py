@@ -9,8 +9,10 @@
 Every post goes through the real command line, in this process, on a fresh
 SQLite file: `init`, two fixed channels (a Mastodon one at 500 characters and
 a Bluesky one), `ingest` of the whole folder with the dates the pages give,
-then `plan` of each article on each channel from a fixed start. Nothing here
-depends on the clock except what the scheduler itself reads from it.
+then `plan` of each article on each channel from a fixed start, then `plan
+--recurring` of the Mastodon channel's calendar posts (throwbacks, countdowns,
+on this day) over four weeks, each filed under the article of its milestone.
+Nothing here depends on the clock except what the scheduler itself reads.
 
 A post is known by its channel, its status and its exact text. A verdict file
 holds one `[[post]]` per text (with the channels it was rendered on), the
@@ -71,6 +73,10 @@ CHANNELS = {
     ],
 }
 START = "2026-12-07T07:00"
+#: The Mastodon channel also asks for calendar posts; `plan --recurring` plans
+#: them over four weeks from START, after the articles' own posts.
+CALENDAR = ("mastodon", ["--throwback", "thu 12:00", "--countdown", "7,1"])
+UNTIL = "2027-01-04T07:00"
 
 VERDICT_KINDS = ("publish", "edit", "reject")
 UNJUDGED = "unjudged"
@@ -181,17 +187,42 @@ def render(articles: Path = ARTICLES) -> list[ArticleRun]:
                 )  # fmt: skip
                 over = set(planned.get("over_limit") or [])
                 for post in planned["created"]:
+                    source = _source(post.get("source"), quotes, milestones)
+                    source.pop("article_id", None)
                     run_.posts.append(
                         Rendered(
                             channel=channel,
                             status=post["status"],
                             text=post["text"],
                             template=post.get("template") or "",
-                            source=_source(post.get("source"), quotes, milestones),
+                            source=source,
                             over_limit=post["id"] in over,
                         )
                     )
             runs.append(run_)
+        by_id = {row["article_id"]: run_ for row, run_ in zip(ingested, runs, strict=True)}
+        channel, options = CALENDAR
+        _cli(*db, "channels", "calendar", channel, *options)
+        recurring = json.loads(
+            _cli(*db, "plan", "--recurring", "--channel", channel, "--start", START,
+                 "--until", UNTIL, "--json")
+        )  # fmt: skip
+        over = set(recurring.get("over_limit") or [])
+        for post in recurring["created"]:
+            source = _source(post.get("source"), quotes, milestones)
+            article_id = source.pop("article_id", None)
+            if article_id not in by_id:
+                raise RuntimeError(f"a recurring post from no panel article: {post['text']!r}")
+            by_id[article_id].posts.append(
+                Rendered(
+                    channel=channel,
+                    status=post["status"],
+                    text=post["text"],
+                    template=post.get("template") or "",
+                    source=source,
+                    over_limit=post["id"] in over,
+                )
+            )
         return runs
 
 
@@ -200,7 +231,12 @@ def _source(ref: str | None, quotes: dict, milestones: dict) -> dict[str, Any]:
     kind, _, ident = (ref or "").partition(":")
     if kind == "quote" and ident.isdigit() and int(ident) in quotes:
         q = quotes[int(ident)]
-        return {"kind": "quote", "speaker": q["speaker"] or "", "quote": q["text"]}
+        return {
+            "kind": "quote",
+            "speaker": q["speaker"] or "",
+            "quote": q["text"],
+            "article_id": q["article_id"],
+        }
     if kind == "milestone" and ident.isdigit() and int(ident) in milestones:
         m = milestones[int(ident)]
         return {
@@ -209,6 +245,7 @@ def _source(ref: str | None, quotes: dict, milestones: dict) -> dict[str, Any]:
             "precision": m["precision"],
             "tense": m["tense"],
             "sentence": m["text"],
+            "article_id": m["article_id"],
         }
     return {"kind": kind or "other"}
 
