@@ -5,6 +5,8 @@
                                           # verdicts of unchanged texts are kept
     python -m tests.panel.panel summary   # N posts, % publish/edit/reject, reasons
     python -m tests.panel.panel check     # exit 1 if any post differs from its verdict
+    python -m tests.panel.panel show [NAME...] [--all]   # the unjudged posts (or all),
+                                          # with what each came from, to judge
 
 Every post goes through the real command line, in this process, on a fresh
 SQLite file: `init`, two fixed channels (a Mastodon one at 500 characters and
@@ -428,13 +430,37 @@ def print_summary(figures: dict[str, Any]) -> None:
     print(f"missed (quotes or milestones the editor wanted, not proposed): {figures['missed']}")
 
 
+def show(names: list[str], *, everything: bool = False) -> None:
+    """Print the posts still to judge (all, with `everything`) and their sources."""
+    for path in sorted(VERDICTS.glob("*.toml")):
+        if names and not any(n in path.stem for n in names):
+            continue
+        doc = load_verdicts(path.stem)
+        entries = [e for e in doc["post"] if everything or e.get("verdict") == UNJUDGED]
+        if not entries and doc.get("page_date_verdict") != UNJUDGED:
+            continue
+        print(f"== {path.stem} (page date {doc.get('page_date') or 'none'}: "
+              f"{doc.get('page_date_verdict')})")  # fmt: skip
+        for entry in entries:
+            source = entry.get("source", {})
+            detail = {k: v for k, v in source.items() if k != "kind"}
+            print(f"[{', '.join(entry['channels'])}] {entry['template']} {entry['verdict']} "
+                  f"{' '.join(entry.get('reasons', []))}")  # fmt: skip
+            print("    " + entry["text"].replace("\n", "\n    "))
+            print(f"    from {source.get('kind')}: {detail}")
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "summary"
     if command == "summary":
         print_summary(summary())
         return 0
+    if command == "show":
+        args = argv[1:]
+        show([a for a in args if a != "--all"], everything="--all" in args)
+        return 0
     if command not in ("render", "check"):
-        print(f"usage: python -m tests.panel.panel render|check|summary, not {command!r}")
+        print(f"usage: python -m tests.panel.panel render|check|summary|show, not {command!r}")
         return 2
     runs = render()
     dirty = 0
