@@ -358,6 +358,31 @@ def recover_expired_leases(
     return {"queued": len(resent_ids) + untouched, "unknown": len(unknown_ids)}
 
 
+def _maybe_landed() -> sa.Exists:
+    """A post with an attempt whose outcome is unclear: it may already be on
+    the platform, so it is sent again (deduped by key), never called missed."""
+    return (
+        sa.select(Attempt.id)
+        .where(Attempt.post_id == Post.id, Attempt.outcome.in_(("unsure", "lost", "unknown")))
+        .exists()
+    )
+
+
+def may_have_landed(session: Session, post_ids: Sequence[int]) -> set[int]:
+    """Which of these posts `mark_missed` would spare for an unclear attempt.
+    The dry run, `simulate` and `explain` ask it, so they say "missed" exactly
+    when the daemon would."""
+    found: set[int] = set()
+    ids = list(post_ids)
+    for i in range(0, len(ids), 500):
+        found.update(
+            session.execute(
+                sa.select(Post.id).where(Post.id.in_(ids[i : i + 500]), _maybe_landed())
+            ).scalars()
+        )
+    return found
+
+
 def mark_missed(
     session: Session, now: dt.datetime, default_grace: float
 ) -> list[tuple[int, float]]:
@@ -366,11 +391,7 @@ def mark_missed(
     Returns (post id, grace) pairs. Works on ids only, so an unreadable row
     elsewhere cannot stop it."""
     missed: list[tuple[int, float]] = []
-    maybe_landed = (
-        sa.select(Attempt.id)
-        .where(Attempt.post_id == Post.id, Attempt.outcome.in_(("unsure", "lost", "unknown")))
-        .exists()
-    )
+    maybe_landed = _maybe_landed()
     for channel_id, grace in session.execute(sa.select(Channel.id, Channel.grace_seconds)).all():
         grace = max(default_grace if grace is None else float(grace), 0.0)
         try:

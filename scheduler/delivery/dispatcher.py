@@ -497,13 +497,15 @@ class Dispatcher:
         after = self._looked_until if self._walk else None
         if self._walk:
             self._looked_until = max(now, self._looked_until or now)
-        for post, channel in self.exchange.due_posts(now, after=after):
+        due = self.exchange.due_posts(now, after=after)
+        landed = self.exchange.may_have_landed([p.id for p, _ in due if p.attempts and p.id])
+        for post, channel in due:
             if not self._walk:
                 if post.id in self._shown:
                     continue
                 self._shown.add(post.id or 0)
             event = SendEvent(post.id or 0, channel.name, "dry-run", post.due_at, now, post.text)
-            late = missed_reason(post, channel, self.settings, now)
+            late = missed_reason(post, channel, self.settings, now, post.id in landed)
             if late is not None:
                 event.status, event.error = "missed", late
             else:

@@ -377,3 +377,10 @@ class Exchange:
         with Session(self.engine) as session:
             rows = session.exec(stmt).all()
             return [(post, channel) for post, channel in rows]
+
+    def may_have_landed(self, post_ids: list[int]) -> set[int]:
+        """See `claims.may_have_landed`."""
+        if not post_ids:
+            return set()
+        with Session(self.engine) as session:
+            return claims.may_have_landed(session, post_ids)

@@ -33,16 +33,24 @@ def is_expired(post: Post, at: dt.datetime) -> bool:
     return post.expires_at is not None and at >= post.expires_at
 
 
-def missed_reason(post: Post, channel: Channel, settings: Settings, at: dt.datetime) -> str | None:
+def missed_reason(
+    post: Post,
+    channel: Channel,
+    settings: Settings,
+    at: dt.datetime,
+    may_have_landed: bool = False,
+) -> str | None:
     """Why the daemon would mark this due post missed at `at` instead of
     sending it (the rules of `expire_due` and `claims.mark_missed`, for one
     post), or None when it would go out. The dry run and `simulate` ask this,
-    so they can never show as sent what the daemon would not send."""
+    so they can never show as sent what the daemon would not send.
+    `may_have_landed`: the post has an attempt with an unclear outcome
+    (`claims.may_have_landed`), which the daemon resends rather than misses."""
     if is_expired(post, at):
         return EXPIRED
     grace = max(grace_seconds(channel, settings), 0.0)
     late_from = post.next_attempt_at or post.due_at
-    if post.attempts == 0 and (at - late_from).total_seconds() > grace:
+    if not may_have_landed and (at - late_from).total_seconds() > grace:
         return f"not sent within {grace:.0f}s of its time (daemon was down?)"
     return None
 

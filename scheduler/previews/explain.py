@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from scheduler.config import Settings
+from scheduler.delivery import claims
 from scheduler.desk.posts import get_post
 from scheduler.planning.expiry import grace_seconds, is_expired
 from scheduler.planning.slots import iter_slots, parse_slots
@@ -88,7 +89,8 @@ def explain(
             verdict = (
                 f"It is due now ({late:.0f}s late); a running daemon sends it on its next pass."
             )
-            if post.attempts == 0 and late > grace:
+            spared = bool(post.attempts) and post.id in claims.may_have_landed(session, [post.id])
+            if not spared and late > grace:
                 verdict = (
                     f"It is {late / 3600:.1f}h late, beyond the {grace:.0f}s grace period: "
                     "the daemon will mark it missed rather than send it late."

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from scheduler.config import Settings
+from scheduler.delivery import claims
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.events import SendEvent
 from scheduler.errors import PlanningError
@@ -147,12 +148,13 @@ def _steps(
                     .where(Post.id.in_(ids[i : i + 500]))
                 )
             )
+        landed = claims.may_have_landed(session, [i for i, (p, _) in posts.items() if p.attempts])
         for event in events:
             post, channel = posts[event.post_id]
             outcome = event.status
             if is_expired(post, event.at):
                 outcome = "expired"
-            elif post.attempts == 0 and event.lateness > grace_seconds(channel, settings):
+            elif post.id not in landed and event.lateness > grace_seconds(channel, settings):
                 outcome = "missed"
             steps.append(
                 Step(

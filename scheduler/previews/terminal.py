@@ -92,6 +92,19 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
 def print_event(event: SendEvent, show_request: bool = True) -> None:
     first = event.text.splitlines()[0][:60] if event.text else ""
     when = event.due_at.strftime("%Y-%m-%d %H:%M UTC")
+    if not console.is_terminal:
+        # A daemon's output is mostly a log file or a journal: plain lines, one
+        # write per post, unwrapped, without Rich's layout work (which cost more
+        # CPU than the send itself at thousands of posts).
+        lines = [f"{when}  post {event.post_id:<5} {event.channel:<12} {event.status}  {first}"]
+        if event.error:
+            lines.append(f"    {event.error}")
+        if show_request:
+            lines.extend(f"    {r['method']} {r['url']}" for r in event.requests)
+        out = console.file
+        out.write("\n".join(lines) + "\n")
+        out.flush()  # as Rich does: a daemon's log keeps up even under kill -9
+        return
     line = Text.from_markup(
         f"{when}  post {event.post_id:<5} {lit(f'{event.channel:<12}')} {styled_status(event.status)}  "
     )

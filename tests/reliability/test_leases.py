@@ -20,7 +20,7 @@ from scheduler.delivery import claims
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.outgoing import make_client
 from scheduler.storage import database
-from scheduler.storage.models import Post, utcnow
+from scheduler.storage.models import Attempt, Post, utcnow
 
 from . import harness
 from .sink import Sink
@@ -195,3 +195,38 @@ def test_the_dry_run_marks_missed_what_the_daemon_would_miss(sqlite_url: str, si
     assert sum(sink.snapshot().requests.values()) == 0
     real = asyncio.run(go(False))
     assert {i: s.replace("sent", "dry-run") for i, s in real.items()} == dry
+
+
+def test_a_late_retry_is_missed_unless_an_earlier_try_may_have_landed(
+    sqlite_url: str, sink: Sink
+) -> None:
+    """Two posts whose retry is two hours late: one after a clear failure (the
+    daemon marks it missed), one after an unclear answer (it may be on the
+    platform already, so the daemon resends it under its key). The dry run
+    agrees with the daemon on both."""
+    ids = harness.add_channels(sqlite_url, {"ok": f"{sink.base}/ok"})
+    late = utcnow() - dt.timedelta(hours=2)
+    harness.add_posts(sqlite_url, [ids["ok"]], 2, due=late - dt.timedelta(minutes=5))
+    engine = database.make_engine(sqlite_url)
+    with Session(engine) as session:
+        clear, unclear = session.execute(sa.select(Post).order_by(Post.id)).scalars().all()
+        for post, outcome in ((clear, "retry"), (unclear, "unknown")):
+            post.attempts, post.next_attempt_at = 1, late
+            session.add(Attempt(post_id=post.id, owner="gone", outcome=outcome))
+        session.commit()
+        clear_id, unclear_id = clear.id, unclear.id
+    engine.dispose()
+    cfg = settings(sqlite_url, grace_seconds=3600.0)
+
+    async def go(dry_run: bool) -> dict[int, str]:
+        engine = database.make_engine(sqlite_url)
+        async with make_client(cfg.request_timeout_seconds) as client:
+            events = await Dispatcher(engine, cfg, client=client, dry_run=dry_run).run_due()
+        engine.dispose()
+        return {e.post_id: e.status for e in events}
+
+    dry = asyncio.run(go(True))
+    assert dry == {clear_id: "missed", unclear_id: "dry-run"}
+    real = asyncio.run(go(False))
+    assert real.get(unclear_id) == "sent"
+    assert [p.status for p in posts(sqlite_url)] == ["missed", "sent"]
