@@ -71,3 +71,28 @@ class PermanentError(PublishError):
 
 class UnknownOutcomeError(PublishError):
     """The request may have reached the platform; resending could post twice."""
+
+
+class SecretKeyError(ConfigError):
+    """No key to encrypt credentials with, or stored credentials that the key
+    given cannot decrypt."""
+
+
+class ConnectError(SchedulerError):
+    """`channels connect` did not finish: refused, a wrong `state`, no answer."""
+
+
+class CredentialRejected(PermanentError):
+    """The platform refused the access token (HTTP 401 or the platform's own
+    equivalent). For a connected channel one refresh may cure it."""
+
+
+class GrantRevoked(RetryableError):
+    """The authorisation server answered `invalid_grant`: the user revoked the
+    app or the refresh token died. The channel is paused until it is connected
+    again, so its posts wait in the queue instead of failing."""
+
+
+class TokenEndpointUnavailable(RetryableError):
+    """The token endpoint did not answer usefully (5xx, timeout, connection
+    refused) after the retries: try again later; the grant is not revoked."""

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from scheduler.accounts.platforms import connectable
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
 from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, set_evergreen
 from scheduler.planning.slots import parse_slots
@@ -82,7 +83,7 @@ def add_channel(
             f"--secret-env takes the NAME of an environment variable, not {secret_env[:3]}…"
         )
     cls = publisher_class(platform)
-    if cls.needs_secret and not secret_env:
+    if cls.needs_secret and not secret_env and not connectable(platform):
         raise ConfigError(f"{platform} needs --secret-env NAME (the variable holding the token)")
     channel = Channel(
         name=name,
@@ -110,18 +111,30 @@ def list_channels(session: Session) -> list[Channel]:
     return list(session.exec(select(Channel).order_by(Channel.name)))
 
 
-def channel_info(channel: Channel, *, reveal: bool) -> ChannelInfo:
+def channel_info(channel: Channel, *, reveal: bool, engine: Engine | None = None) -> ChannelInfo:
     """What the adapter sees. With reveal=False (previews, dry runs) the secret is
-    a placeholder, so nothing secret can reach a screen or a log."""
+    a placeholder, so nothing secret can reach a screen or a log. With the
+    engine, a connected channel (`channels connect`) gets its stored OAuth
+    tokens, which take the place of the environment variable."""
     secret = None
     if channel.secret_env:
         secret = os.environ.get(channel.secret_env) if reveal else _placeholder(channel.secret_env)
+    elif not reveal and connectable(channel.platform):
+        secret = REDACTED
+    tokens = None
+    if reveal and engine is not None and connectable(channel.platform) and channel.id:
+        from scheduler.accounts.tokens import ChannelTokens, credential_for
+
+        with Session(engine) as session:
+            if credential_for(session, channel.id) is not None:
+                tokens, secret = ChannelTokens(engine, channel), None
     return ChannelInfo(
         name=channel.name,
         platform=channel.platform,
         options=dict(channel.options or {}),
         secret=secret,
         timezone=channel.timezone,
+        tokens=tokens,
     )
 
 
@@ -140,10 +153,15 @@ def _placeholder(env: str) -> str:
     return REDACTED
 
 
-def publisher_for(channel: Channel, *, reveal: bool) -> Publisher:
+def publisher_for(channel: Channel, *, reveal: bool, engine: Engine | None = None) -> Publisher:
     cls = publisher_class(channel.platform)
-    info = channel_info(channel, reveal=reveal)
-    if reveal and cls.needs_secret and not info.secret:
+    info = channel_info(channel, reveal=reveal, engine=engine)
+    if reveal and cls.needs_secret and not info.secret and info.tokens is None:
+        if not channel.secret_env:
+            raise PermanentError(
+                f"channel {channel.name} is not connected: run "
+                f"`scheduler channels connect {channel.name}`"
+            )
         raise PermanentError(
             f"channel {channel.name}: environment variable {channel.secret_env} is not set"
         )
@@ -166,8 +184,18 @@ def as_dict(channel: Channel) -> dict[str, Any]:
 
 
 def channel_rows(session: Session) -> list[dict[str, Any]]:
-    """Every channel as plain data, with its recurring settings."""
-    return [as_dict(c) | {"recurring": c.recurring} for c in list_channels(session)]
+    """Every channel as plain data, with its recurring settings and, for a
+    connected channel, the state of its tokens (never a token)."""
+    from scheduler.accounts.tokens import credential_for, describe
+
+    rows = []
+    for c in list_channels(session):
+        row = as_dict(c) | {"recurring": c.recurring}
+        if connectable(c.platform) and c.id:
+            cred = credential_for(session, c.id)
+            row["credential"] = describe(cred, c.platform) if cred else None
+        rows.append(row)
+    return rows
 
 
 def set_paused(session: Session, name: str, paused: bool) -> Channel:
@@ -212,7 +240,7 @@ def check_account(engine: Engine, name: str) -> dict[str, Any]:
     from scheduler.delivery.outgoing import make_client
 
     with Session(engine) as session:
-        publisher = publisher_for(get_channel(session, name), reveal=True)
+        publisher = publisher_for(get_channel(session, name), reveal=True, engine=engine)
 
     async def check() -> dict[str, Any]:
         async with make_client() as client:

@@ -1,5 +1,5 @@
-"""The `channels` group: add, list, pause, resume, test, and a channel's
-recurring posts (evergreen, calendar)."""
+"""The `channels` group: add, list, pause, resume, test, connect (OAuth),
+rotate-key, and a channel's recurring posts (evergreen, calendar)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typer
 from scheduler.cli.common import ChannelArg, JsonOpt, state
 from scheduler.output import console, lit, print_json
 
-app = typer.Typer(help="Where posts go: add, list, test, pause, resume.", no_args_is_help=True)
+app = typer.Typer(
+    help="Where posts go: add, list, test, pause, resume, connect (OAuth).", no_args_is_help=True
+)
 
 
 @app.command("add")
@@ -82,6 +84,10 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
         )
     console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
+    # Connected channels: one line each on the state of their tokens.
+    for r in rows:
+        if r.get("credential"):
+            console.print(f"{lit(r['name'])}: {lit(r['credential'])}", soft_wrap=True)
 
 
 def _set_paused(ctx: typer.Context, name: str, paused: bool, json_out: bool) -> None:
@@ -215,3 +221,94 @@ def channels_test(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = Fals
     else:
         details = ", ".join(f"{k}={v}" for k, v in info.items())
         console.print(f"[green]ok[/] channel {lit(name)}: {lit(details)}")
+
+
+@app.command("connect")
+def channels_connect(
+    ctx: typer.Context,
+    name: ChannelArg,
+    client_id: Annotated[
+        str | None, typer.Option(help="The app's OAuth 2 client id (X, LinkedIn, Threads).")
+    ] = None,
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option(help="NAME of the environment variable holding the app's client secret."),
+    ] = None,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open the page in a browser.")
+    ] = True,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Loopback port for the callback (0: any free).")
+    ] = 0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the browser.")] = 300.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Connect a channel's account with OAuth (X, LinkedIn, Threads, Mastodon); tokens
+    are stored encrypted and refreshed by themselves. Again: renews it in place."""
+    import os
+    import sys
+
+    from scheduler.accounts import oauth
+    from scheduler.errors import ConfigError
+
+    secret = None
+    if client_secret_env:
+        secret = os.environ.get(client_secret_env)
+        if not secret:
+            raise ConfigError(f"environment variable {client_secret_env} is not set")
+    opener = None
+    if browser:
+        import webbrowser
+
+        opener = webbrowser.open
+    data = oauth.connect(
+        state(ctx).engine(),
+        name,
+        client_id=client_id,
+        client_secret=secret,
+        open_url=opener,
+        # The URL goes to stderr under --json, so stdout stays only JSON.
+        say=lambda text: print(text, file=sys.stderr if json_out else sys.stdout, flush=True),
+        port=port,
+        timeout=timeout,
+    )
+    if json_out:
+        print_json(data)
+    else:
+        who = ", ".join(f"{k}={v}" for k, v in data["account"].items())
+        console.print(f"[green]connected[/] channel {lit(name)}: {lit(who)}", soft_wrap=True)
+        console.print(lit(data["status"]), soft_wrap=True)
+
+
+@app.command("rotate-key")
+def channels_rotate_key(
+    ctx: typer.Context,
+    new_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="NAME of the environment variable holding the new key "
+            "(default: a new key, kept in the system keyring)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-encrypt every stored credential under a new key, in one transaction."""
+    import os
+
+    from scheduler.accounts import secrets
+    from scheduler.errors import ConfigError
+
+    new_key = None
+    if new_key_env:
+        new_key = os.environ.get(new_key_env)
+        if not new_key:
+            raise ConfigError(f"environment variable {new_key_env} is not set")
+    data = secrets.rotate(state(ctx).engine(), new_key)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"re-encrypted {data['re_encrypted']} credential(s) under the new key")
+        if data["key_in"] == "env":
+            console.print(
+                f"now set {secrets.ENV} to the new key (the old one no longer opens them)"
+            )

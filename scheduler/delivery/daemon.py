@@ -124,6 +124,16 @@ class Daemon:
                     coalesce=True,
                     max_instances=1,
                 )
+                # Connected channels' tokens: refreshed before they run out even
+                # when the channel posts rarely; warnings a week ahead.
+                self._scheduler.add_job(
+                    self._credentials_job,
+                    IntervalTrigger(hours=1),
+                    id="credentials",
+                    next_run_time=dt.datetime.now(dt.UTC),
+                    coalesce=True,
+                    max_instances=1,
+                )
             self._scheduler.start()
             # Leases are renewed until the last send in flight is done.
             stop_beat = self.dispatcher.start_heartbeat()
@@ -172,6 +182,14 @@ class Daemon:
         if created:
             log.info("queued %d recurring posts", created)
             self.wake()
+
+    async def _credentials_job(self) -> None:
+        from scheduler.accounts.tokens import upkeep
+
+        try:
+            await asyncio.to_thread(upkeep, self.engine)
+        except Exception:
+            log.exception("checking connected channels' tokens failed")
 
     def _plan_recurring(self) -> int:
         from scheduler.compose import make_environment

@@ -263,7 +263,7 @@ class Exchange:
         )
         publisher = self._publishers.get(key)
         if publisher is None:
-            publisher = publisher_for(channel, reveal=True)
+            publisher = publisher_for(channel, reveal=True, engine=self.engine)
             self._publishers[key] = publisher
         self._last_publisher[channel.id or 0] = (channel, secret, publisher)
         return publisher

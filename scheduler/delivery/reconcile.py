@@ -49,7 +49,7 @@ async def _reconcile(engine: Engine, ids: Sequence[int]) -> list[Settled]:
         for post, channel in rows:
             assert post.id is not None
             try:
-                publisher = publisher_for(channel, reveal=True)
+                publisher = publisher_for(channel, reveal=True, engine=engine)
                 found = await publisher.reconcile(client, outgoing(post, publisher))
             except SchedulerError as exc:
                 settled.append(Settled(post.id, channel.name, "unknown", str(exc)))

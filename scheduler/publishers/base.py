@@ -15,12 +15,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from scheduler.errors import PermanentError, RetryableError, UnknownOutcomeError
+from scheduler.errors import (
+    CredentialRejected,
+    PermanentError,
+    RetryableError,
+    UnknownOutcomeError,
+)
 
 REDACTED = "***"
 
@@ -38,16 +43,30 @@ class Measure:
         return self.count <= self.limit
 
 
+class TokenSource(Protocol):
+    """Access tokens of a connected channel (OAuth), kept fresh by accounts/."""
+
+    async def access_token(self) -> str:
+        """A token good for now (refreshed first when it is about to expire)."""
+        ...
+
+    async def refreshed(self, rejected: str) -> str:
+        """A token to replace `rejected`, which the platform just refused."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChannelInfo:
     """What an adapter knows of its channel. `secret` is resolved from the
-    environment at send time and is never stored or printed."""
+    environment at send time and is never stored or printed; `tokens`, for a
+    connected channel, gives its OAuth access token instead."""
 
     name: str
     platform: str
     options: Mapping[str, Any]
     secret: str | None = None
     timezone: str = "UTC"
+    tokens: TokenSource | None = None
 
 
 @dataclass(frozen=True)
@@ -184,8 +203,44 @@ class Publisher:
                         f"{m.count} {m.unit} > {m.limit}"
                     )
 
+    #: The access token last had from `channel.tokens` (connected channels).
+    _live_token: str | None = None
+
+    def bearer(self) -> str | None:
+        """The access token requests carry: the connected channel's fresh one,
+        else the secret from the environment (or its preview placeholder)."""
+        return self._live_token or self.channel.secret
+
+    async def fresh_token(self) -> None:
+        """Ask accounts/ for a fresh access token, for a connected channel."""
+        if self.channel.tokens is not None:
+            self._live_token = await self.channel.tokens.access_token()
+
+    async def send_authorised(
+        self,
+        client: httpx.AsyncClient,
+        build: Callable[[], PreparedRequest],
+        *,
+        idempotent: bool,
+        classify: Callable[[httpx.Response], None] | None = None,
+    ) -> httpx.Response:
+        """`send_classified` with a fresh token; on a refused token (401) of a
+        connected channel, refresh once and send again (a refused request
+        published nothing, so the resend cannot post twice)."""
+        await self.fresh_token()
+        try:
+            return await send_classified(client, build(), idempotent=idempotent, classify=classify)
+        except CredentialRejected:
+            tokens = self.channel.tokens
+            if tokens is None or self._live_token is None:
+                raise
+            self._live_token = await tokens.refreshed(self._live_token)
+        return await send_classified(client, build(), idempotent=idempotent, classify=classify)
+
     def require_secret(self) -> str:
         """The channel's credential, or a permanent error naming what is missing."""
+        if self.channel.tokens is not None:
+            return self.bearer() or ""
         if not self.channel.secret:
             raise PermanentError(
                 f"{self.display_name or self.platform} channel has no {self.secret_label} "
@@ -275,6 +330,8 @@ def raise_for_status(response: httpx.Response) -> None:
     message = f"HTTP {status}: {error_message(response)}"
     if status == 429 or status >= 500:
         raise RetryableError(message, status_code=status, retry_after=retry_after(response))
+    if status == 401:
+        raise CredentialRejected(message, status_code=status)
     raise PermanentError(message, status_code=status)
 
 

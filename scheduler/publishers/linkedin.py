@@ -5,7 +5,10 @@ Channel setup:
   `version` (the `LinkedIn-Version` header, YYYYMM; LinkedIn retires versions
   after about a year, so keep it current), `visibility`, `thread`, `api`.
 - secret: an OAuth 2.0 member access token (60 days) with `w_member_social`
-  (or `w_organization_social` for a page).
+  (or `w_organization_social` for a page); or none, after `scheduler channels
+  connect NAME`, which stores the tokens encrypted; accounts/ refreshes them
+  where LinkedIn granted the app refresh tokens and warns a week before the
+  60 days run out where it did not. `auth_base` moves the OAuth endpoints (tests).
 
 The commentary uses LinkedIn's "little" text format: every reserved character
 (`\\ | { } @ [ ] ( ) < > # * _ ~`) is backslash-escaped so it shows as written,
@@ -31,14 +34,13 @@ import regex
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from scheduler.compose.length import code_points, url_spans
-from scheduler.errors import PermanentError, RetryableError
+from scheduler.errors import CredentialRejected, PermanentError, RetryableError
 from scheduler.publishers.base import (
     Measure,
     OutgoingPost,
     PreparedRequest,
     Publisher,
     SendResult,
-    send_classified,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_next_utc_day
 from scheduler.publishers.sending import by_status, json_body
@@ -83,7 +85,7 @@ def classify(response: httpx.Response) -> None:
         if urn:
             raise DuplicatePost(urn.group(0))
     if response.status_code == 401:
-        raise PermanentError(
+        raise CredentialRejected(
             f"HTTP 401: {message or 'unauthorised'}; the 60-day token must be re-authorised",
             status_code=401,
         )
@@ -110,6 +112,7 @@ class LinkedInPublisher(Publisher):
         visibility: Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"] = "PUBLIC"
         thread: bool = False
         api: str = "https://api.linkedin.com"
+        auth_base: str | None = None
 
         @field_validator("author")
         @classmethod
@@ -131,14 +134,14 @@ class LinkedInPublisher(Publisher):
         return [Measure("characters", code_points(text), limit)]
 
     def _headers(self) -> tuple[dict[str, str], tuple[str, ...]]:
-        token = self.channel.secret or "<access token>"
+        token = self.bearer() or "<access token>"
         return (
             {
                 "Authorization": f"Bearer {token}",
                 "LinkedIn-Version": self.options.version,
                 "X-Restli-Protocol-Version": "2.0.0",
             },
-            (self.channel.secret,) if self.channel.secret else (),
+            (token,) if self.bearer() else (),
         )
 
     def post_request(self, text: str) -> PreparedRequest:
@@ -192,8 +195,8 @@ class LinkedInPublisher(Publisher):
                     f"{code_points(text)} characters > {MAX_COMMENT}"
                 )
         try:
-            response = await send_classified(
-                client, self.post_request(first_part), idempotent=False, classify=classify
+            response = await self.send_authorised(
+                client, lambda: self.post_request(first_part), idempotent=False, classify=classify
             )
             result = self.parse_response(response)
             duplicate = False
@@ -205,9 +208,10 @@ class LinkedInPublisher(Publisher):
         comments = []
         for text in rest:
             try:
-                response = await send_classified(
+                urn = result.remote_id
+                response = await self.send_authorised(
                     client,
-                    self.comment_request(result.remote_id, text),
+                    lambda: self.comment_request(urn, text),  # noqa: B023 - called at once
                     idempotent=False,
                     classify=classify,
                 )
@@ -223,10 +227,14 @@ class LinkedInPublisher(Publisher):
         )
 
     async def _get(self, client: httpx.AsyncClient, url: str) -> dict[str, Any]:
-        headers, secrets = self._headers()
-        request = PreparedRequest("GET", url, headers, secrets=secrets)
+        def request() -> PreparedRequest:
+            headers, secrets = self._headers()
+            return PreparedRequest("GET", url, headers, secrets=secrets)
+
         try:
-            response = await send_classified(client, request, idempotent=True, classify=classify)
+            response = await self.send_authorised(
+                client, request, idempotent=True, classify=classify
+            )
         except DuplicatePost:  # pragma: no cover - only answers to a POST
             raise PermanentError("unexpected duplicate answer to a read") from None
         return json_body(response)

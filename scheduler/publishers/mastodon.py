@@ -5,7 +5,8 @@ Channel setup:
   `language`, `spoiler_text` (content warning), `sensitive`, `thread`, and
   `max_characters` only for an instance that does not report its limit.
 - secret: a user access token with the `write:statuses` scope (Bearer). Tokens do
-  not expire.
+  not expire. Or none: `scheduler channels connect NAME` registers an app on
+  the instance, runs the OAuth flow and stores the token encrypted.
 
 Length is counted as Mastodon does: graphemes of content warning + text, every
 http(s) URL as the instance's `characters_reserved_per_url`, `@user@domain` as
@@ -130,7 +131,7 @@ class MastodonPublisher(Publisher):
 
     # -- requests -------------------------------------------------------------------
     def _headers(self) -> tuple[dict[str, str], tuple[str, ...]]:
-        token = self.channel.secret or ""
+        token = self.bearer() or ""
         return {"Authorization": f"Bearer {token}"}, (token,) if token else ()
 
     @staticmethod
@@ -185,18 +186,25 @@ class MastodonPublisher(Publisher):
         results: list[SendResult] = []
         for index in range(len(post.texts)):
             parent = results[-1].remote_id if results else None
-            request = self.status_request(post, index, parent)
-            response = await send_classified(client, request, idempotent=True, classify=classify)
+            response = await self.send_authorised(
+                client,
+                lambda: self.status_request(post, index, parent),  # noqa: B023 - called at once
+                idempotent=True,
+                classify=classify,
+            )
             results.append(self.parse_response(response))
         return SendResult.thread(results)
 
     async def _get(self, client: httpx.AsyncClient, path: str, **params: Any) -> Any:
-        headers, secrets = self._headers()
         query = f"?{httpx.QueryParams(params)}" if params else ""
-        request = PreparedRequest(
-            "GET", f"{self.instance}{path}{query}", headers=headers, secrets=secrets
-        )
-        response = await send_classified(client, request, idempotent=True, classify=classify)
+
+        def request() -> PreparedRequest:
+            headers, secrets = self._headers()
+            return PreparedRequest(
+                "GET", f"{self.instance}{path}{query}", headers=headers, secrets=secrets
+            )
+
+        response = await self.send_authorised(client, request, idempotent=True, classify=classify)
         return response.json()
 
     async def check(self, client: httpx.AsyncClient) -> dict[str, Any]:

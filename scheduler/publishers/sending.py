@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import httpx
 
-from scheduler.errors import PermanentError, PublishError, RetryableError
+from scheduler.errors import CredentialRejected, PermanentError, PublishError, RetryableError
 from scheduler.publishers.base import error_message
 
 Classifier = Callable[[httpx.Response], None]
@@ -28,6 +28,8 @@ def by_status(
     text = f"HTTP {status}: {message or error_message(response)}"
     if status == 429 or status >= 500:
         return RetryableError(text, status_code=status, retry_after=wait)
+    if status == 401:
+        return CredentialRejected(text, status_code=status)
     return PermanentError(text, status_code=status)
 
 

@@ -6,7 +6,10 @@ Channel setup:
   a container: `poll_interval` / `poll_timeout` seconds.
 - secret: a long-lived Threads user access token (60 days; refresh it with
   th_refresh_token before it expires) with threads_basic and
-  threads_content_publish (threads_manage_replies for threads).
+  threads_content_publish (threads_manage_replies for threads); or none, after
+  `scheduler channels connect NAME`, which stores the long-lived token
+  encrypted; accounts/ refreshes it well before its 60 days (`auth_base` moves
+  the OAuth endpoints, for tests).
 
 Length: 500 characters where an emoji costs its UTF-8 byte length, and at most
 5 distinct links.
@@ -27,25 +30,32 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote_plus
 
 import httpx
 import regex
 from pydantic import BaseModel, ConfigDict
 
 from scheduler.compose.length import threads_length, unique_urls
-from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
+from scheduler.errors import (
+    CredentialRejected,
+    PermanentError,
+    PublishError,
+    RetryableError,
+    UnknownOutcomeError,
+)
 from scheduler.publishers.base import (
     Measure,
     OutgoingPost,
     PreparedRequest,
     Publisher,
     SendResult,
-    send_classified,
 )
 from scheduler.publishers.ratelimit import header_retry_after
 from scheduler.publishers.sending import by_status, json_body
 
 MAX_CHARS = 500
+PLACEHOLDER = "<access token>"
 MAX_LINKS = 5
 _SPACE = regex.compile(r"\s+")
 # Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
@@ -72,8 +82,8 @@ def classify(response: httpx.Response) -> None:
         )
     if code == _POLICY_BLOCK:
         raise RetryableError(f"HTTP {status}: {message}", status_code=status, retry_after=3600)
-    if code == _TOKEN:
-        raise PermanentError(
+    if code == _TOKEN or status == 401:
+        raise CredentialRejected(
             f"HTTP {status}: {message}; refresh or re-authorise the token", status_code=status
         )
     raise by_status(response, message, wait=header_retry_after(response))
@@ -90,6 +100,7 @@ class ThreadsPublisher(Publisher):
         model_config = ConfigDict(extra="forbid")
         user_id: str = "me"
         api: str = "https://graph.threads.net/v1.0"
+        auth_base: str | None = None
         reply_control: (
             Literal[
                 "everyone",
@@ -116,10 +127,10 @@ class ThreadsPublisher(Publisher):
 
     # -- requests -------------------------------------------------------------------
     def _form(self, method: str, path: str, params: dict[str, Any]) -> PreparedRequest:
-        token = self.channel.secret or "<access token>"
+        token = self.bearer() or PLACEHOLDER
         fields = {k: str(v) for k, v in params.items() if v is not None}
         fields["access_token"] = token
-        secrets = (self.channel.secret,) if self.channel.secret else ()
+        secrets = (token,) if self.bearer() else ()
         return PreparedRequest(
             method,
             f"{self._api}{path}",
@@ -129,9 +140,9 @@ class ThreadsPublisher(Publisher):
         )
 
     def _get_request(self, path: str, **params: Any) -> PreparedRequest:
-        token = self.channel.secret or "<access token>"
+        token = self.bearer() or PLACEHOLDER
         query = httpx.QueryParams({**params, "access_token": token})
-        secrets = (self.channel.secret,) if self.channel.secret else ()
+        secrets = (token,) if self.bearer() else ()
         return PreparedRequest("GET", f"{self._api}{path}?{query}", secrets=secrets)
 
     def container_request(self, text: str, reply_to: str | None) -> PreparedRequest:
@@ -161,8 +172,27 @@ class ThreadsPublisher(Publisher):
 
     # -- network ------------------------------------------------------------------
     async def _send(self, client, request: PreparedRequest, *, idempotent: bool) -> dict:
-        response = await send_classified(client, request, idempotent=idempotent, classify=classify)
+        response = await self.send_authorised(
+            client, lambda: self._retoken(request), idempotent=idempotent, classify=classify
+        )
         return json_body(response)
+
+    def _retoken(self, request: PreparedRequest) -> PreparedRequest:
+        """`request` carrying the current token: the token travels in the URL or
+        the form, and a connected channel's token may be refreshed meanwhile."""
+        token = self.bearer()
+        used = request.secrets[0] if request.secrets else PLACEHOLDER
+        if not token or used == token:
+            return request
+        old, new = quote_plus(used), quote_plus(token)
+        content = request.content.replace(old.encode(), new.encode()) if request.content else None
+        return PreparedRequest(
+            request.method,
+            request.url.replace(old, new),
+            dict(request.headers),
+            content=content,
+            secrets=(token,),
+        )
 
     async def _status(self, client: httpx.AsyncClient, container_id: str) -> dict[str, Any]:
         return await self._send(

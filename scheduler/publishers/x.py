@@ -8,8 +8,11 @@ Channel setup:
     expire): JSON `{"consumer_key": "...", "consumer_secret": "...",
     "access_token": "...", "access_token_secret": "..."}`;
   - an OAuth 2.0 user access token (with tweet.write, tweet.read, users.read) as
-    the bare string. Such tokens last 2 hours and this adapter does not refresh
-    them, so they suit tests and short runs only.
+    the bare string. Such tokens last 2 hours and are not refreshed, so they
+    suit tests and short runs only;
+  - or none: `scheduler channels connect NAME` (OAuth 2.0 with PKCE) stores the
+    tokens encrypted and accounts/ refreshes them (a 401 is refreshed once).
+    Option `auth_base` points the authorisation endpoints elsewhere (tests).
 
 Length is X's weighted count (twitter-text v3 via `twitter-text-parser`).
 
@@ -39,7 +42,6 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
-    send_classified,
     whole_thread,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
@@ -92,6 +94,7 @@ class XPublisher(Publisher):
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         api: str = "https://api.x.com"
+        auth_base: str | None = None
         max_length: int = 280
         thread: bool = False
         reply_settings: Literal["following", "mentionedUsers", "subscribers", "verified"] | None = (
@@ -145,7 +148,7 @@ class XPublisher(Publisher):
             )
             secrets = (header, *keys.values())
         else:
-            token = self.channel.secret or ""
+            token = self.bearer() or ""
             header = f"Bearer {token}"
             secrets = (token,) if token else ()
         return PreparedRequest(method, url, {"Authorization": header}, json=body, secrets=secrets)
@@ -179,10 +182,13 @@ class XPublisher(Publisher):
         self.require_fits(post)
         ids: list[str] = []
         for index, text in enumerate(post.texts):
-            request = self.tweet_request(text, ids[-1] if ids else None)
+            reply_to = ids[-1] if ids else None
             try:
-                response = await send_classified(
-                    client, request, idempotent=False, classify=classify
+                response = await self.send_authorised(
+                    client,
+                    lambda: self.tweet_request(text, reply_to),  # noqa: B023 - called at once
+                    idempotent=False,
+                    classify=classify,
                 )
                 result = self.parse_response(response)
             except PermanentError as exc:
@@ -204,8 +210,12 @@ class XPublisher(Publisher):
 
     async def _get(self, client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
         query = f"?{httpx.QueryParams(params)}" if params else ""
-        request = self._request("GET", f"{self._api}{path}{query}")
-        response = await send_classified(client, request, idempotent=True, classify=classify)
+        response = await self.send_authorised(
+            client,
+            lambda: self._request("GET", f"{self._api}{path}{query}"),
+            idempotent=True,
+            classify=classify,
+        )
         return json_body(response)
 
     async def me(self, client: httpx.AsyncClient) -> dict[str, Any]:

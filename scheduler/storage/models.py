@@ -144,6 +144,41 @@ class Channel(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Credential(SQLModel, table=True):
+    """A connected channel's OAuth tokens. `secret` is one Fernet token holding
+    the access token, the refresh token and the app's client credentials, so
+    they are written together (a rotated refresh token can never be saved
+    without its access token) and nothing secret is ever in clear text here.
+    The other columns are what may be shown: expiry, account, state."""
+
+    __tablename__ = "credentials"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("channels.id", ondelete="CASCADE"),
+            unique=True,
+            nullable=False,
+        )
+    )
+    secret: str = Field(sa_type=sa.Text)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    has_refresh: bool = False
+    scope: str | None = None
+    #: Who the token belongs to, as the platform said at connect (id, username).
+    account: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    #: connected | revoked | expired
+    status: str = Field(default="connected", max_length=16)
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+    #: Bumped on every write of `secret`: a refresh that lost a race sees it.
+    version: int = 1
+    obtained_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    refreshed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: When the "expires soon" warning was given (once per token).
+    warned_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
     __table_args__ = (
