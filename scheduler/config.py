@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_in_flight: int = 100
     #: Seconds one HTTP request to a platform may take before it counts as lost.
     request_timeout_seconds: float = 20.0
+    #: Posts planned for any channel are drafts until a person approves them
+    #: (`scheduler review`); a channel's own --review/--no-review overrides it.
+    review: bool = False
 
     @classmethod
     def settings_customise_sources(

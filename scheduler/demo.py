@@ -1,7 +1,9 @@
 """`scheduler demo`: the whole path on a bundled sample, offline, in seconds.
 
 It ingests a sample article (a fictional cyclist, written for this project),
-adds two channels, plans posts over their slots, previews two of them, then runs
+adds two channels, plans posts over their slots, shows the editor's desk (a
+channel whose posts wait for review: drafts listed, one approved, one edited),
+previews two of them, then runs
 the dispatcher in dry-run mode on a virtual clock that jumps from one due time
 to the next, so two weeks of posting plays out at once. Nothing leaves the
 machine.
@@ -111,6 +113,9 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
                 f"{len(result.created)} posts queued"
             )
 
+    assert article_id is not None
+    desk_step(engine, state.template_env(), article_id, start, work)
+
     console.rule("3. preview (what would be sent)")
     with database.session_scope(engine) as session:
         print_previews(preview_posts(session, limit=2))
@@ -138,3 +143,58 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(db_file + suffix).unlink(missing_ok=True)
+
+
+def desk_step(engine: Any, env: Any, article_id: int, start: dt.datetime, work: Path) -> None:
+    """A channel that requires review: its planned posts are drafts; one is
+    approved as it stands, one is edited (counted again, its quote checked
+    against the source, a new key) and approved."""
+    from scheduler.desk.editing import edit_post
+    from scheduler.desk.review import approve, card, draft_ids
+
+    console.rule("2b. the desk: review before anything is queued")
+    with database.session_scope(engine) as session:
+        existing = [c for c in channels.list_channels(session) if c.name == "desk"]
+        chan = (
+            existing[0]
+            if existing
+            else channels.add_channel(
+                session,
+                "desk",
+                "outbox",
+                options={"path": str(work / "scheduler-demo-desk.jsonl")},
+                secret_env=None,
+                timezone=TIMEZONE,
+                slots="mon-fri 12:00",
+                review=True,
+            )
+        )
+        plan_article(session, env, article_id, chan, kinds=("quote",), start=start, limit=3)
+        ids = draft_ids(session, "desk")
+        for post_id in ids:
+            c = card(session, post_id)
+            m = c["lengths"][0]
+            console.print(
+                f"  draft {post_id}, {c['due_local']}, {m['count']}/{m['limit']} {m['unit']}: "
+                f"{lit(shorten(c['text'].splitlines()[0], 60))}",
+                highlight=False,
+            )
+    if len(ids) < 2:
+        console.print("  (fewer than two drafts: nothing more to show)")
+        return
+    with database.session_scope(engine) as session:
+        console.print(f"  approve: {lit(approve(session, ids[0])['message'])}")
+    with database.session_scope(engine) as session:
+        before = card(session, ids[1])
+        done = edit_post(session, ids[1], text=before["text"].rstrip() + "\n#IceAndIron")
+        m = done["lengths"][0]
+        checked = "quote still verbatim" if done["verbatim"] is not False else "NOT verbatim"
+        key = "new" if done["idempotency_key"] != before["idempotency_key"] else "same"
+        console.print(
+            f"  edit: post {ids[1]} now {m['count']}/{m['limit']} {m['unit']}, {checked}, "
+            f"{key} idempotency key"
+        )
+        console.print(f"  approve: {lit(approve(session, ids[1])['message'])}")
+    console.print(
+        f"  {len(ids) - 2} draft(s) left for `scheduler review`; the daemon never sends a draft"
+    )

@@ -39,6 +39,11 @@ class PlanningError(SchedulerError):
     pass
 
 
+class NotVerbatimError(PlanningError):
+    """An edited quote post whose quote is no longer word for word from its
+    source; allowed only when a person says so (`--not-verbatim`)."""
+
+
 class PublishError(SchedulerError):
     """A send failed. Subclasses say whether trying again can help."""
 

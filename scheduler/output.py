@@ -65,6 +65,7 @@ STATUS_STYLE = {
     "missed": "red",
     "cancelled": "dim",
     "draft": "dim",
+    "rejected": "dim",
     "dry-run": "blue",
     "retry": "yellow",
 }

@@ -1,6 +1,7 @@
 """Channels: where posts go. A channel names its platform adapter, the adapter's
 non-secret options, the environment variable holding its credential, its time
-zone and its posting slots."""
+zone, its posting slots and whether its posts need review. A channel is edited
+in place and removed by retiring it: its sent posts and their attempts stay."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
@@ -22,7 +24,7 @@ from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, 
 from scheduler.planning.slots import parse_slots
 from scheduler.publishers import ChannelInfo, Publisher, publisher_class
 from scheduler.publishers.base import REDACTED
-from scheduler.storage.models import Channel
+from scheduler.storage.models import Attempt, Channel, Post, PostStatus, utcnow
 
 if TYPE_CHECKING:
     import jinja2
@@ -73,15 +75,20 @@ def add_channel(
     secret_env: str | None,
     timezone: str,
     slots: str,
+    review: bool | None = None,
 ) -> Channel:
     if not _NAME.match(name):
         raise ConfigError(f"bad channel name {name!r}: letters, digits, '_', '.', '-'")
-    if session.exec(select(Channel).where(Channel.name == name)).first():
+    same = session.exec(select(Channel).where(Channel.name == name)).first()
+    if same is not None and same.removed_at is None:
         raise ConfigError(f"channel {name!r} already exists")
-    if secret_env is not None and not _ENV.match(secret_env):
-        raise ConfigError(
-            f"--secret-env takes the NAME of an environment variable, not {secret_env[:3]}…"
-        )
+    _check_env(secret_env)
+    if same is not None:
+        # The name is free again: the retired channel keeps its history under
+        # a name no person can type (`~` is not allowed in names).
+        same.name = f"{name}~{same.id}"
+        session.add(same)
+        session.flush()
     cls = publisher_class(platform)
     if cls.needs_secret and not secret_env and not connectable(platform):
         raise ConfigError(f"{platform} needs --secret-env NAME (the variable holding the token)")
@@ -92,6 +99,7 @@ def add_channel(
         secret_env=secret_env,
         timezone=check_timezone(timezone),
         slots=slots,
+        review=review,
     )
     parse_slots(slots, channel.timezone)
     session.add(channel)
@@ -99,16 +107,29 @@ def add_channel(
     return channel
 
 
+def _check_env(secret_env: str | None) -> None:
+    if secret_env is not None and not _ENV.match(secret_env):
+        raise ConfigError(
+            f"--secret-env takes the NAME of an environment variable, not {secret_env[:3]}…"
+        )
+
+
 def get_channel(session: Session, name: str) -> Channel:
     channel = session.exec(select(Channel).where(Channel.name == name)).first()
-    if channel is None:
-        known = ", ".join(session.exec(select(Channel.name).order_by(Channel.name)).all())
-        raise NotFoundError(f"no channel named {name!r} (known: {known or 'none yet'})")
+    if channel is None or channel.removed_at is not None:
+        known = ", ".join(c.name for c in list_channels(session)) or "none"
+        if channel is None:
+            raise NotFoundError(f"no channel named {name!r} (known: {known})")
+        raise NotFoundError(f"channel {name!r} was removed (known: {known})")
     return channel
 
 
-def list_channels(session: Session) -> list[Channel]:
-    return list(session.exec(select(Channel).order_by(Channel.name)))
+def list_channels(session: Session, *, removed: bool = False) -> list[Channel]:
+    """The channels in name order; `removed` includes retired ones."""
+    stmt = select(Channel).order_by(Channel.name)
+    if not removed:
+        stmt = stmt.where(Channel.removed_at.is_(None))
+    return list(session.exec(stmt))
 
 
 def channel_info(channel: Channel, *, reveal: bool, engine: Engine | None = None) -> ChannelInfo:
@@ -177,25 +198,156 @@ def as_dict(channel: Channel) -> dict[str, Any]:
         "timezone": channel.timezone,
         "slots": channel.slots,
         "paused": channel.paused,
+        "review": channel.review,
+        "removed_at": channel.removed_at.isoformat() if channel.removed_at else None,
     }
 
 
 # -- what the `channels` commands do ------------------------------------------
 
 
-def channel_rows(session: Session) -> list[dict[str, Any]]:
-    """Every channel as plain data, with its recurring settings and, for a
-    connected channel, the state of its tokens (never a token)."""
+def channel_rows(
+    session: Session, *, removed: bool = False, review_default: bool = False
+) -> list[dict[str, Any]]:
+    """Every channel as plain data, with its recurring settings, whether its
+    posts need review (`review_default`: the database-wide setting), the last
+    post sent, the last error, the next post due and, for a connected
+    channel, the state of its tokens (never a token)."""
     from scheduler.accounts.tokens import credential_for, describe
 
     rows = []
-    for c in list_channels(session):
-        row = as_dict(c) | {"recurring": c.recurring}
+    for c in list_channels(session, removed=removed):
+        row = (
+            as_dict(c)
+            | {
+                "recurring": c.recurring,
+                "needs_review": review_default if c.review is None else c.review,
+            }
+            | activity(session, c)
+        )
         if connectable(c.platform) and c.id:
             cred = credential_for(session, c.id)
             row["credential"] = describe(cred, c.platform) if cred else None
         rows.append(row)
     return rows
+
+
+def activity(session: Session, channel: Channel) -> dict[str, Any]:
+    """The channel's last post sent, last error and next post due, each as
+    {id, at, at_local, ...} or None. A few index seeks per channel."""
+    from scheduler.when import show
+
+    def when(at: Any) -> dict[str, Any]:
+        return {"at": at.isoformat(), "at_local": show(at, channel.timezone)}
+
+    sent = session.execute(
+        sa.select(Post.id, Post.sent_at, Post.remote_url)
+        .where(Post.channel_id == channel.id, Post.status == PostStatus.sent.value)
+        .order_by(Post.sent_at.desc(), Post.id.desc())
+        .limit(1)
+    ).first()
+    failed = session.execute(
+        sa.select(Attempt.post_id, Attempt.started_at, Attempt.error)
+        .join(Post, Post.id == Attempt.post_id)
+        .where(Post.channel_id == channel.id, Attempt.error.is_not(None))
+        .order_by(Attempt.id.desc())
+        .limit(1)
+    ).first()
+    due = session.execute(
+        sa.select(Post.id, Post.due_at)
+        .where(Post.channel_id == channel.id, Post.status == PostStatus.queued.value)
+        .order_by(Post.due_at, Post.id)
+        .limit(1)
+    ).first()
+    drafts = session.execute(
+        sa.select(sa.func.count())
+        .select_from(Post)
+        .where(Post.channel_id == channel.id, Post.status == PostStatus.draft.value)
+    ).scalar_one()
+    return {
+        "last_sent": (
+            {"id": sent[0], **when(sent[1]), "url": sent[2]} if sent and sent[1] else None
+        ),
+        "last_error": (
+            {"id": failed[0], **when(failed[1]), "error": failed[2]} if failed else None
+        ),
+        "next_due": {"id": due[0], **when(due[1])} if due else None,
+        "drafts": drafts,
+    }
+
+
+def edit_channel(
+    session: Session,
+    name: str,
+    *,
+    slots: str | None = None,
+    timezone: str | None = None,
+    options: dict[str, Any] | None = None,
+    secret_env: str | None = None,
+    review: bool | None = None,
+) -> Channel:
+    """Change what is given and keep the rest; `options` are merged into the
+    channel's own and checked by its adapter. Posts already planned keep their
+    times (`queue move` or `plan` again to follow new slots)."""
+    channel = get_channel(session, name)
+    zone = check_timezone(timezone) if timezone is not None else channel.timezone
+    if slots is not None or timezone is not None:
+        parse_slots(slots if slots is not None else channel.slots, zone)
+    if options:
+        channel.options = validate_options(channel.platform, dict(channel.options or {}) | options)
+    if secret_env is not None:
+        _check_env(secret_env)
+        channel.secret_env = secret_env
+    if slots is not None:
+        channel.slots = slots
+    channel.timezone = zone
+    if review is not None:
+        channel.review = review
+    session.add(channel)
+    session.flush()
+    return channel
+
+
+def remove_channel(session: Session, name: str, *, cancel_posts: bool = False) -> dict[str, Any]:
+    """Retire a channel: refused while it has drafts or queued posts unless
+    `cancel_posts` (then they are cancelled), and while a send is in flight.
+    Sent posts and their attempts are kept; the channel no longer lists, plans
+    or sends, and its name may be used again."""
+    channel = get_channel(session, name)
+    counts = dict(
+        session.execute(
+            sa.select(Post.status, sa.func.count())
+            .where(Post.channel_id == channel.id)
+            .group_by(Post.status)
+        ).all()
+    )
+    if counts.get(PostStatus.sending.value):
+        raise ConfigError(
+            f"channel {name!r} has {counts[PostStatus.sending.value]} post(s) being sent "
+            "right now; remove it once they settle"
+        )
+    pending = counts.get(PostStatus.queued.value, 0) + counts.get(PostStatus.draft.value, 0)
+    if pending and not cancel_posts:
+        raise ConfigError(
+            f"channel {name!r} still has {pending} queued or draft post(s); cancel them "
+            "(`queue cancel`) or pass --cancel-posts"
+        )
+    now = utcnow()
+    cancelled = 0
+    if pending:
+        cancelled = session.execute(
+            sa.update(Post)
+            .where(
+                Post.channel_id == channel.id,
+                Post.status.in_([PostStatus.queued.value, PostStatus.draft.value]),
+            )
+            .values(status=PostStatus.cancelled.value, updated_at=now)
+        ).rowcount
+    # Paused as well, so every query that skips paused channels skips it too.
+    channel.removed_at, channel.paused, channel.recurring = now, True, None
+    session.add(channel)
+    session.flush()
+    return {"channel": name, "removed": True, "cancelled": cancelled, "kept": counts}
 
 
 def set_paused(session: Session, name: str, paused: bool) -> Channel:

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from scheduler.cli import channels, daemon, database, ingest, plan, previews, queue
+from scheduler.cli import channels, daemon, database, ingest, plan, previews, queue, review
 from scheduler.cli.common import root, run
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command()(daemon.daemon)
 app.command()(daemon.status)
 app.command()(previews.simulate)
 app.command()(previews.explain)
+app.command()(review.review)
 app.command()(database.demo)
 app.add_typer(ingest.quotes_app, name="quotes")
 app.add_typer(ingest.milestones_app, name="milestones")

@@ -1,5 +1,5 @@
-"""The `channels` group: add, list, pause, resume, test, connect (OAuth),
-rotate-key, and a channel's recurring posts (evergreen, calendar)."""
+"""The `channels` group: add, edit, remove, list, pause, resume, test, connect
+(OAuth), rotate-key, and a channel's recurring posts (evergreen, calendar)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,25 @@ from scheduler.cli.common import ChannelArg, JsonOpt, state
 from scheduler.output import console, lit, print_json
 
 app = typer.Typer(
-    help="Where posts go: add, list, test, pause, resume, connect (OAuth).", no_args_is_help=True
+    help="Where posts go: add, edit, remove, list, test, pause, resume, connect (OAuth).",
+    no_args_is_help=True,
 )
+
+OptionOpt = Annotated[
+    list[str] | None, typer.Option("--option", "-o", help="Adapter option key=value (repeat).")
+]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(help="NAME of the environment variable holding the credential."),
+]
+ReviewOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--review/--no-review",
+        help="Planned posts are drafts until approved (default: the `review` setting).",
+        show_default=False,
+    ),
+]
 
 
 @app.command("add")
@@ -22,17 +39,13 @@ def channels_add(
     platform: Annotated[
         str, typer.Option(help="Adapter: webhook, outbox, or an installed plugin.")
     ],
-    option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Adapter option key=value (repeat).")
-    ] = None,
-    secret_env: Annotated[
-        str | None,
-        typer.Option(help="NAME of the environment variable holding the credential."),
-    ] = None,
+    option: OptionOpt = None,
+    secret_env: SecretOpt = None,
     timezone: Annotated[str, typer.Option(help="IANA time zone for slots and display.")] = "UTC",
     slots: Annotated[str, typer.Option(help="Posting slots, e.g. 'mon-fri 09:00,13:00'.")] = (
         "mon-sun 09:00"
     ),
+    review: ReviewOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Add a channel. Credentials stay in the environment; only the variable's name is stored."""
@@ -48,23 +61,104 @@ def channels_add(
             secret_env=secret_env,
             timezone=timezone,
             slots=slots,
+            review=review,
         )
         data = channels.as_dict(channel)
     if json_out:
         print_json(data)
     else:
-        console.print(f"channel {lit(name)} added ({platform}, {timezone}, slots {lit(slots)})")
+        console.print(
+            f"channel {lit(name)} added ({platform}, {timezone}, slots {lit(slots)}"
+            + (", posts need review" if review else "")
+            + ")"
+        )
+
+
+@app.command("edit")
+def channels_edit(
+    ctx: typer.Context,
+    name: ChannelArg,
+    slots: Annotated[str | None, typer.Option(help="New posting slots.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="New IANA time zone.")] = None,
+    option: OptionOpt = None,
+    secret_env: SecretOpt = None,
+    review: ReviewOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a channel; what is not given stays. Options merge into the channel's own.
+    Posts already planned keep their times."""
+    from scheduler.accounts import channels
+    from scheduler.errors import ConfigError
+    from scheduler.storage import database
+
+    if not (slots or timezone or option or secret_env or review is not None):
+        raise ConfigError(
+            "nothing to change: give --slots, --timezone, -o, --secret-env or --review/--no-review"
+        )
+    with database.session_scope(state(ctx).engine()) as session:
+        channel = channels.edit_channel(
+            session,
+            name,
+            slots=slots,
+            timezone=timezone,
+            options=channels.parse_options(option or []),
+            secret_env=secret_env,
+            review=review,
+        )
+        data = channels.as_dict(channel)
+    if json_out:
+        print_json(data)
+    else:
+        review_word = {None: "the review setting", True: "review", False: "no review"}
+        console.print(
+            f"channel {lit(name)}: {data['platform']}, {data['timezone']}, slots "
+            f"{lit(data['slots'])}, {review_word[data['review']]}"
+        )
+
+
+@app.command("remove")
+def channels_remove(
+    ctx: typer.Context,
+    name: ChannelArg,
+    cancel_posts: Annotated[
+        bool, typer.Option("--cancel-posts", help="Cancel its drafts and queued posts first.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Retire a channel. Its sent posts and their attempts are kept; the name is free again."""
+    from scheduler.accounts import channels
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        data = channels.remove_channel(session, name, cancel_posts=cancel_posts)
+    if json_out:
+        print_json(data)
+    else:
+        kept = sum(data["kept"].values()) - data["cancelled"]
+        console.print(
+            f"channel {lit(name)} removed"
+            + (f"; {data['cancelled']} posts cancelled" if data["cancelled"] else "")
+            + (f"; {kept} earlier posts kept" if kept else "")
+        )
 
 
 @app.command("list")
-def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """The channels, with their platform, zone, slots and state."""
+def channels_list(
+    ctx: typer.Context,
+    removed: Annotated[bool, typer.Option("--removed", help="Include removed channels.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The channels: platform, zone, slots, state, the last post sent, the last
+    error and the next post due."""
     from sqlmodel import Session
 
     from scheduler.accounts import channels
 
-    with Session(state(ctx).engine()) as session:
-        rows = channels.channel_rows(session)
+    current = state(ctx)
+    with Session(current.engine()) as session:
+        rows = channels.channel_rows(
+            session, removed=removed, review_default=current.settings.review
+        )
     if json_out:
         print_json(rows)
         return
@@ -72,16 +166,37 @@ def channels_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     from scheduler.planning.rules import describe
 
-    table = Table("name", "platform", "timezone", "slots", "secret from", "recurring", "state")
+    # Four columns of stacked lines, so ten facts per channel still read in
+    # an 80-column terminal.
+    table = Table("channel", "posting", "state", "activity", show_lines=True)
     for r in rows:
+        state_word = "[yellow]paused[/]" if r["paused"] else "[green]active[/]"
+        if r["removed_at"]:
+            state_word = "[dim]removed[/]"
+        if r["needs_review"]:
+            state_word += f"\nreview ({r['drafts']} drafts)"
+        sent, failed, due = r["last_sent"], r["last_error"], r["next_due"]
+        posting = [lit(r["timezone"]), lit(r["slots"])]
+        if r["secret_env"]:
+            posting.append(f"secret from {lit(r['secret_env'])}")
+        recurring = describe(r["recurring"])
+        if recurring:
+            posting.append(lit(recurring))
+        activity = []
+        if sent:
+            activity.append(f"last sent {sent['at_local']} (post {sent['id']})")
+        if due:
+            activity.append(f"next due {due['at_local']} (post {due['id']})")
+        if failed:
+            activity.append(
+                f"[red]last error {failed['at_local']} (post {failed['id']}): "
+                f"{lit(failed['error'][:60])}[/]"
+            )
         table.add_row(
-            lit(r["name"]),
-            r["platform"],
-            r["timezone"],
-            lit(r["slots"]),
-            lit(r["secret_env"] or ""),
-            lit(describe(r["recurring"])),
-            "[yellow]paused[/]" if r["paused"] else "[green]active[/]",
+            f"{lit(r['name'])}\n{r['platform']}",
+            "\n".join(posting),
+            state_word,
+            "\n".join(activity) or "[dim]nothing yet[/]",
         )
     console.print(table if rows else "no channels yet; add one with `scheduler channels add`")
     # Connected channels: one line each on the state of their tokens.

@@ -130,6 +130,19 @@ def read_input(file: str, error_type: type[SchedulerError]) -> tuple[str, str]:
         raise error_type(f"cannot read {file}: {exc.strerror}") from None
 
 
+def edit_in_editor(text: str) -> str | None:
+    """`text` after $VISUAL/$EDITOR, or None when it came back unchanged."""
+    import click  # click.edit: a temporary file in the editor (Typer's copy lacks it)
+
+    try:
+        edited = click.edit(text + "\n", extension=".txt", require_save=True)
+    except click.ClickException as exc:  # the editor failed to start, or exited non-zero
+        raise SchedulerError(f"could not edit in $EDITOR: {exc.format_message()}") from None
+    if edited is None or edited.strip() == text.strip():
+        return None
+    return edited
+
+
 def print_created(
     rows: list[dict[str, Any]],
     over_ids: list[int],

@@ -49,6 +49,12 @@ def plan(
     ] = None,
     start: Annotated[str | None, typer.Option(help="Plan from this time (default: now).")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many posts.")] = None,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again", help="Plan again the sources whose post was cancelled or rejected."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Turn an article's quotes and milestones into queued posts over the channel's slots,
@@ -75,11 +81,13 @@ def plan(
             planned = plan_recurring_posts(
                 session, env, first, end, channel=channel, lifetime=lifetime
             )
+        drafts = sum(1 for r in planned.rows if r["status"] == "draft")
         print_created(
             planned.rows,
             planned.over_limit,
             json_out,
             f"{len(planned.rows)} recurring posts queued"
+            + (f" ({drafts} of them drafts to review)" if drafts else "")
             + (f", {planned.skipped} already planned" if planned.skipped else ""),
             notes=planned.notes,
             skipped=planned.skipped,
@@ -109,12 +117,27 @@ def plan(
             start=start,
             limit=limit,
             lifetime=lifetime,
+            again=again,
+            review=current.settings.review,
         )
+    drafts = sum(1 for r in planned.rows if r["status"] == "draft")
+    live = planned.skipped - planned.removed
     print_created(
         planned.rows,
         planned.over_limit,
         json_out,
-        f"{len(planned.rows)} posts queued on {channel}"
-        + (f", {planned.skipped} already planned" if planned.skipped else ""),
+        (
+            f"{drafts} drafts on {channel} to review (`scheduler review`)"
+            if drafts
+            else f"{len(planned.rows)} posts queued on {channel}"
+        )
+        + (f", {live} already planned" if live else "")
+        + (
+            f", {planned.removed} cancelled or rejected before (`plan --again` plans them)"
+            if planned.removed
+            else ""
+        ),
         skipped=planned.skipped,
+        removed=planned.removed,
+        drafts=drafts,
     )

@@ -1,5 +1,5 @@
-"""The `queue` group: list, add, show, move, cancel, retry, reconcile and
-import the posts waiting to go out (or gone)."""
+"""The `queue` group: list, add, show, edit, move, approve, reject, cancel,
+retry, reconcile and import the posts waiting to go out (or gone)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli.common import JsonOpt, print_created, read_input, state
+from scheduler.cli.common import JsonOpt, edit_in_editor, print_created, read_input, state
 from scheduler.output import console, lit, print_json, styled_status, warn
 
 app = typer.Typer(
-    help="The queue of posts: list, add, show, move, cancel, retry.", no_args_is_help=True
+    help="The queue of posts: list, add, show, edit, move, approve, reject, cancel, retry.",
+    no_args_is_help=True,
 )
 
 
@@ -70,16 +71,22 @@ def queue_add(
     ctx: typer.Context,
     channel: str,
     text: Annotated[str, typer.Argument(help="The post text, or - to read it from stdin.")],
-    at: Annotated[str, typer.Option(help="When: ISO 8601 (channel's zone if none), 'now', '+2h'.")],
+    at: Annotated[
+        str | None, typer.Option(help="When: ISO 8601 (channel's zone if none), 'now', '+2h'.")
+    ] = None,
+    next_slot: Annotated[
+        bool, typer.Option("--next-slot", help="At the channel's next free slot.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Queue a post written by hand."""
+    """Queue a post written by hand, --at a time or at the --next-slot."""
     from scheduler.desk.posts import add_by_hand
+    from scheduler.errors import PlanningError
     from scheduler.storage import database
 
+    if (at is None) == (not next_slot):
+        raise PlanningError("give --at WHEN or --next-slot (one of them)")
     if text == "-":
-        from scheduler.errors import PlanningError
-
         text, _ = read_input("-", PlanningError)
     with database.session_scope(state(ctx).engine()) as session:
         data = add_by_hand(session, channel, text, at)
@@ -116,6 +123,8 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
             f"[dim]from article {src['article_id']} chars {src['start']}-{src['end']}: {lit(src['sentence'])}[/]",
             markup=True,
         )
+        if src["kind"] == "quote" and not src["verbatim"]:
+            console.print("[red]NOT verbatim:[/] the quote was edited away from its source")
     if data["last_error"]:
         console.print(f"[red]last error:[/] {lit(data['last_error'])}")
     if data["status"] == "queued" and data["next_attempt_local"]:
@@ -124,6 +133,89 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         console.print(
             f"  attempt {a['started_at']} -> {a['outcome'] or 'in flight'} {a['error'] or ''}"
         )
+
+
+@app.command("edit")
+def queue_edit(
+    ctx: typer.Context,
+    post_id: int,
+    text: Annotated[
+        str | None,
+        typer.Option(help="New text (- reads stdin). Neither this nor --at: edit in $EDITOR."),
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="New time: ISO 8601, 'now', '+2h'.")] = None,
+    not_verbatim: Annotated[
+        bool,
+        typer.Option("--not-verbatim", help="Accept a quote no longer word for word; mark it so."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a draft's or queued post's words or time. Words are counted again for the
+    platform, a quote checked against its source, and the post gets a new key."""
+    from scheduler.desk.editing import edit_post
+    from scheduler.errors import PlanningError
+    from scheduler.storage import database
+
+    if text == "-":
+        text, _ = read_input("-", PlanningError)
+    engine = state(ctx).engine()
+    if text is None and at is None:
+        from sqlmodel import Session
+
+        from scheduler.desk.posts import get_post
+
+        with Session(engine) as session:
+            text = edit_in_editor(get_post(session, post_id).text)
+        if text is None:
+            console.print(f"post {post_id} unchanged")
+            return
+    with database.session_scope(engine) as session:
+        data = edit_post(session, post_id, text=text, at=at, not_verbatim=not_verbatim)
+    if data["late_seconds"]:
+        warn(f"post {post_id} is due {data['due_local']}, {_ago(data['late_seconds'])}")
+    if json_out:
+        print_json(data)
+        return
+    said = []
+    if data["text_changed"]:
+        m = max(data["lengths"], key=lambda m: m["count"] / max(m["limit"], 1))
+        said.append(f"new text, {m['count']}/{m['limit']} {m['unit']}, new key")
+        if data["verbatim"] is False:
+            said.append("marked not verbatim")
+    elif text is not None:
+        said.append("text unchanged")
+    if data["moved"]:
+        said.append(f"due {data['due_local']}")
+    console.print(f"post {post_id} ({data['status']}): {', '.join(said)}")
+
+
+@app.command("approve")
+def queue_approve(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
+    """Queue drafts. A draft whose time has passed takes the channel's next free slot."""
+    from scheduler.desk.review import approve_posts
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        done = approve_posts(session, post_ids)
+    if json_out:
+        print_json({"approved": done})
+        return
+    for d in done:
+        console.print(d["message"], markup=False)
+
+
+@app.command("reject")
+def queue_reject(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = False) -> None:
+    """Reject drafts: kept, never sent, and not planned again (`plan --again` aside)."""
+    from scheduler.desk.review import reject_posts
+    from scheduler.storage import database
+
+    with database.session_scope(state(ctx).engine()) as session:
+        reject_posts(session, post_ids)
+    if json_out:
+        print_json({"rejected": post_ids})
+    else:
+        console.print(f"rejected {', '.join(map(str, post_ids))}")
 
 
 @app.command("move")

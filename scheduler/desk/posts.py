@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.errors import NotFoundError, PlanningError
+from scheduler.planning.expiry import is_expired
 from scheduler.planning.plan import new_post
 from scheduler.storage.models import (
     PENDING,
@@ -65,6 +66,13 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
             "posts can be retried"
         )
     now = now or utcnow()
+    if is_expired(post, now):
+        chan = session.get(Channel, post.channel_id)
+        zone = chan.timezone if chan else "UTC"
+        raise PlanningError(
+            f"post {post.id} expired at {show(post.expires_at, zone)}; old news is not sent "
+            "late (queue a new post with `queue add` instead)"
+        )
     return _update(
         session,
         post,
@@ -179,13 +187,21 @@ def queue_page(
     return rows, (f"{last.due_at.isoformat()}/{last.id}" if last else None)
 
 
-def add_by_hand(session: Session, channel: str, text: str, at: str) -> dict[str, Any]:
-    """Queue a hand-written post; `at` is read in the channel's zone."""
+def add_by_hand(session: Session, channel: str, text: str, at: str | None) -> dict[str, Any]:
+    """Queue a hand-written post; `at` is read in the channel's zone, and None
+    takes the channel's next free slot."""
     from scheduler.accounts.channels import get_channel
+    from scheduler.planning.slots import free_slots
     from scheduler.when import parse_when
 
     chan = get_channel(session, channel)
-    due = parse_when(at, chan.timezone)
+    if at is None:
+        slots = free_slots(session, chan, utcnow(), 1)
+        if not slots:
+            raise PlanningError(f"channel {channel} has no free slot in the next five years")
+        due = slots[0]
+    else:
+        due = parse_when(at, chan.timezone)
     data = post_dict(add_post(session, chan, text, due), chan)
     late = (utcnow() - due).total_seconds()
     # A time already past is queued (it goes out at once), but said: a typo in

@@ -29,7 +29,13 @@ from sqlmodel import Session, select
 
 from scheduler.compose import render
 from scheduler.errors import PlanningError
-from scheduler.planning.plan import PlanResult, article_context, milestone_context, new_post
+from scheduler.planning.plan import (
+    PlanResult,
+    article_context,
+    milestone_context,
+    needs_review,
+    new_post,
+)
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.slots import iter_slots, parse_slots
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus
@@ -82,7 +88,8 @@ def _planned_days(
                 Post.source_kind == "milestone",
                 Post.source_id == milestone_id,
                 Post.template == template,
-                Post.status != PostStatus.cancelled.value,
+                # Whatever became of it: a post a person cancelled or rejected
+                # is not planned again (the daemon plans every hour).
             )
         )
     }
@@ -104,6 +111,7 @@ def plan_calendar(
     milestones = list(session.exec(stmt))
     articles: dict[int, Article] = {}
     base_channel = {"name": channel.name, "platform": channel.platform}
+    draft = needs_review(channel)
 
     def add(m: Milestone, template: str, when: dt.datetime, reason: str, **extra: Any) -> None:
         if m.article_id not in articles:
@@ -118,7 +126,9 @@ def plan_calendar(
             **extra,
         }
         text = render(env, template, context)
-        post = new_post(channel, text, when, template=template, kind="milestone", source_id=m.id)
+        post = new_post(
+            channel, text, when, template=template, kind="milestone", source_id=m.id, draft=draft
+        )
         post.article_id = article.id
         post.link = article.url
         post.expires_at = day_bounds(when.astimezone(tz).date(), channel.timezone)[1]

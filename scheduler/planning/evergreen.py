@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import render
-from scheduler.planning.plan import PlanResult, article_context, new_post, quote_context
+from scheduler.planning.plan import (
+    PlanResult,
+    article_context,
+    needs_review,
+    new_post,
+    quote_context,
+)
 from scheduler.planning.rules import EvergreenRule
 from scheduler.planning.slots import iter_slots, parse_slots
 from scheduler.storage.models import Article, Channel, Post, PostStatus, Quote
@@ -118,11 +124,13 @@ def plan_evergreen(
                 Post.channel_id == channel.id,
                 Post.template == rule.template,
                 Post.source_kind == "quote",
-                Post.status != PostStatus.cancelled.value,
+                # A slot whose post a person cancelled or rejected stays empty:
+                # the daemon plans every hour and must not bring it back.
                 Post.due_at >= start,
             )
         )
     )
+    draft = needs_review(channel)
     for when in iter_slots(parse_slots(rule.slots, channel.timezone), start):
         if when > until:
             break
@@ -142,7 +150,13 @@ def plan_evergreen(
         }
         text = render(env, rule.template, context)
         post = new_post(
-            channel, text, when, template=rule.template, kind="quote", source_id=quote.id
+            channel,
+            text,
+            when,
+            template=rule.template,
+            kind="quote",
+            source_id=quote.id,
+            draft=draft,
         )
         post.article_id = article.id
         post.link = article.url

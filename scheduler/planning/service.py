@@ -30,6 +30,8 @@ class Planned:
     over_limit: list[int] = field(default_factory=list)
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Of `skipped`: sources whose post a person cancelled or rejected.
+    removed: int = 0
 
 
 def _article_id(session: Session, article: str) -> int:
@@ -55,9 +57,12 @@ def plan_from_article(
     start: str | None = None,
     limit: int | None = None,
     lifetime: dt.timedelta | None = None,
+    again: bool = False,
+    review: bool | None = None,
 ) -> Planned:
     """Queue posts from an article (an id or 'latest') on a channel; `start` is
-    read in the channel's zone (default: now)."""
+    read in the channel's zone (default: now). `again` plans sources whose post
+    a person cancelled or rejected; `review` is the database-wide setting."""
     chan = channels.get_channel(session, channel)
     article_id = _article_id(session, article)
     when = parse_when(start, chan.timezone) if start else None
@@ -72,13 +77,17 @@ def plan_from_article(
         start=when,
         limit=limit,
         fits=publisher.fits,
+        again=again,
+        review=review,
     )
     annotate_planned(
         session, result.created, chan, when or dt.datetime.now(dt.UTC), expires_after=lifetime
     )
     session.flush()
     rows = [planned_dict(p, chan) for p in result.created]
-    return Planned(rows, [rows[i]["id"] for i in result.over_limit], result.skipped)
+    return Planned(
+        rows, [rows[i]["id"] for i in result.over_limit], result.skipped, removed=result.removed
+    )
 
 
 def plan_recurring_posts(

@@ -121,7 +121,7 @@ def explain(
     elif status == PostStatus.sent:
         verdict = f"It was sent at {show(post.sent_at, tz)} ({post.remote_url or post.remote_id})."
     elif status == PostStatus.draft:
-        verdict = "It is a draft: nothing sends it until it is queued."
+        verdict = "It is a draft: nothing sends it until it is approved (`scheduler review`)."
     else:
         verdict = f"It is {status.value}: {post.last_error or 'no error recorded'}."
         if status in (PostStatus.failed, PostStatus.cancelled, PostStatus.missed):

@@ -171,7 +171,8 @@ def provenance(session: Session, post: Post) -> dict[str, Any] | None:
         "start": row.start,
         "end": row.end,
         "sentence": sentence_around(article.text, row.start, row.end),
-        "verbatim": article.text[row.start : row.end] == row.text,
+        # An edit a person marked as no longer word for word (`queue edit --not-verbatim`).
+        "verbatim": article.text[row.start : row.end] == row.text and post.verbatim is not False,
     }
     info["words"] = row.text
     if isinstance(row, Quote):

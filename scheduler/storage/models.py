@@ -5,6 +5,7 @@ r"""The tables, and the post state machine.
                  |        |  \-> unknown    (the platform may have it; never resent blindly)
                  +--------+                 (retryable error, or an expired lease)
     queued -> cancelled | missed (past due beyond the channel's grace period)
+    draft -> rejected                       (a person said no at review)
     failed | cancelled | missed -> queued   (`queue retry`)
     unknown -> sent | queued                (`queue reconcile` decides)
 
@@ -54,11 +55,12 @@ class PostStatus(enum.StrEnum):
     cancelled = "cancelled"
     unknown = "unknown"
     missed = "missed"
+    rejected = "rejected"
 
 
 #: Which status may follow which; anything else is a bug or a race lost.
 TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
-    PostStatus.draft: frozenset({PostStatus.queued, PostStatus.cancelled}),
+    PostStatus.draft: frozenset({PostStatus.queued, PostStatus.cancelled, PostStatus.rejected}),
     PostStatus.queued: frozenset(
         {PostStatus.sending, PostStatus.cancelled, PostStatus.missed, PostStatus.draft}
     ),
@@ -70,7 +72,12 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
     PostStatus.cancelled: frozenset({PostStatus.queued}),
     PostStatus.missed: frozenset({PostStatus.queued, PostStatus.cancelled}),
     PostStatus.unknown: frozenset({PostStatus.sent, PostStatus.queued, PostStatus.failed}),
+    PostStatus.rejected: frozenset(),
 }
+
+#: Statuses a person gave a post on purpose: planning never brings such a post
+#: back for the same source, template and channel unless asked (`plan --again`).
+REMOVED_BY_HAND = frozenset({PostStatus.cancelled, PostStatus.rejected})
 
 #: Statuses a user may still edit or move.
 PENDING = frozenset({PostStatus.draft, PostStatus.queued})
@@ -141,6 +148,11 @@ class Channel(SQLModel, table=True):
     #: Recurring posts the channel plans for itself (evergreen recycling, on-this-day,
     #: countdowns, throwbacks); see `scheduler.recurring` for the shape. None: off.
     recurring: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    #: Posts planned for the channel are drafts until a person approves them.
+    #: None: the database-wide `review` setting decides.
+    review: bool | None = None
+    #: When `channels remove` retired the channel; it is kept for its history.
+    removed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -218,6 +230,9 @@ class Post(SQLModel, table=True):
     expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: Why the planner chose this post and this time, in words (`scheduler explain`).
     reason: str | None = Field(default=None, sa_type=sa.Text)
+    #: False once an edit left the quote no longer word for word from its source
+    #: (`queue edit --not-verbatim`); None: not edited that way.
+    verbatim: bool | None = None
     #: Stable across every retry; adapters derive the platform's dedupe key from it.
     idempotency_key: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     lease_owner: str | None = None

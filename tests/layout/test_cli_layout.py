@@ -33,6 +33,7 @@ OWNER = {
     "explain": "previews",
     "daemon": "daemon",
     "status": "daemon",
+    "review": "review",
 }
 SHARED = {"__init__", "common"}
 # Importable at the top of a command module without slowing `--help`.

@@ -226,3 +226,7 @@ def test_demo_runs_offline(cli, tmp_path):
     assert "nothing was sent" in result.stdout
     assert "dry-run" in result.stdout
     assert not (tmp_path / "scheduler-demo-outbox.jsonl").exists()
+    # The desk step: drafts on a review channel, one approved, one edited.
+    assert "the desk" in result.stdout and "approved for" in result.stdout
+    assert "quote still verbatim, new idempotency key" in result.stdout
+    assert not (tmp_path / "scheduler-demo-desk.jsonl").exists()
