@@ -21,7 +21,9 @@ holds one `[[post]]` per text (with the channels it was rendered on), the
 source it came from (for the judge to read) and the verdict: `publish`, `edit`
 or `reject`, with `reasons` from REASONS and a `note`. New texts come in as
 `unjudged`; the test fails while any is left, or while a judged text is no
-longer rendered.
+longer rendered. `render` moves texts no longer rendered to `[[judged]]`
+(kept, not counted, not tested), and a text that is rendered again takes its
+verdict from there.
 """
 
 from __future__ import annotations
@@ -303,14 +305,42 @@ def compare(run_: ArticleRun) -> Diff:
     return diff
 
 
+def _archived_by_key(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    out = {}
+    for entry in doc.get("judged", []):
+        for channel in entry.get("channels", []):
+            out[(channel, entry.get("status", "queued"), entry["text"])] = entry
+    return out
+
+
+def _archive(entries: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Judged texts not rendered now, one entry per text and verdict."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for (channel, status, text), prior in entries.items():
+        if prior.get("verdict", UNJUDGED) == UNJUDGED:
+            continue
+        reasons = list(prior.get("reasons", []))
+        key = (status, text, prior["verdict"], tuple(reasons), prior.get("note", ""))
+        entry = groups.setdefault(
+            key,
+            {"channels": [], "status": status, "verdict": prior["verdict"], "reasons": reasons}
+            | {"note": prior.get("note", ""), "text": text},
+        )
+        entry["channels"].append(channel)
+    return list(groups.values())
+
+
 def merged(run_: ArticleRun) -> dict[str, Any]:
     """The verdict file for this rendering: the old verdict of every unchanged
-    text, `unjudged` for new ones; texts no longer rendered are dropped."""
+    text, `unjudged` for new ones. Texts no longer rendered move to `judged`,
+    so a text that comes back (code changed back, a branch merged after it was
+    judged on its own) gets its verdict again instead of a second judging."""
     old = load_verdicts(run_.name)
     judged = _judged_by_key(old)
+    archived = _archived_by_key(old)
     groups: dict[tuple, dict[str, Any]] = {}
     for post in run_.posts:
-        prior = judged.get(post.key)
+        prior = judged.get(post.key) or archived.get(post.key)
         # Posts of one text share one entry only when they share its verdict.
         group_key = (post.status, post.text, id(prior) if prior else None)
         entry = groups.get(group_key)
@@ -337,6 +367,10 @@ def merged(run_: ArticleRun) -> dict[str, Any]:
     if old.get("missed"):
         doc["missed"] = old["missed"]
     doc["post"] = list(groups.values())
+    rendered = {p.key for p in run_.posts}
+    kept = {k: v for k, v in (archived | judged).items() if k not in rendered}
+    if kept:
+        doc["judged"] = _archive(kept)
     return doc
 
 
