@@ -55,6 +55,11 @@ _THAT_COMMA = regex.compile(r"(?i)\s*\bthat\s*[,:]\s*$")
 _TAIL_OK = regex.compile(r"^(?:\s+[^,:;.!?“”\"]{0,70}?)?\s*[:,—–-]?\s*$")
 _LABEL = regex.compile(r"^(\p{Lu}[\p{Lu}.'’\- ]{1,30}\p{Lu})\s*:\s+", regex.V1)
 _ACCORDING = regex.compile(r"(?i)\baccording\s+to\s+(.{2,60}?)\s*,\s*$")
+_ACCORDING_AFTER = regex.compile(r"(?i)according\s+to\s+([^,;:]{2,60}?)\s*(?:[,;:]|$)")
+_ROLE_FOR = regex.compile(
+    r"(?i)\b(?:the|a|an)\s+(?:[\p{Ll}-]+\s+){0,2}?([\p{Ll}-]+)\s+(?:for|of|at|with|from)"
+    r"(?:\s+the)?$"
+)
 _OF_TAIL = regex.compile(r"^(.*?\S)\s+(?:of|from|at|for|with)\s+(?:the\s+)?\p{Lu}.*$")
 _CLAUSE_WORDS = regex.compile(
     r"(?i)\b(?:that|whether|if|because|is|was|are|were|has|have|had|be|been|will|would|as|how|"
@@ -119,6 +124,11 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         if name and (not rest.strip(" .,") or _OUTLET_TAIL.fullmatch(rest)):
             return Speaker("name", name.group(0), base + lead, None)
         return None
+    according = _ACCORDING_AFTER.match(body)
+    if according:
+        # "...," according to the agency.
+        found = _phrase_at_end(according.group(1), base + lead + according.start(1))
+        return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
     verb = next(
         (v for v in CUE_RE.finditer(body) if not _NOUN_BEFORE.search(body, 0, v.start())), None
     )
@@ -179,12 +189,38 @@ def _clause_subject(s: str, offset: int) -> Speaker | None:
     m = regex.search(r"(?i)^\W*(he|she|they)\b", s)
     if m:
         return Speaker("pronoun", m.group(1), offset + m.start(1), None)
+    # "In May, two tenants' groups gave Mayor Doe a month, saying ...": the
+    # subject that opens the clause speaks, not a name in its object.
+    lead = _LEAD_PHRASE.match(s)
+    at = lead.end() if lead else len(s) - len(s.lstrip(" \"“”'—–-"))
+    m = _SUBJECT_NP.match(s, at)
+    if m:
+        return Speaker("phrase", m.group(1), offset + m.start(1), None)
+    m = NAME_SEQ.match(s, at)
+    if m:
+        tokens = name_tokens(m.group(0).split())
+        if tokens and tokens[0] not in NOT_NAMES:
+            name = " ".join(tokens)
+            return Speaker("name", name, offset + m.end() - len(name), None)
     for m in NAME_SEQ.finditer(s):
         tokens = name_tokens(m.group(0).split())
         if tokens and tokens[0] not in NOT_NAMES:
             name = " ".join(tokens)
             return Speaker("name", name, offset + m.end() - len(name), None)
     return None
+
+
+# A short opening phrase before the subject: "In May,", "On Friday night,", "Earlier,".
+_LEAD_PHRASE = regex.compile(
+    r"\W*(?:(?:In|On|At|After|Before|During|Since|Earlier|Later|Last|Late|Then|Meanwhile|"
+    r"Yesterday|Today|Also|However|Still|Now|Separately)\b[^,.;:!?]{0,40},\s+)"
+)
+_SUBJECT_NP = regex.compile(
+    rf"(?i)((?:{_DET})\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+(?:also\s+)?"
+    r"(?:is|was|are|were|has|had|have|did|does|will|would|gave|gives|took|takes|made|makes|"
+    r"sent|sends|met|meets|won|lost|left|held|holds|kept|keeps|got|gets|set|went|came|"
+    r"brought|[\p{Ll}-]+ed)\b"
+)
 
 
 def is_fused(text: str, q: QuoteSpan, p_start: int, attributed_before: bool) -> bool:
@@ -216,6 +252,15 @@ _WOVEN = regex.compile(
     r"wondering|aloud)\b"
 )
 _WOVEN_MIN_WORDS = 8
+_NAMED_MIN_WORDS = 4
+_OWNED_MIN_WORDS = 5
+_OWNED_TAIL = regex.compile(r"(?i)(?:that\s+)?(?:his|her|their|its|our|my)")
+# Verbs that name or judge what the quote describes; the quote is their object's label.
+_NAMING_VERB = regex.compile(
+    r"(?i)(?:call|calls|called|brand|brands|branded|label|labels|labeled|labelled|dub|dubs|"
+    r"dubbed|term|terms|termed|liken|likens|likened|accuse|accuses|accused|describe|describes|"
+    r"described)"
+)
 _WOVEN_LONG_WORDS = 20
 _WOVEN_TAIL = regex.compile(
     r"(?i)(?:(?:[\w’'.-]+\s+){0,3}?that(?:\s+(?:if|when|while|because|as))?"
@@ -230,6 +275,14 @@ _NAMING_TAIL = regex.compile(
     r"(?i)(?!(?:on|in|at|to|off|up|out|for|from|into|over)\b)"
     r"(?:[\w’'.-]+\s+){0,4}[\w’'.-]+"
 )
+# "told supporters to "go and vote"", "urged the council to "...": the quote is the
+# instruction itself, in the speaker's words.
+_DIRECTIVE = regex.compile(
+    r"(?i)(?:tell|tells|told|telling|urge|urges|urged|urging|ask|asks|asked|asking|warn|warns|"
+    r"warned|warning)"
+)
+_TO_TAIL = regex.compile(r"(?i)(?:[\w’'.-]+\s+){0,6}?to")
+_JOINED_QUOTE = regex.compile(r"[“\"][^“”\"]*[”\"]\s*,?\s*(?:and|or|but)(?:\s+then)?\s*$")
 _RELATIVE_HEAD = regex.compile(r"(?i)\bwhat\s+(?:\w+\s+){0,2}$")
 
 
@@ -241,9 +294,14 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     Short fragments stay out: a word or two in marks is more often a term or a
     scare quote than speech, and a paraphrase around them is not the speaker's.
     """
-    if len(text[q.start : q.end].split()) < _WOVEN_MIN_WORDS:
+    words = len(text[q.start : q.end].split())
+    if words < _NAMED_MIN_WORDS:
         return None
     before = text[clause_start : q.open]
+    # "told them to "..." and then "..."": quotes joined by a conjunction share
+    # the clause's verb, so read the clause as it was before the first of them.
+    while (joined := _JOINED_QUOTE.search(before)) is not None:
+        before = before[: joined.start()]
     if regex.search(r"[“”\"]", before):
         return None  # another quote sits between: its attribution is the one to use
     verbs = [
@@ -255,14 +313,31 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return None
     verb = max(verbs, key=lambda v: v.start())
     tail = before[verb.end() :].strip()
+    # Naming verbs: a shorter quote that is the sentence's whole last part
+    # ("Oslo branded the deal a "betrayal of every fishing town."") is the
+    # named subject's own words; mid-sentence it is more often a term.
+    short = words < _WOVEN_MIN_WORDS
+    # "..., saying its "budget was far smaller than promised."": a speech verb and
+    # a possessive that stands for the speaker's "our"; the rest is their words.
+    owned = (
+        _OWNED_TAIL.fullmatch(tail) is not None
+        and CUE_RE.fullmatch(verb.group(0)) is not None
+        and (not short or (words >= _OWNED_MIN_WORDS and _ends_sentence(text, q)))
+    )
+    named_only = short and not owned
+    if named_only and not (_NAMING_VERB.fullmatch(verb.group(0)) and _ends_sentence(text, q)):
+        return None
     # Only what leaves the quote as the verb's whole object: "said that "...",
     # "told Fox that "...", "said he would "...", "called the plan "...".
     # "said the nation has become "..." puts the narrator's paraphrase first.
     naming = _WOVEN.fullmatch(verb.group(0)) is not None
     # A very long quote outweighs a short lead-in of paraphrase before it.
     very_long = len(text[q.start : q.end].split()) >= _WOVEN_LONG_WORDS
+    directive = _DIRECTIVE.fullmatch(verb.group(0)) is not None
     if not (
-        _WOVEN_TAIL.fullmatch(tail)
+        owned
+        or _WOVEN_TAIL.fullmatch(tail)
+        or (directive and _TO_TAIL.fullmatch(tail) and text[q.start : q.start + 1].islower())
         or (naming and _NAMING_TAIL.fullmatch(tail))
         or (very_long and len(tail.split()) <= 6 and not regex.search(r"[,.;:!?]", tail))
     ):
@@ -279,7 +354,20 @@ def woven_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
             subject = _clause_subject(head, clause_start)
     if subject is None:
         return None
+    if named_only and (subject.kind != "name" or subject.phrase.split()[0] in NOT_NAMES):
+        # "Critics called it "...": a group, not someone whose words these are.
+        return None
     return Speaker(subject.kind, subject.phrase, subject.pos, verb.group(0))
+
+
+def _ends_sentence(text: str, q: QuoteSpan) -> bool:
+    """The quote closes its sentence: a stop inside or right after the closing mark."""
+    if q.close is None:
+        return False
+    if text[q.end - 1] in ".!?":
+        return True
+    after = text[q.close + 1 : q.close + 3]
+    return after[:1] in ".!?" or after[:1] == "" or after.lstrip()[:1] in "—–" or after == " -"
 
 
 _POSSESSOR_COLON = regex.compile(
@@ -321,7 +409,10 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     m = regex.match(
         rf"^[^,]{{0,160}},\s+({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
     ) or regex.match(
-        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})\s+\p{{Ll}}", before, regex.V1
+        # "Doe, for her part, was blunt:": an aside between the name and its verb.
+        rf"^\W*(?:(?:Then|But|And|So|Now)\s+)?({NAME_PATTERN})(?:,[^,:]{{1,40}},)?\s+\p{{Ll}}",
+        before,
+        regex.V1,
     )
     if m:
         tokens = name_tokens(m.group(1).split())
@@ -333,8 +424,20 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         return Speaker("pronoun", m.group(1), clause_start + m.start(1), None)
     m = _NP_SUBJECT.match(before)
     if m:
+        sender = _FROM_NAME.search(m.group(1))
+        if sender:
+            # "The message from Ana Ruiz was simple:": Ruiz speaks, not the message.
+            name = sender.group(1)
+            return Speaker("name", name, clause_start + m.start(1) + sender.start(1), None)
         return Speaker("phrase", m.group(1), clause_start + m.start(1), None)
     return None
+
+
+_FROM_NAME = regex.compile(
+    rf"(?i:message|statement|reply|response|answer|letter|note|verdict|advice|warning)\s+"
+    rf"(?:from|by|of)\s+({NAME_PATTERN})$",
+    regex.V1,
+)
 
 
 def _cut_sentence(text: str, base: int, window: str) -> str:
@@ -398,7 +501,12 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
     if m:
         return Speaker("pronoun", m.group(1), pos, verb.group(0))
     # "said 9/11 widow Jane Doe": a lower-case description, then the name.
-    m = regex.match(r"(?:[\p{Ll}\d/’'-]+\s+){1,4}", stripped)
+    # "of the", "for a" are no description: "said the president of the Royal
+    # Society" is the president, not the society.
+    m = regex.match(
+        r"(?:(?!(?:of|the|for|at|in|from|with|on|by|to|and|a|an)\s)[\p{Ll}\d/’'-]+\s+){1,4}",
+        stripped,
+    )
     if m:
         name = _NAME_START.match(stripped[m.end() :])
         if name and not _MODIFIER.match(stripped, m.end() + name.end()):
@@ -475,6 +583,10 @@ def _phrase_at_end(s: str, offset: int) -> Speaker | None:
         tokens = kept
         if tokens:
             before = s[:start].rstrip()
+            role = _ROLE_FOR.search(before)
+            if role and is_person_noun(role.group(1).lower()):
+                # "a spokeswoman for the Coastal Agency": the person, described.
+                return Speaker("phrase", s[role.start() :], offset + role.start(), None)
             # "the team's coach Doe" is a name; "Doe's coach" is not Doe.
             if not regex.search(r"[’']s$", tokens[-1]):
                 return (

@@ -69,6 +69,8 @@ _PHRASES = [
     r"(?:chime|chimes|chimed|chiming|weigh|weighs|weighed|weighing|pipe|pipes|piped)\s+in",
     r"(?:sum|sums|summed|summing|pipe|pipes|piped|speak|speaks|spoke)\s+up",
     r"(?:swipe|swipes|swiped|swiping|lash|lashes|lashed|lashing)\s+(?:out\s+)?at",
+    # "As Doe put it, "..."", "Doe put it this way:": "put" alone is no speech.
+    r"(?:put|puts|putting)\s+it(?:\s+this\s+way)?",
 ]
 _single = sorted(CUE_FORMS, key=len, reverse=True)
 CUE = r"(?:" + "|".join([*_PHRASES, *_single]) + r")"

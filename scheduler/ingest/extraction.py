@@ -21,7 +21,7 @@ from scheduler.ingest.attribution import (
     woven_speaker,
 )
 from scheduler.ingest.milestones import article_date, find_milestones
-from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People
+from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People, name_tokens
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
@@ -33,6 +33,12 @@ MAX_CHARS = 2_000_000
 _LONG_FUSED = 8
 _TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
 _ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
+# Page furniture that ends up between quote marks in pasted copy: "Follow Jo Doe on
+# Twitter @jodoe." is nobody's words.
+_BOILERPLATE = regex.compile(
+    r"(?i)(?:follow|like|subscribe\s+to)\s+.{0,60}?\bon\s+(?:twitter|x|facebook|instagram|"
+    r"threads|bluesky|mastodon|tiktok|youtube)\b"
+)
 
 
 def extract(text: str, *, published: dt.date | None = None) -> Extraction:
@@ -81,8 +87,11 @@ def _quotes(
     found: list[_Found] = []
     prev_close: dict[int, int] = {}
     for q in spans:
+        if _BOILERPLATE.match(text, q.start, q.end):
+            continue
         p_start, p_end = paras[q.para]
-        clause_start = max(sents[index_of(sents, q.open)][0], prev_close.get(q.para, p_start))
+        sent_start = max(sents[index_of(sents, q.open)][0], p_start)
+        clause_start = max(sent_start, prev_close.get(q.para, p_start))
         prev_close[q.para] = q.close + 1 if q.close is not None else q.end
         label = find_label(text, q)
         if label is not None:
@@ -105,6 +114,10 @@ def _quotes(
                 woven = after_quote(text, q, p_end)
             if woven is None:
                 woven = woven_speaker(text, q, clause_start)
+            if woven is None and sent_start < clause_start:
+                # From the sentence's start: a quote joined to an earlier one by
+                # "and" shares its verb; any other quote between stops the search.
+                woven = woven_speaker(text, q, sent_start)
             if woven is None:
                 continue
             found.append(_Found(q, q.start, woven, q.open == p_start))
@@ -123,6 +136,18 @@ def _quotes(
             f.speaker = previous.speaker if previous is not None else None
         elif f.own is not None:
             f.speaker = _resolve(f.own, people, (f.span.start, f.span.end))
+            if (
+                f.own.kind == "name"
+                and f.speaker
+                and len(name_tokens(f.own.phrase.split())) == 1
+                and previous is not None
+                and previous.speaker
+                and f.span.para - previous.span.para <= 1
+                and previous.speaker.split()[-1] == f.speaker.split()[-1]
+            ):
+                # ""...," Erik Dunn said. "...," Dunn added": a bare surname
+                # right after its bearer spoke is that speaker, not a relative.
+                f.speaker = previous.speaker
         previous = f
     _inherit(found)
     return [

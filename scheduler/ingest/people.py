@@ -135,6 +135,15 @@ _THIRD_PERSON = {
     "f": regex.compile(r"(?i)\bshe\b"),
 }
 _LOOKBACK_MENTIONS = 30
+_POSSESSIVE_M = regex.compile(r"(?i)\bhis\s+\p{Ll}")
+_POSSESSIVE_F = regex.compile(r"(?i)\bher\s+(?!(?:to|and|or|for|in|on|at|of|with|that)\b)\p{Ll}")
+# What was founded or bought is a firm, whatever its name looks like.
+_FOUNDED_BEFORE = regex.compile(
+    r"(?i)\b(?:founded|co-founded|cofounded|launched|set\s+up|incorporated|acquired|bought)\s+$"
+)
+_FIRM_VERB_AFTER = regex.compile(
+    r"(?i)\s+(?:was|were)\s+(?:founded|incorporated|listed)\b|\s+is\s+headquartered\b"
+)
 PRONOUNS = {"he": "m", "him": "m", "she": "f", "her": "f", "they": None, "them": None}
 
 
@@ -260,6 +269,8 @@ class People:
         self.persons: list[Person] = []
         self.mentions: list[Mention] = []
         self._collect()
+        # Which person each pronoun voted for, by the pronoun's position.
+        self._cast: dict[int, tuple[Person, str]] = {}
         self._vote_gender()
         self._mention_starts = [m.start for m in self.mentions]
         self._roles: dict[str, tuple[list[tuple[int, int, str, int, bool]], list[int]]] = {}
@@ -275,6 +286,7 @@ class People:
     def _collect(self) -> None:
         text = self.text
         raw: list[tuple[int, int, list[str], str | None, bool]] = []
+        self._firms: set[tuple[str, ...]] = set()
         for m in NAME_SEQ.finditer(text):
             found = self._candidate(m)
             if found is not None:
@@ -346,6 +358,17 @@ class People:
             return None
         if text[max(0, start - 4) : start] == "the ":
             return None  # "the Lakeside Herons": a team, a firm or a place
+        key = tuple(kept)
+        if key in self._firms:
+            return None
+        if len(kept) > 1 and (
+            _FOUNDED_BEFORE.search(text, max(0, start - 30), start)
+            or _FIRM_VERB_AFTER.match(text, end)
+        ):
+            # "Ahl founded Ahlberg Tools", "Ahlberg Tools was founded in": a firm,
+            # and so at every later mention too.
+            self._firms.add(key)
+            return None
         titles = [
             t.lower() for t in dropped if t.lower().rstrip(".") in TITLES or t.lower() in TITLES
         ]
@@ -404,8 +427,15 @@ class People:
             if target is None:
                 continue
             plain = self._unquoted(s_start, s_end)
-            target.votes["m"] += len(_PRONOUNS_M.findall(plain))
-            target.votes["f"] += len(_PRONOUNS_F.findall(plain))
+            for gender, pattern in (("m", _PRONOUNS_M), ("f", _PRONOUNS_F)):
+                for m in pattern.finditer(plain):
+                    target.votes[gender] += 1
+                    self._cast[s_start + m.start()] = (target, gender)
+            if first is not None:
+                # "Doe, the treasurer, accused her opponent": a possessive in the
+                # sentence of the person it opens speaks of that person, mostly.
+                first.votes["m"] += len(_POSSESSIVE_M.findall(plain))
+                first.votes["f"] += len(_POSSESSIVE_F.findall(plain))
             last = target
 
     def _unquoted(self, start: int, end: int) -> str:
@@ -517,8 +547,18 @@ class People:
         skip: set[int] = set()
         if quote is not None:
             skip = self._named_in(quote)
-            if want is not None and _THIRD_PERSON[want].search(self.text, quote[0], quote[1]):
-                topic = self._last_before(quote[0], want)
+            for gender, said in _THIRD_PERSON.items():
+                if want is None or not said.search(self.text, quote[0], quote[1]):
+                    continue
+                # The quote's "he" or "she" is someone it talks about: the person
+                # of that gender mentioned last before it, who is then not the
+                # one speaking. For the other gender ("He lied," she said) the
+                # pronoun's own vote is set aside: it says nothing of that man.
+                topic = (
+                    self._last_before(quote[0], gender)
+                    if gender == want
+                    else self._topic_before(quote[0], gender, pos)
+                )
                 if topic is not None:
                     skip.add(id(topic))
         if skip:
@@ -527,6 +567,18 @@ class People:
                 return found.name
         found = self._search_pronoun(pronoun, pos, want, set())
         return found.name if found is not None else None
+
+    def _topic_before(self, at: int, gender: str, pos: int) -> Person | None:
+        """`_last_before` without the vote the pronoun at `pos` cast itself."""
+        cast = self._cast.get(pos)
+        if cast is None:
+            return self._last_before(at, gender)
+        person, voted = cast
+        person.votes[voted] -= 1
+        try:
+            return self._last_before(at, gender)
+        finally:
+            person.votes[voted] += 1
 
     def _search_pronoun(
         self, pronoun: str, pos: int, want: str | None, skip: set[int]

@@ -84,6 +84,34 @@ CASES: list[tuple[str, str]] = [
     (f"{Q.format('He works harder than anyone,')} said Greta Holm of her son, Erik Holm.\n\n"
      f"Erik Holm won the junior title in May. {Q.format('I cried at the finish,')} she said.",
      "Greta Holm"),
+    # 21. Two women in one sentence; the subject, not the object, speaks next.
+    ("Coach Ines Varga replaced the striker Pia Holm at half-time. She told reporters: "
+     f"{Q.format('We needed fresh legs up front.')}", "Ines Varga"),
+    # 22. The quote names the other man.
+    ("Defence minister Karl Rask met his rival, Olle Brink, on Monday. "
+     f"{Q.format('Brink wants a bigger navy than we can pay for,')} he said.", "Karl Rask"),
+    # 23. Same surname, a different given name: the brother, not the sister.
+    ("Maria Costa and her brother, Paulo Costa, run the bakery on Quay Street. Paulo Costa "
+     f"bakes the bread. {Q.format('We start at four every morning,')} he said.", "Paulo Costa"),
+    # 24. A firm with a name-like name between the founder and his quote.
+    ("Sven Ahl founded Ahlberg Tools in 1990. Ahlberg Tools now employs 300 people in Malmo. "
+     f"{Q.format('We never borrowed a krona,')} he said.", "Sven Ahl"),
+    # 25. "He" in the quote is the man just named; the woman who questioned him speaks.
+    ("Judge Ruth Amsel questioned the defendant, Victor Kline, for an hour. Kline denied every "
+     f"charge. {Q.format('He has lied to this court twice,')} she said.", "Ruth Amsel"),
+    # 26. Introduced by an appositive, then by surname, a paragraph before.
+    ("The club's new manager, Tariq Osei, arrived on Monday. Osei spent ten years coaching in "
+     f"Accra.\n\n{Q.format('I came for the fans,')} he said.", "Tariq Osei"),
+    # 27. The quote's "her" is the rival; the winner speaks.
+    (f"Nora Fell beat Ida Strand in the final. {Q.format('I watched her matches all winter,')} "
+     "she said.", "Nora Fell"),
+    # 28. The man, not his wife who shares the surname.
+    ("Bruno Keller, the mayor, opened the bridge with his wife, Anke Keller. "
+     f"{Q.format('It took eleven years,')} he said.", "Bruno Keller"),
+    # 29. The quote's "he" is her opponent; her possessive says who she is.
+    ("The two candidates met for a last debate.\n\nHanna Berg, the former treasurer, accused "
+     f"her opponent of siding with landlords. {Q.format('He has voted against every tenant bill,')}"
+     " she said.", "Hanna Berg"),
 ]  # fmt: skip
 
 
