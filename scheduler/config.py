@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     #: Posts planned for any channel are drafts until a person approves them
     #: (`scheduler review`); a channel's own --review/--no-review overrides it.
     review: bool = False
+    #: apprise URLs told when a post fails, is unknown, missed or held, or a
+    #: channel is paused for bad credentials (mailto://, ntfy://, slack://, json://...).
+    notify_urls: list[str] = []
+    #: A URL that gets a JSON POST at each step of a post's life (created,
+    #: approved, sent, failed); None: off.
+    lifecycle_webhook: str | None = None
+    #: Deliveries of one notification tried before it is given up.
+    notify_max_attempts: int = 8
+    #: First wait before a notification that did not get through is tried again (doubles).
+    notify_retry_seconds: float = 30.0
+    #: Feeds polled at once by one daemon.
+    feed_concurrency: int = 20
+    #: Source watch: seconds between re-checks of one article's page.
+    watch_seconds: float = 3600.0
+    #: Source watch may re-check pages on non-public addresses (intranet sources).
+    watch_allow_private: bool = False
 
     @classmethod
     def settings_customise_sources(

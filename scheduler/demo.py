@@ -20,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.accounts import channels
-from scheduler.compose.filters import shorten
+from scheduler.compose.length import truncate_graphemes
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
 from scheduler.output import console, lit
+from scheduler.planning.expiry import source_expiry
 from scheduler.planning.plan import plan_article
 from scheduler.previews.preview import preview_posts
 from scheduler.previews.simulation import due_times
 from scheduler.previews.terminal import print_event, print_previews
+from scheduler.publishers.split import threads_allowed
 from scheduler.storage import database, migrations
 
 SAMPLE = Path(__file__).parent / "samples" / "ice_and_iron.txt"
@@ -60,7 +62,8 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
     console.print(f"{SAMPLE.name}: {stored.quotes} quotes, {stored.milestones} milestones")
     for q in extraction.quotes:
         console.print(
-            f"  [cyan]{lit(q.speaker or '?')}[/]: “{lit(shorten(q.text, 70))}”", highlight=False
+            f"  [cyan]{lit(q.speaker or '?')}[/]: “{lit(truncate_graphemes(q.text, 70))}”",
+            highlight=False,
         )
     for m in extraction.milestones:
         console.print(
@@ -105,13 +108,26 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
         env = state.template_env()
         for chan in made:
             assert article_id is not None
+            publisher = channels.publisher_for(chan, reveal=False)
             result = plan_article(
-                session, env, article_id, chan, kinds=("quote", "milestone"), start=start
+                session,
+                env,
+                article_id,
+                chan,
+                kinds=("quote", "milestone"),
+                start=start,
+                fits=publisher.fits,
+                thread=threads_allowed(publisher),
+                expires=lambda source, chan=chan: source_expiry(
+                    session, source.kind, source.id, chan
+                ),
             )
             console.print(
                 f"{chan.name} ({chan.platform}, {chan.slots} {TIMEZONE}): "
                 f"{len(result.created)} posts queued"
             )
+            for note in result.notes:
+                console.print(f"  note: {note}", markup=False)
 
     assert article_id is not None
     desk_step(engine, state.template_env(), article_id, start, work)
@@ -176,7 +192,7 @@ def desk_step(engine: Any, env: Any, article_id: int, start: dt.datetime, work: 
             m = c["lengths"][0]
             console.print(
                 f"  draft {post_id}, {c['due_local']}, {m['count']}/{m['limit']} {m['unit']}: "
-                f"{lit(shorten(c['text'].splitlines()[0], 60))}",
+                f"{lit(truncate_graphemes(c['text'].splitlines()[0], 60))}",
                 highlight=False,
             )
     if len(ids) < 2:

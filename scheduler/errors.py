@@ -101,3 +101,7 @@ class GrantRevoked(RetryableError):
 class TokenEndpointUnavailable(RetryableError):
     """The token endpoint did not answer usefully (5xx, timeout, connection
     refused) after the retries: try again later; the grant is not revoked."""
+
+
+class FeedError(SchedulerError):
+    """A feed that cannot be added, found or read."""

@@ -68,6 +68,7 @@ STATUS_STYLE = {
     "rejected": "dim",
     "dry-run": "blue",
     "retry": "yellow",
+    "held": "yellow",
 }
 
 

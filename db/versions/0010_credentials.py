@@ -4,7 +4,7 @@ One row per connected channel. `secret` is a Fernet token (access token,
 refresh token, client credentials together); the rest is what may be shown.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 04:20:00
 """
 
@@ -15,7 +15,7 @@ import scheduler.storage.models
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from scheduler.accounts.platforms import connectable
+from scheduler.compose import options as post_options
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
 from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, set_evergreen
 from scheduler.planning.slots import parse_slots
@@ -55,15 +56,45 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+#: Options the scheduler reads itself, whatever the platform; adapters never see them.
+#: `watch`: re-check a quote's source page before sending (default on).
+SCHEDULER_OPTIONS = ("watch",)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"option {name} takes true or false, not {value!r}")
+
+
+def watch_enabled(channel: Channel) -> bool:
+    """Whether source watch re-checks this channel's quote posts before they go."""
+    return _flag("watch", (channel.options or {}).get("watch", True))
+
+
 def validate_options(platform: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The adapter's options and the post-text ones (credit, hashtags, link;
+    `compose.options`), each checked by its own model."""
     cls = publisher_class(platform)
+    post, rest = post_options.split(options)
+    own = {k: _flag(k, rest[k]) for k in SCHEDULER_OPTIONS if k in rest}
+    theirs = {k: v for k, v in rest.items() if k not in SCHEDULER_OPTIONS}
     try:
-        model = cls.Options.model_validate(options)
+        model = cls.Options.model_validate(theirs)
+        post_model = post_options.PostOptions.model_validate(post)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "options"
         raise ConfigError(f"{platform} option {field}: {err['msg']}") from None
-    return model.model_dump(mode="json", exclude_defaults=False)
+    return (
+        model.model_dump(mode="json", exclude_defaults=False)
+        | post_model.model_dump(mode="json", exclude_defaults=True)
+        | own
+    )
 
 
 def add_channel(
@@ -152,7 +183,11 @@ def channel_info(channel: Channel, *, reveal: bool, engine: Engine | None = None
     return ChannelInfo(
         name=channel.name,
         platform=channel.platform,
-        options=dict(channel.options or {}),
+        options={
+            k: v
+            for k, v in post_options.split(channel.options or {})[1].items()
+            if k not in SCHEDULER_OPTIONS
+        },
         secret=secret,
         timezone=channel.timezone,
         tokens=tokens,

@@ -15,7 +15,17 @@ import sys
 
 import typer
 
-from scheduler.cli import channels, daemon, database, ingest, plan, previews, queue, review
+from scheduler.cli import (
+    channels,
+    daemon,
+    database,
+    feeds,
+    ingest,
+    plan,
+    previews,
+    queue,
+    review,
+)
 from scheduler.cli.common import root, run
 
 app = typer.Typer(
@@ -43,6 +53,7 @@ app.add_typer(ingest.quotes_app, name="quotes")
 app.add_typer(ingest.milestones_app, name="milestones")
 app.add_typer(channels.app, name="channels")
 app.add_typer(queue.app, name="queue")
+app.add_typer(feeds.app, name="feeds")
 
 
 def main(argv: list[str] | None = None) -> None:

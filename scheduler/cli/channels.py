@@ -298,6 +298,13 @@ def channels_calendar(
         typer.Option(help="29 February milestones in other years: feb28, mar1 or skip."),
     ] = "feb28",
     person: Annotated[str | None, typer.Option(help="Only milestones about this person.")] = None,
+    share_slots: Annotated[
+        bool,
+        typer.Option(
+            "--share-slots",
+            help="Let calendar posts take a minute another post of the channel holds.",
+        ),
+    ] = False,
     off: Annotated[bool, typer.Option("--off", help="Turn calendar posts off.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -312,7 +319,11 @@ def channels_calendar(
         days = [int(d) for d in countdown.replace(" ", "").split(",") if d]
     except ValueError:
         raise ConfigError(f"--countdown takes whole days like 7,1,0, not {countdown!r}") from None
-    rule = None if off else CalendarRule(on_this_day, throwback, days, at, leap_day, person)
+    rule = (
+        None
+        if off
+        else CalendarRule(on_this_day, throwback, days, at, leap_day, person, share_slots)
+    )
     with database.session_scope(state(ctx).engine()) as session:
         data = channels.set_calendar_rule(session, name, rule)
     if json_out:

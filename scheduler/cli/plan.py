@@ -119,6 +119,7 @@ def plan(
             lifetime=lifetime,
             again=again,
             review=current.settings.review,
+            settings=current.settings,
         )
     drafts = sum(1 for r in planned.rows if r["status"] == "draft")
     live = planned.skipped - planned.removed
@@ -137,6 +138,7 @@ def plan(
             if planned.removed
             else ""
         ),
+        notes=planned.notes,
         skipped=planned.skipped,
         removed=planned.removed,
         drafts=drafts,

@@ -125,7 +125,14 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
         )
         if src["kind"] == "quote" and not src["verbatim"]:
             console.print("[red]NOT verbatim:[/] the quote was edited away from its source")
-    if data["last_error"]:
+    if data["status"] == "held" and data["last_error"]:
+        # Source watch: the quoted words changed on the page; a person decides.
+        console.print(f"[yellow]held:[/] {lit(data['last_error'])}")
+        console.print(
+            f"send it as it is with `scheduler queue retry {data['id']}`,"
+            f" or drop it with `scheduler queue cancel {data['id']}`"
+        )
+    elif data["last_error"]:
         console.print(f"[red]last error:[/] {lit(data['last_error'])}")
     if data["status"] == "queued" and data["next_attempt_local"]:
         console.print(f"[yellow]next try:[/] {data['next_attempt_local']}")
@@ -195,8 +202,9 @@ def queue_approve(ctx: typer.Context, post_ids: list[int], json_out: JsonOpt = F
     from scheduler.desk.review import approve_posts
     from scheduler.storage import database
 
-    with database.session_scope(state(ctx).engine()) as session:
-        done = approve_posts(session, post_ids)
+    current = state(ctx)
+    with database.session_scope(current.engine()) as session:
+        done = approve_posts(session, post_ids, settings=current.settings)
     if json_out:
         print_json({"approved": done})
         return

@@ -29,7 +29,8 @@ def review(
 
     from scheduler.desk.review import draft_ids
 
-    engine = state(ctx).engine()
+    current = state(ctx)
+    engine = current.engine()
     with Session(engine) as session:
         ids = draft_ids(session, channel)
     if not ids:
@@ -37,7 +38,7 @@ def review(
         return
     tally = dict.fromkeys(("approved", "edited", "rejected", "skipped"), 0)
     for n, post_id in enumerate(ids, 1):
-        if _decide(engine, post_id, n, len(ids), tally) == "quit":
+        if _decide(engine, post_id, n, len(ids), tally, current.settings) == "quit":
             break
     with Session(engine) as session:
         left = len(draft_ids(session, channel))
@@ -47,7 +48,9 @@ def review(
     )
 
 
-def _decide(engine: Any, post_id: int, n: int, total: int, tally: dict[str, int]) -> str:
+def _decide(
+    engine: Any, post_id: int, n: int, total: int, tally: dict[str, int], settings: Any
+) -> str:
     """Show one draft and act on keys until it is decided, skipped or the person quits."""
     from sqlmodel import Session
 
@@ -66,7 +69,9 @@ def _decide(engine: Any, post_id: int, n: int, total: int, tally: dict[str, int]
         try:
             if key == "a":
                 with database.session_scope(engine) as session:
-                    console.print(review.approve(session, post_id)["message"], markup=False)
+                    console.print(
+                        review.approve(session, post_id, settings=settings)["message"], markup=False
+                    )
                 tally["approved"] += 1
                 return "approve"
             if key == "r":

@@ -468,7 +468,14 @@ def template_file(name: str) -> str:
 
 
 def list_templates(env: jinja2.Environment) -> list[str]:
-    return sorted({t.removesuffix(".j2") for t in env.list_templates(extensions=["j2"])})
+    # `_footer.j2` and the like are pieces other templates include, not posts.
+    return sorted(
+        {
+            t.removesuffix(".j2")
+            for t in env.list_templates(extensions=["j2"])
+            if not t.startswith("_")
+        }
+    )
 
 
 def load(env: jinja2.Environment, name: str) -> jinja2.Template:

@@ -1,4 +1,9 @@
-"""Filters available inside post templates."""
+"""Filters available inside post templates.
+
+`quoted` and `fit` mark the pieces of a post that may be shortened to fit the
+channel (`compose.fitting` gives them their room); `shorten(n)` sets a room by
+hand. All three cut only between sentences or clauses (`compose.shortening`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import datetime as dt
 
 import regex
 
-from scheduler.compose.length import truncate_graphemes
+from scheduler.compose import shortening
 
 _WORD = regex.compile(r"[\p{L}\p{N}_]+")
 
@@ -21,7 +26,21 @@ def hashtag(value: str) -> str:
 
 
 def shorten(value: str, limit: int = 200) -> str:
-    return truncate_graphemes(str(value), int(limit))
+    """At most `limit` graphemes (or the channel's room, when less), cut
+    between sentences or clauses, an ellipsis after a cut clause."""
+    room = shortening.BUDGET.get()
+    return shortening.shortened(str(value), int(limit) if room is None else min(room, int(limit)))
+
+
+def fit(value: str) -> str:
+    """The text whole, or shortened at a boundary to the room the channel leaves."""
+    return shortening.shortened(str(value))
+
+
+def quoted(value: str) -> str:
+    """“The words” in quotation marks, whole or cut at a boundary to the room the
+    channel leaves, with the ellipsis outside the marks: “First sentence.” …"""
+    return shortening.quoted(str(value))
 
 
 def date_format(value: dt.date | dt.datetime, precision: str = "day") -> str:
@@ -41,6 +60,8 @@ def years_since(value: dt.date, today: dt.date | None = None) -> int:
 FILTERS = {
     "hashtag": hashtag,
     "shorten": shorten,
+    "fit": fit,
+    "quoted": quoted,
     "date_format": date_format,
     "years_since": years_since,
 }

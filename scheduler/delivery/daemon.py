@@ -11,6 +11,11 @@ send wakes the loop to claim the next. Leases of posts in flight are renewed
 while the daemon lives; if it is killed, they run out and any daemon takes the
 posts back. SIGTERM/SIGINT stop new claims, let sends in flight finish (bounded
 by the lease), then exit.
+
+Beside the send loop, two tasks of their own, each with its own HTTP client:
+polling feeds when they fall due (`scheduler.feeds.poller`; new articles are
+planned and wake the loop) and delivering the notification outbox
+(`notify`). Their database work is short and off the event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import importlib
 import logging
 import signal
 import time
@@ -89,6 +95,9 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         #: Set once the LISTEN connection is up (tests wait on it).
         self.listening = asyncio.Event()
+        #: Feed polls and notifications delivered so far (tests and status count them).
+        self.feed_polls = 0
+        self.notified = 0
 
     async def run_once(self) -> list[SendEvent]:
         """Publish what is due now, then return (`scheduler daemon --once`)."""
@@ -123,6 +132,9 @@ class Daemon:
                     next_run_time=dt.datetime.now(dt.UTC),
                     coalesce=True,
                     max_instances=1,
+                    # Run even when the loop was busy at its time (start-up on
+                    # a loaded machine); APScheduler's default drops it after 1 s.
+                    misfire_grace_time=None,
                 )
                 # Connected channels' tokens: refreshed before they run out even
                 # when the channel posts rarely; warnings a week ahead.
@@ -138,6 +150,7 @@ class Daemon:
             # Leases are renewed until the last send in flight is done.
             stop_beat = self.dispatcher.start_heartbeat()
             background: list[asyncio.Task[None]] = []
+            side: list[asyncio.Task[None]] = []
             if self.listen:
                 background.append(
                     asyncio.create_task(
@@ -146,6 +159,11 @@ class Daemon:
                         )
                     )
                 )
+            if not self.dry_run:
+                # Feeds and notifications run beside the send loop, each on its
+                # own HTTP client: a slow feed or notifier never holds a send.
+                side.append(asyncio.create_task(self._feeds_loop()))
+                side.append(asyncio.create_task(self._notify_loop()))
             self.wake()
             await self._loop()
             # Stopping: no new claims; sends in flight finish. If they outlast a
@@ -154,6 +172,13 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
             await self.dispatcher.drain(timeout=self.settings.lease_seconds)
             stop_beat()
+            # A poll or a delivery cut short is taken up again later (a feed's
+            # claim runs out; a notification is delivered at least once).
+            for task in side:
+                task.cancel()
+            for task in side:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             for task in background:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, timeout=5)
@@ -218,6 +243,58 @@ class Daemon:
             except Exception:
                 # A database hiccup must not kill the daemon; the sweep retries.
                 log.exception("dispatch pass failed")
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 0.05))
+
+    async def _feeds_loop(self) -> None:
+        """Poll each feed when it is due; wake the send loop when posts were planned."""
+        # Imported off the event loop: at start-up the loop has timers to keep.
+        for name in ("scheduler.feeds.poller", "scheduler.compose", "scheduler.ingest.fetch"):
+            await asyncio.to_thread(importlib.import_module, name)
+        from scheduler.compose import make_environment
+        from scheduler.feeds.poller import Poller
+
+        async with make_client(self.settings.request_timeout_seconds) as client:
+            poller = Poller(
+                self.engine,
+                self.settings,
+                client,
+                lambda: make_environment(self.settings.templates),
+            )
+            while not self._stop.is_set():
+                wait = self._sweep_seconds()
+                try:
+                    polled = await poller.poll()
+                    self.feed_polls += len(polled)
+                    if any(p.posts for p in polled):
+                        self.wake()
+                    nxt = await asyncio.to_thread(poller.next_due)
+                    if nxt is not None:
+                        wait = min(wait, (nxt - dt.datetime.now(dt.UTC)).total_seconds())
+                    # Not below a second: a feed due but claimed by another
+                    # daemon must not make this one spin.
+                    wait = max(wait, min(1.0, self._sweep_seconds()))
+                except Exception:
+                    log.exception("polling feeds failed")
+                await self._pause(wait)
+
+    async def _notify_loop(self) -> None:
+        """Deliver the notification outbox, retrying what did not get through."""
+        await asyncio.to_thread(importlib.import_module, "scheduler.delivery.notify")
+        from scheduler.delivery.notify import Notifier
+
+        async with make_client(self.settings.request_timeout_seconds) as client:
+            notifier = Notifier(
+                self.engine, self.settings, client, retry_seconds=self.settings.notify_retry_seconds
+            )
+            while not self._stop.is_set():
+                try:
+                    self.notified += await notifier.drain()
+                except Exception:
+                    log.exception("delivering notifications failed")
+                await self._pause(min(self._sweep_seconds(), 5.0))
 
     def _arm_wake_up(self) -> None:
         if self._scheduler is None or self._stop.is_set() or self.dispatcher is None:

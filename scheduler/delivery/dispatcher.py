@@ -39,6 +39,7 @@ from scheduler.delivery import attempts
 from scheduler.delivery.events import SendEvent
 from scheduler.delivery.exchange import Exchange, Flight, Pass, one_line
 from scheduler.delivery.outgoing import make_client, outgoing
+from scheduler.delivery.watch import Watcher
 from scheduler.errors import (
     PermanentError,
     RetryableError,
@@ -133,6 +134,8 @@ class Dispatcher:
         self._running = 0
         self._ended = 0
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        #: Source watch (built on first use, on the send client).
+        self.watcher: Watcher | None = None
 
     @property
     def lease(self) -> dt.timedelta:
@@ -432,6 +435,10 @@ class Dispatcher:
             flight.publisher,
             flight.begun,
         )
+        if flight.watch is not None:
+            held = await self._watcher().check(flight.watch)
+            if held is not None:
+                return attempts.Outcome(PostStatus.held, held, attempt_outcome="not-sent")
         try:
             result = await publisher.publish(self._client(), flight.out)
         except RetryableError as exc:
@@ -537,6 +544,11 @@ class Dispatcher:
         return publisher
 
     # -- helpers -----------------------------------------------------------------
+
+    def _watcher(self) -> Watcher:
+        if self.watcher is None:
+            self.watcher = Watcher(self.engine, self.settings, self._client())
+        return self.watcher
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:

@@ -27,9 +27,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
-from scheduler.accounts.channels import publisher_for
+from scheduler.accounts.channels import publisher_for, watch_enabled
 from scheduler.config import Settings
-from scheduler.delivery import attempts, claims
+from scheduler.delivery import attempts, claims, notify, watch
 from scheduler.delivery.events import SendEvent
 from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
@@ -60,6 +60,8 @@ class Flight:
     lease_until: float = 0.0
     #: Passes that failed to write this send's outcome so far.
     record_tries: int = 0
+    #: Set when the post's source page is re-checked before it goes (source watch).
+    watch: watch.Target | None = None
 
     @property
     def begun(self) -> attempts.Started:
@@ -152,10 +154,50 @@ class Exchange:
                 # caller writes them one by one instead (`finish_each`).
                 conn.rollback()
                 result.recorded = False
+            else:
+                # In the outcomes' transaction: a message exists iff its outcome does.
+                self._tell(conn, [f for f in done if f.post.id in result.kept])
             if room is not None and budget > 0:
                 self._claim(conn, now, room, budget, result)
             conn.commit()
         return result
+
+    def _tell(self, conn: Connection, done: list[Flight]) -> None:
+        """Outbox rows for recorded outcomes a person should hear of; and a
+        channel whose credentials were refused (HTTP 401) is paused, since
+        every other post of it would fail the same way."""
+        if not done:
+            return
+        paused: dict[int, Flight] = {}
+        notices: list[notify.Notice] = []
+        for f in done:
+            outcome = f.result
+            status = outcome.status.value
+            if status == "failed" and outcome.status_code == 401:
+                paused.setdefault(f.channel_id, f)
+            if status in ("failed", "unknown", "held", "sent"):
+                notices.append(
+                    notify.Notice(status, f.post.id, f.channel.name, f.channel_id, outcome.error)
+                )
+        for channel_id, f in paused.items():
+            channels_table = Channel.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                sa.update(channels_table)
+                .where(channels_table.c.id == channel_id)
+                .values(paused=True)
+            )
+            log.error("channel %s paused: its credentials were refused", f.channel.name)
+            notices.append(
+                notify.Notice(
+                    "paused",
+                    None,
+                    f.channel.name,
+                    channel_id,
+                    f"its credentials were refused (post {f.post.id}: {f.result.error})",
+                )
+            )
+        if notify.wanted(self.settings):
+            notify.enqueue(conn, self.settings, notices)
 
     def _claim(
         self,
@@ -188,7 +230,19 @@ class Exchange:
             if budget <= 0:
                 break
         attempts.fail_unsent(conn, self.owner, failures)
+        if failures and notify.wanted(self.settings):
+            names = {e.post_id: e.channel for e in result.failed}
+            notify.enqueue(
+                conn,
+                self.settings,
+                [notify.Notice("failed", i, names.get(i, "?"), None, e) for i, e in failures],
+            )
         ids = attempts.insert_attempts(conn, self.owner, [f.post.id for f in result.started], now)
+        watched = [f for f in result.started if self._watched(f.channel)]
+        if watched:
+            found = watch.targets(conn, [f.post.id for f in watched])
+            for flight in watched:
+                flight.watch = found.get(flight.post.id)
         for flight in result.started:
             flight.started = attempts.Started(ids[flight.post.id], flight.post.attempts)
 
@@ -227,6 +281,12 @@ class Exchange:
             )
             return None
         return Flight(channel_id, post, channel, publisher, out)
+
+    def _watched(self, channel: Channel) -> bool:
+        try:
+            return watch_enabled(channel)
+        except SchedulerError:
+            return True  # a stored value that does not read: watch, the safe side
 
     def _channel(self, conn: Connection, channel_id: int, stored: tuple[Any, ...]) -> Channel | str:
         """The channel as an object, or why its row cannot be read. Rows rarely
@@ -285,6 +345,10 @@ class Exchange:
                 with self.engine.connect() as conn:
                     if attempts.finish(conn, post_id, flight.attempt_id, self.owner, flight.result):
                         kept.add(post_id)
+                        # Its own transaction after the outcome's: this path is
+                        # the rare one (a batch the database refused).
+                        self._tell(conn, [flight])
+                        conn.commit()
                 recorded.add(post_id)
             except Exception as exc:
                 # The post stays leased until its lease runs out; then it is
@@ -317,16 +381,23 @@ class Exchange:
                 log.info("took back posts from stopped daemons: %s", recovered)
             expired = expire_due(session, now)
             missed = claims.mark_missed(session, now, self.settings.grace_seconds)
-        return [
-            *self._missed_events([i for i in expired], now, EXPIRED),
-            *self._missed_events([i for i, _grace in missed], now),
-        ]
+            events = [
+                *self._missed_events(session, [i for i in expired], now, EXPIRED),
+                *self._missed_events(session, [i for i, _grace in missed], now),
+            ]
+            if events and notify.wanted(self.settings):
+                notify.enqueue(
+                    session,
+                    self.settings,
+                    [notify.Notice("missed", e.post_id, e.channel, None, e.error) for e in events],
+                )
+        return events
 
     def _missed_events(
-        self, post_ids: list[int], now: dt.datetime, why: str | None = None
+        self, session: Session, post_ids: list[int], now: dt.datetime, why: str | None = None
     ) -> list[SendEvent]:
         events = []
-        with Session(self.engine) as session:
+        if post_ids:
             for post_id in post_ids:
                 try:
                     row = session.execute(

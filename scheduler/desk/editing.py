@@ -85,8 +85,9 @@ def unquoted_words(text: str, sources: list[str]) -> list[str]:
 
 
 def quote_sources(session: Session, post: Post) -> list[str] | None:
-    """What a quote post may quote: the quote as stored and its source sentence
-    (None when the post is not from a stored quote)."""
+    """What a quote post may quote: the quote as stored (joined with its other
+    parts when an attribution broke it) and its source sentences (None when the
+    post is not from a stored quote)."""
     from scheduler.ingest.articles import sentence_around
 
     if post.source_kind != "quote" or post.source_id is None:
@@ -95,7 +96,16 @@ def quote_sources(session: Session, post: Post) -> list[str] | None:
     article = session.get(Article, quote.article_id) if quote else None
     if quote is None or article is None:
         return None
-    return [quote.text, sentence_around(article.text, quote.start, quote.end)]
+    from scheduler.planning.whole_quotes import whole_quote_of
+
+    # A quote broken by its attribution is posted whole (`whole_quotes`): its
+    # joined words and every part's sentence may be quoted.
+    whole = whole_quote_of(session, quote)
+    parts = whole.parts if whole is not None else (quote,)
+    sources = [whole.text] if whole is not None else []
+    for part in parts:
+        sources += [part.text, sentence_around(article.text, part.start, part.end)]
+    return sources
 
 
 def check_verbatim(session: Session, post: Post, text: str, *, not_verbatim: bool) -> bool | None:

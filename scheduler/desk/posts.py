@@ -60,10 +60,11 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
         PostStatus.cancelled,
         PostStatus.missed,
         PostStatus.unknown,
+        PostStatus.held,
     ):
         raise PlanningError(
-            f"post {post.id} is {post.status}; only failed, cancelled, missed or unknown "
-            "posts can be retried"
+            f"post {post.id} is {post.status}; only failed, cancelled, missed, unknown "
+            "or held posts can be retried"
         )
     now = now or utcnow()
     if is_expired(post, now):
@@ -73,6 +74,8 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
             f"post {post.id} expired at {show(post.expires_at, zone)}; old news is not sent "
             "late (queue a new post with `queue add` instead)"
         )
+    # A held post a person retries is released: it goes as it is, the page unread.
+    released = {"watch_released": True} if status is PostStatus.held else {}
     return _update(
         session,
         post,
@@ -81,6 +84,7 @@ def retry_post(session: Session, post: Post, now: dt.datetime | None = None) -> 
         due_at=max(post.due_at, now),
         next_attempt_at=None,
         last_error=None,
+        **released,
     )
 
 

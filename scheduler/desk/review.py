@@ -11,7 +11,7 @@ again (`plan --again` aside).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -21,6 +21,9 @@ from scheduler.desk.posts import get_post, post_dict
 from scheduler.errors import PlanningError
 from scheduler.planning.slots import free_slots
 from scheduler.storage.models import Channel, Post, PostStatus, utcnow
+
+if TYPE_CHECKING:
+    from scheduler.config import Settings
 from scheduler.when import show
 
 
@@ -76,10 +79,16 @@ def _draft(session: Session, post_id: int, verb: str) -> tuple[Post, Channel]:
     return post, channel
 
 
-def approve(session: Session, post_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+def approve(
+    session: Session,
+    post_id: int,
+    now: dt.datetime | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
     """Queue a draft. A slot already passed gives way to the channel's next free
     slot (`moved_from` says which it was). Refused when the post is over its
-    platform's limit, or would go out after its expiry."""
+    platform's limit, or would go out after its expiry. With `settings`, the
+    lifecycle webhook hears of it (in this transaction's outbox)."""
     now = now or utcnow()
     post, channel = _draft(session, post_id, "approved")
     counted = count(post, channel)
@@ -101,6 +110,12 @@ def approve(session: Session, post_id: int, now: dt.datetime | None = None) -> d
             "could go out; reject it"
         )
     _set(session, post, PostStatus.draft, status=PostStatus.queued.value, due_at=due)
+    if settings is not None:
+        from scheduler.delivery import notify
+
+        notify.enqueue(
+            session, settings, [notify.Notice("approved", post_id, channel.name, channel.id)]
+        )
     due_local = show(due, channel.timezone)
     was = show(moved_from, channel.timezone) if moved_from else None
     return {
@@ -126,11 +141,14 @@ def reject(session: Session, post_id: int) -> dict[str, Any]:
 
 
 def approve_posts(
-    session: Session, post_ids: list[int], now: dt.datetime | None = None
+    session: Session,
+    post_ids: list[int],
+    now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Approve each, in the order given; one refusal approves none (the caller's
     transaction rolls back)."""
-    return [approve(session, i, now) for i in post_ids]
+    return [approve(session, i, now, settings) for i in post_ids]
 
 
 def reject_posts(session: Session, post_ids: list[int]) -> list[dict[str, Any]]:

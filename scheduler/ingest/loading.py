@@ -57,6 +57,14 @@ def load_article(
     return _to_article(raw, name, declared_type, charset)
 
 
+def article_from_bytes(
+    raw: bytes, name: str, content_type: str | None = None, charset: str | None = None
+) -> LoadedArticle:
+    """An article from bytes already fetched (a feed's entry, a page re-checked),
+    cleaned exactly as `load_article` cleans it, so the texts compare."""
+    return _to_article(raw, name, content_type, charset)
+
+
 def _to_article(
     raw: bytes, name: str, declared_type: str | None, charset: str | None
 ) -> LoadedArticle:

@@ -13,8 +13,11 @@
 Every calendar post expires at the end of the local day it was meant for: a
 countdown or an anniversary sent a day late is wrong, so it must not go at all.
 
-Times come from APScheduler triggers: the channel's first slot that local day, or
-the calendar's fallback time on a day without a slot.
+Times come from APScheduler triggers: the channel's first slot that local day
+that no other post of the channel holds, or the calendar's fallback time on a
+day without a free slot (`share_slots` lets a calendar post share a minute). An
+on-this-day post or a throwback is not made for a milestone the channel posted
+about within `collisions.REPEAT_WINDOW`: it would say the same thing again.
 """
 
 from __future__ import annotations
@@ -29,16 +32,19 @@ from sqlmodel import Session, select
 
 from scheduler.compose import render
 from scheduler.errors import PlanningError
+from scheduler.planning.collisions import minute, recent_repeat, taken_minutes
 from scheduler.planning.plan import (
     PlanResult,
     article_context,
+    article_tags,
+    channel_context,
     milestone_context,
     needs_review,
     new_post,
 )
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.slots import iter_slots, parse_slots
-from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus
+from scheduler.storage.models import Article, Channel, Milestone, Post
 
 
 def anniversary(date: dt.date, year: int, leap_day: str = "feb28") -> dt.date | None:
@@ -60,19 +66,40 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     return begin, end.astimezone(dt.UTC)
 
 
-def time_on(channel: Channel, day: dt.date, at: str) -> tuple[dt.datetime, str]:
-    """When to post on a local day: the channel's first slot that day, else `at`.
-    Returns the UTC time and how it was chosen."""
+def time_on(
+    channel: Channel, day: dt.date, at: str, taken: set[dt.datetime] | None = None
+) -> tuple[dt.datetime, str] | None:
+    """When to post on a local day: the channel's first slot that day no other
+    post holds (`taken`: minutes in UTC), else `at`. Returns the UTC time and
+    how it was chosen, or None when every one of them is taken."""
+    taken = taken or set()
     begin, end = day_bounds(day, channel.timezone)
-    first = next(iter_slots(parse_slots(channel.slots, channel.timezone), begin), None)
-    if first is not None and first < end:
-        return first, f"first slot of '{channel.slots}' that day"
+    passed = 0
+    for when in iter_slots(parse_slots(channel.slots, channel.timezone), begin):
+        if when >= end:
+            break
+        if minute(when) not in taken:
+            if passed:
+                return when, f"first free slot of '{channel.slots}' that day ({passed} taken)"
+            return when, f"first slot of '{channel.slots}' that day"
+        passed += 1
+    fire = _calendar_time(channel, day, at, begin, end)
+    if minute(fire) in taken:
+        return None
+    if passed:
+        return fire, f"every slot that day taken; calendar time {at}"
+    return fire, f"no slot that day; calendar time {at}"
+
+
+def _calendar_time(
+    channel: Channel, day: dt.date, at: str, begin: dt.datetime, end: dt.datetime
+) -> dt.datetime:
     # The calendar time as a one-slot list, so a time in a DST gap follows the
     # slots' rule (the first valid instant after the gap).
     fire = next(iter_slots(parse_slots(at, channel.timezone), begin), None)
-    if fire is None:
+    if fire is None or fire >= end:
         raise PlanningError(f"calendar time {at!r} has no instant on {day}")
-    return fire.astimezone(dt.UTC), f"no slot that day; calendar time {at}"
+    return fire
 
 
 def _planned_days(
@@ -110,7 +137,10 @@ def plan_calendar(
         stmt = stmt.where(Milestone.person == rule.person)
     milestones = list(session.exec(stmt))
     articles: dict[int, Article] = {}
-    base_channel = {"name": channel.name, "platform": channel.platform}
+    tags: dict[int, list[str]] = {}
+    base_channel = channel_context(channel)
+    # One post per minute on the channel, unless it asks to share slots.
+    taken = set() if rule.share_slots else taken_minutes(session, channel, start)
     draft = needs_review(channel)
 
     def add(m: Milestone, template: str, when: dt.datetime, reason: str, **extra: Any) -> None:
@@ -118,10 +148,11 @@ def plan_calendar(
             article = session.get(Article, m.article_id)
             assert article is not None
             articles[m.article_id] = article
+            tags[m.article_id] = article_tags(session, article)
         article = articles[m.article_id]
         context = {
             "milestone": milestone_context(m),
-            "article": article_context(article),
+            "article": article_context(article, tags[m.article_id]),
             "channel": base_channel,
             **extra,
         }
@@ -135,16 +166,38 @@ def plan_calendar(
         post.reason = reason
         session.add(post)
         result.created.append(post)
+        if not rule.share_slots:
+            taken.add(minute(when))
 
     def time_for(day: dt.date, done: set[dt.date]) -> tuple[dt.datetime, str] | None:
-        """When to post on `day`, or None when outside the window or already planned."""
-        when, how = time_on(channel, day, rule.at)
-        if not start <= when <= until:
+        """When to post on `day`, or None when outside the window, already
+        planned, or every minute the channel could use that day is taken."""
+        nominal = time_on(channel, day, rule.at)
+        assert nominal is not None  # nothing is taken
+        if not start <= nominal[0] <= until:
             return None
         if day in done:
             result.skipped += 1
             return None
-        return when, how
+        slot = time_on(channel, day, rule.at, taken)
+        if slot is None or not start <= slot[0] <= until:
+            result.notes.append(
+                f"{channel.name} {day.isoformat()}: every slot and the calendar time "
+                f"{rule.at} already hold a post; nothing added (--share-slots allows it)"
+            )
+            return None
+        return slot
+
+    def repeats(m: Milestone, when: dt.datetime) -> bool:
+        """A post of `m` on this channel near `when` already says it."""
+        near = recent_repeat(session, channel, m.id or 0, when)
+        if near is None:
+            return False
+        result.notes.append(
+            f"milestone {m.id}: post {near.id} ({near.template}, "
+            f"{near.due_at.date().isoformat()}) already says it; no calendar repeat"
+        )
+        return True
 
     first_year = start.astimezone(tz).year
     last_year = until.astimezone(tz).year
@@ -172,6 +225,8 @@ def plan_calendar(
                 )
                 if day.month != m.date.month or day.day != m.date.day:
                     reason += f"; 29 February in a common year, leap-day policy {rule.leap_day}"
+                if repeats(m, when):
+                    continue
                 add(m, "on_this_day", when, reason, years=years, day=day)
         elif m.tense == "planned" and rule.countdown:
             if m.precision != "day":
@@ -192,7 +247,9 @@ def plan_calendar(
                 )
                 add(m, "countdown", when, reason, days_left=days_left, day=day)
     if rule.throwback:
-        _plan_throwbacks(session, channel, rule, milestones, start, until, add, result)
+        _plan_throwbacks(
+            session, channel, rule, milestones, start, until, add, result, taken, repeats
+        )
     session.flush()
     return result
 
@@ -206,9 +263,12 @@ def _plan_throwbacks(
     until: dt.datetime,
     add: Any,
     result: PlanResult,
+    taken: set[dt.datetime],
+    repeats: Any,
 ) -> None:
     """One throwback per year- or month-precise past milestone, oldest first, each
-    in the next throwback slot that no pending post of the channel occupies."""
+    in the next throwback slot that no pending post of the channel occupies;
+    none for a milestone the channel posted about within the repeat window."""
     assert rule.throwback
     todo = []
     for m in milestones:
@@ -220,23 +280,17 @@ def _plan_throwbacks(
         todo.append(m)
     if not todo:
         return
-    taken = {
-        t
-        for t in session.exec(
-            select(Post.due_at).where(
-                Post.channel_id == channel.id,
-                Post.status.in_([PostStatus.queued.value, PostStatus.draft.value]),
-                Post.due_at >= start,
-            )
-        )
-    }
     slots = iter_slots(parse_slots(rule.throwback, channel.timezone), start)
     for when in slots:
         if when > until or not todo:
             break
-        if when in taken:
+        if minute(when) in taken:
             continue
-        m = todo.pop(0)
+        m = todo[0]
+        if repeats(m, when):
+            todo.pop(0)
+            continue
+        todo.pop(0)
         add(
             m,
             "throwback",

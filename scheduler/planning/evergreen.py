@@ -17,15 +17,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import render
+from scheduler.planning.collisions import minute, taken_minutes
 from scheduler.planning.plan import (
     PlanResult,
     article_context,
+    article_tags,
+    channel_context,
     needs_review,
     new_post,
     quote_context,
 )
 from scheduler.planning.rules import EvergreenRule
 from scheduler.planning.slots import iter_slots, parse_slots
+from scheduler.planning.whole_quotes import whole_quote_of
 from scheduler.storage.models import Article, Channel, Post, PostStatus, Quote
 from scheduler.when import show
 
@@ -77,6 +81,9 @@ def pick(
             .order_by(Quote.id)
         )
     )
+    # The later part of a quote interrupted by its attribution goes out only
+    # inside the whole quote.
+    quotes = [q for q in quotes if whole_quote_of(session, q) is not None]
     if not quotes:
         return None, f"no quotes with category {rule.category!r} (tag some with `quotes tag`)"
     cooldown = dt.timedelta(days=rule.cooldown_days)
@@ -131,11 +138,19 @@ def plan_evergreen(
         )
     )
     draft = needs_review(channel)
+    others = taken_minutes(session, channel, start)
     for when in iter_slots(parse_slots(rule.slots, channel.timezone), start):
         if when > until:
             break
         if when in planned:
             result.skipped += 1
+            continue
+        if minute(when) in others:
+            # One post per minute per channel: the cadence skips this slot.
+            result.notes.append(
+                f"{channel.name} {show(when, channel.timezone)}: another post holds this "
+                "minute; no evergreen post"
+            )
             continue
         quote, reason = pick(session, channel, rule, when)
         if quote is None:
@@ -144,9 +159,9 @@ def plan_evergreen(
         article = session.get(Article, quote.article_id)
         assert article is not None
         context = {
-            "quote": quote_context(quote),
-            "article": article_context(article),
-            "channel": {"name": channel.name, "platform": channel.platform},
+            "quote": quote_context(whole_quote_of(session, quote) or quote),
+            "article": article_context(article, article_tags(session, article)),
+            "channel": channel_context(channel),
         }
         text = render(env, rule.template, context)
         post = new_post(

@@ -94,6 +94,19 @@ def period_end(date: dt.date, precision: str, timezone: str) -> dt.datetime:
     return day_bounds(last, timezone)[1]
 
 
+def source_expiry(
+    session: Session, kind: str | None, source_id: int | None, channel: Channel
+) -> dt.datetime | None:
+    """When a post from this source stops being true: a planned milestone's
+    post ("Coming up") when the milestone's period is over; None: never."""
+    if kind != "milestone" or source_id is None:
+        return None
+    m = session.get(Milestone, source_id)
+    if m is None or m.tense != "planned":
+        return None
+    return period_end(m.date, m.precision, channel.timezone)
+
+
 def annotate_planned(
     session: Session,
     posts: list[Post],
@@ -111,10 +124,9 @@ def annotate_planned(
         candidates = []
         if expires_after is not None:
             candidates.append(post.due_at + expires_after)
-        if post.source_kind == "milestone" and post.source_id is not None:
-            m = session.get(Milestone, post.source_id)
-            if m is not None and m.tense == "planned":
-                candidates.append(period_end(m.date, m.precision, channel.timezone))
+        ends = source_expiry(session, post.source_kind, post.source_id, channel)
+        if ends is not None:
+            candidates.append(ends)
         if candidates:
             post.expires_at = min(candidates)
         session.add(post)

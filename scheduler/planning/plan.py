@@ -3,22 +3,33 @@ posting slots (`planning.slots`), one post per source, template and channel.
 On a channel that requires review the posts are drafts until a person approves
 them; a post a person cancelled or rejected is never planned again for the same
 source, template and channel unless asked (`again`).
+
+What cannot be posted as it stands is not planned, and the result says why: a
+quote with no known speaker (shown for review instead), a post that would
+already be expired at its slot ("Coming up" for a past event). Each post is
+rendered to fit its channel (`compose.fitting`), and a quote interrupted by its
+attribution is planned once, whole (`planning.whole_quotes`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 from sqlmodel import Session, select
 
-from scheduler.compose import load, render
+from scheduler.compose import load
+from scheduler.compose.fitting import render_to_fit
+from scheduler.compose.hashtags import subject_hashtags
+from scheduler.compose.options import read as read_post_options
+from scheduler.compose.wording import names_date, standalone, without_leading_date
 from scheduler.errors import NotFoundError, PlanningError
 from scheduler.planning.slots import free_slots
+from scheduler.planning.whole_quotes import WholeQuote, whole_quotes
 from scheduler.storage.models import (
     REMOVED_BY_HAND,
     Article,
@@ -48,25 +59,77 @@ class PlanResult:
     over_limit: list[int] = field(default_factory=list)
     #: Why something was not planned, in words (recurring planners).
     notes: list[str] = field(default_factory=list)
+    #: Posts not planned because they would be expired at their slot.
+    expired: int = 0
+    #: Quotes not planned because nobody is known to have said them.
+    no_speaker: list[Quote] = field(default_factory=list)
 
 
-def article_context(article: Article) -> dict[str, Any]:
+def article_tags(session: Session, article: Article) -> list[str]:
+    """Hashtags from the article's subject: its speakers and milestone people."""
+    people = list(session.exec(select(Quote.speaker).where(Quote.article_id == article.id)))
+    people += list(session.exec(select(Milestone.person).where(Milestone.article_id == article.id)))
+    return subject_hashtags(article.text, people)
+
+
+def article_context(article: Article, hashtags: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "id": article.id,
         "title": article.title or "",
         "url": article.url,
         "source": article.source,
         "published": article.published,
+        "hashtags": list(hashtags),
     }
 
 
-def quote_context(q: Quote) -> dict[str, Any]:
-    return {"text": q.text, "speaker": q.speaker, "cue": q.cue, "id": q.id}
+def channel_context(channel: Channel) -> dict[str, Any]:
+    """The channel as templates see it: its name and what it asks of post text."""
+    wanted = read_post_options(channel.options)
+    return {
+        "name": channel.name,
+        "platform": channel.platform,
+        "credit": wanted.credit,
+        "hashtags": wanted.hashtags,
+        "link": wanted.link,
+    }
+
+
+def _closed(words: str) -> str:
+    """A quote ends as a sentence: the comma the attribution took ("...at
+    home," she added) becomes the full stop it stands for."""
+    words = words.strip()
+    if words[-1:].isalnum():
+        return words + "."
+    if words[-1:] in ",;":
+        return words[:-1] + "."
+    return words
+
+
+def quote_context(q: Quote | WholeQuote) -> dict[str, Any]:
+    """A quote for templates; a whole quote's text is its parts joined."""
+    whole = q if isinstance(q, WholeQuote) else WholeQuote((q,), q.text)
+    return {
+        "text": _closed(whole.text),
+        "speaker": whole.speaker,
+        "cue": whole.cue,
+        "id": whole.first.id,
+        "parts": len(whole.parts),
+    }
 
 
 def milestone_context(m: Milestone) -> dict[str, Any]:
+    """A milestone for templates: `text` is its sentence standing alone (no
+    leading "Indeed," or "However,"), `rest` the same without a date it opens
+    with, and `states_date` / `rest_states_date` whether each names the year."""
+    text = standalone(m.text)
+    rest = without_leading_date(text)
     return {
-        "text": m.text,
+        "text": text,
+        "sentence": m.text,
+        "rest": rest,
+        "states_date": names_date(text, m.date),
+        "rest_states_date": names_date(rest, m.date),
         "date": m.date,
         "precision": m.precision,
         "tense": m.tense,
@@ -76,18 +139,24 @@ def milestone_context(m: Milestone) -> dict[str, Any]:
 
 
 def sources_for(
-    session: Session, article: Article, kinds: Sequence[str], templates: dict[str, str]
+    session: Session,
+    article: Article,
+    kinds: Sequence[str],
+    templates: dict[str, str],
+    result: PlanResult | None = None,
 ) -> list[Source]:
     sources: list[Source] = []
-    base = {"article": article_context(article)}
+    base = {"article": article_context(article, article_tags(session, article))}
     if "quote" in kinds:
-        for q in session.exec(
-            select(Quote).where(Quote.article_id == article.id).order_by(Quote.start)
-        ):
-            if not q.speaker:
-                continue  # a quote nobody can be credited for is not posted
-            ctx = dict(base, quote=quote_context(q))
-            sources.append(Source("quote", q.id or 0, templates["quote"], ctx))
+        quotes = list(session.exec(select(Quote).where(Quote.article_id == article.id)))
+        for whole in whole_quotes(quotes, article.text):
+            if not whole.speaker:
+                # Never posted as if someone had said it; shown for review instead.
+                if result is not None:
+                    result.no_speaker.extend(whole.parts)
+                continue
+            ctx = dict(base, quote=quote_context(whole))
+            sources.append(Source("quote", whole.first.id or 0, templates["quote"], ctx))
     if "milestone" in kinds:
         for m in session.exec(
             select(Milestone).where(Milestone.article_id == article.id).order_by(Milestone.start)
@@ -141,7 +210,9 @@ def plan_article(
     templates: dict[str, str] | None = None,
     start: dt.datetime | None = None,
     limit: int | None = None,
-    fits: Any = None,
+    fits: Callable[[str], bool] | None = None,
+    thread: bool = False,
+    expires: Callable[[Source], dt.datetime | None] | None = None,
     again: bool = False,
     review: bool | None = None,
 ) -> PlanResult:
@@ -150,7 +221,13 @@ def plan_article(
     default, read from the settings when None). Sources already planned for this
     channel are skipped, so planning twice is safe; so are sources whose post a
     person cancelled or rejected, unless `again`. Everything renders before
-    anything is written: one broken template, no posts."""
+    anything is written: one broken template, no posts.
+
+    `fits` is the channel's length rule: each post is shortened at sentence or
+    clause boundaries until it passes (unless `thread`: then it stays whole and
+    goes out as a thread). `expires` says when a source's post stops being
+    true; a post that would be expired at its slot is not planned and takes no
+    slot."""
     article = session.get(Article, article_id)
     if article is None:
         raise NotFoundError(f"no article with id {article_id}")
@@ -158,24 +235,37 @@ def plan_article(
     for kind in kinds:
         load(env, names[kind])
     result = PlanResult()
-    todo: list[tuple[Source, str]] = []
-    for source in sources_for(session, article, kinds, names):
+    start = start or utcnow()
+    todo: list[tuple[Source, str, bool, dt.datetime | None]] = []
+    chan = channel_context(channel)
+    for source in sources_for(session, article, kinds, names, result):
         statuses = planned_statuses(session, channel, source)
         live = statuses - {s.value for s in REMOVED_BY_HAND}
         if live or (statuses and not again):
             result.skipped += 1
             result.removed += 0 if live else 1
             continue
-        context = dict(source.context, channel={"name": channel.name, "platform": channel.platform})
-        todo.append((source, render(env, source.template, context)))
+        ends = expires(source) if expires is not None else None
+        if ends is not None and ends <= start:
+            result.expired += 1
+            continue
+        context = dict(source.context, channel=chan)
+        fitted = render_to_fit(env, source.template, context, fits, thread=thread)
+        todo.append((source, fitted.text, fitted.fits, ends))
         if limit is not None and len(todo) >= limit:
             break
-    start = start or utcnow()
     slots = free_slots(session, channel, start, len(todo))
     if len(slots) < len(todo):
         raise PlanningError(f"channel {channel.name} has fewer free slots than posts to plan")
     draft = needs_review(channel, review) if todo else False
-    for (source, text), when in zip(todo, slots, strict=True):
+    free = iter(slots)
+    for source, text, ok, ends in todo:
+        when = next(free)
+        if ends is not None and when >= ends:
+            # Expired before its slot: it takes no slot, the next post does.
+            result.expired += 1
+            free = iter([when, *free])
+            continue
         post = new_post(
             channel,
             text,
@@ -189,9 +279,19 @@ def plan_article(
         post.link = article.url
         session.add(post)
         result.created.append(post)
-        if fits is not None and not fits(text):
+        if not ok:
             result.over_limit.append(len(result.created) - 1)
     session.flush()
+    if result.expired:
+        result.notes.append(f"{result.expired} skipped: expired (the event is over)")
+    if result.no_speaker:
+        count = len(result.no_speaker)
+        result.notes.append(
+            f"{count} quote{'s' if count != 1 else ''} without a speaker: shown for review, "
+            "not planned (`scheduler quotes list` shows them; `queue add` posts one by hand)"
+        )
+        for q in result.no_speaker:
+            result.notes.append(f"  quote {q.id}: “{q.text}”")
     return result
 
 

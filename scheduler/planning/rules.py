@@ -44,6 +44,8 @@ class CalendarRule:
     leap_day: str = "feb28"
     #: Only milestones about this person (None: all).
     person: str | None = None
+    #: Calendar posts may take a minute another post of the channel holds.
+    share_slots: bool = False
 
 
 @dataclass

@@ -14,11 +14,13 @@ import jinja2
 from sqlmodel import Session, select
 
 from scheduler.accounts import channels
+from scheduler.config import Settings
 from scheduler.desk.posts import planned_dict
 from scheduler.errors import PlanningError
-from scheduler.planning.expiry import annotate_planned
+from scheduler.planning.expiry import annotate_planned, source_expiry
 from scheduler.planning.plan import plan_article
 from scheduler.planning.recurring import plan_recurring
+from scheduler.publishers.split import threads_allowed
 from scheduler.storage.models import Article, Channel
 from scheduler.when import parse_when
 
@@ -59,10 +61,13 @@ def plan_from_article(
     lifetime: dt.timedelta | None = None,
     again: bool = False,
     review: bool | None = None,
+    settings: Settings | None = None,
 ) -> Planned:
     """Queue posts from an article (an id or 'latest') on a channel; `start` is
     read in the channel's zone (default: now). `again` plans sources whose post
-    a person cancelled or rejected; `review` is the database-wide setting."""
+    a person cancelled or rejected; `review` is the database-wide setting. With
+    `settings`, the lifecycle webhook hears of each new post (in this
+    transaction's outbox)."""
     chan = channels.get_channel(session, channel)
     article_id = _article_id(session, article)
     when = parse_when(start, chan.timezone) if start else None
@@ -77,6 +82,8 @@ def plan_from_article(
         start=when,
         limit=limit,
         fits=publisher.fits,
+        thread=threads_allowed(publisher),
+        expires=lambda source: source_expiry(session, source.kind, source.id, chan),
         again=again,
         review=review,
     )
@@ -85,8 +92,20 @@ def plan_from_article(
     )
     session.flush()
     rows = [planned_dict(p, chan) for p in result.created]
+    if settings is not None and settings.lifecycle_webhook and result.created:
+        from scheduler.delivery import notify
+
+        notify.enqueue(
+            session,
+            settings,
+            [notify.Notice("created", p.id, chan.name, chan.id) for p in result.created],
+        )
     return Planned(
-        rows, [rows[i]["id"] for i in result.over_limit], result.skipped, removed=result.removed
+        rows,
+        [rows[i]["id"] for i in result.over_limit],
+        result.skipped,
+        list(result.notes),
+        removed=result.removed,
     )
 
 

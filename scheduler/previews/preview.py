@@ -23,6 +23,7 @@ from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
 from scheduler.ingest.articles import sentence_around
 from scheduler.planning.expiry import is_expired
+from scheduler.planning.whole_quotes import whole_quote_of
 from scheduler.storage.models import Article, Channel, Milestone, Post, PostStatus, Quote, utcnow
 from scheduler.when import local, parse_when, show
 
@@ -174,6 +175,16 @@ def provenance(session: Session, post: Post) -> dict[str, Any] | None:
         # An edit a person marked as no longer word for word (`queue edit --not-verbatim`).
         "verbatim": article.text[row.start : row.end] == row.text and post.verbatim is not False,
     }
+    if isinstance(row, Quote):
+        # The post quotes the words verbatim only when every part of the whole
+        # quote is in the article as stored and in the post uncut.
+        whole = whole_quote_of(session, row)
+        parts = whole.parts if whole is not None else (row,)
+        info["verbatim"] = all(
+            article.text[p.start : p.end] == p.text and p.text.strip().rstrip(",;") in post.text
+            for p in parts
+        )
+        info["parts"] = len(parts)
     info["words"] = row.text
     if isinstance(row, Quote):
         info["speaker"] = row.speaker

@@ -7,6 +7,8 @@ r"""The tables, and the post state machine.
     queued -> cancelled | missed (past due beyond the channel's grace period)
     draft -> rejected                       (a person said no at review)
     failed | cancelled | missed -> queued   (`queue retry`)
+    sending -> held                         (source watch: the quoted words changed)
+    held -> queued | cancelled              (`queue retry` releases it as it is)
     unknown -> sent | queued                (`queue reconcile` decides)
 
 Times are stored in UTC; `UTCDateTime` hands back aware datetimes on every dialect.
@@ -56,6 +58,8 @@ class PostStatus(enum.StrEnum):
     unknown = "unknown"
     missed = "missed"
     rejected = "rejected"
+    #: Not sent because its source changed under it (source watch); waits for a person.
+    held = "held"
 
 
 #: Which status may follow which; anything else is a bug or a race lost.
@@ -65,7 +69,7 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
         {PostStatus.sending, PostStatus.cancelled, PostStatus.missed, PostStatus.draft}
     ),
     PostStatus.sending: frozenset(
-        {PostStatus.sent, PostStatus.failed, PostStatus.unknown, PostStatus.queued}
+        {PostStatus.sent, PostStatus.failed, PostStatus.unknown, PostStatus.queued, PostStatus.held}
     ),
     PostStatus.sent: frozenset(),
     PostStatus.failed: frozenset({PostStatus.queued}),
@@ -73,6 +77,7 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
     PostStatus.missed: frozenset({PostStatus.queued, PostStatus.cancelled}),
     PostStatus.unknown: frozenset({PostStatus.sent, PostStatus.queued, PostStatus.failed}),
     PostStatus.rejected: frozenset(),
+    PostStatus.held: frozenset({PostStatus.queued, PostStatus.cancelled}),
 }
 
 #: Statuses a person gave a post on purpose: planning never brings such a post
@@ -94,11 +99,17 @@ class Article(SQLModel, table=True):
     #: sha256 of the cleaned text: the same article ingested twice is one row.
     content_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     source: str
-    url: str | None = None
+    url: str | None = Field(default=None, index=True)
     title: str | None = None
     text: str = Field(sa_type=sa.Text)
     published: dt.date | None = None
     ingested_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: Source watch: when the page was last re-checked, its validators then, and
+    #: its text then when that differs from `text` (None: unchanged or never checked).
+    watch_checked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    watch_etag: str | None = None
+    watch_last_modified: str | None = None
+    watch_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Quote(SQLModel, table=True):
@@ -245,6 +256,82 @@ class Post(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: Source watch held the post and a person released it (`queue retry`): it
+    #: goes out as it is, without another look at the page.
+    watch_released: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+
+class Feed(SQLModel, table=True):
+    """An RSS or Atom feed the daemon polls; new entries are ingested and planned."""
+
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column_kwargs={"unique": True})
+    #: Names of the channels each new entry's article is planned for.
+    channels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    every_seconds: float = 900.0
+    #: Fetch (the feed and its entries' pages) from non-public addresses too.
+    allow_private: bool = False
+    #: The validators of the last answer, sent back as If-None-Match / If-Modified-Since.
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    #: Polls failed in a row; the wait before the next one grows with it.
+    failures: int = 0
+    next_poll_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    entries_seen: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FeedEntry(SQLModel, table=True):
+    """One entry of a feed, seen once: its article is ingested at most once."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "entry_key", name="uq_feed_entries_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(
+        sa_column=sa.Column(sa.ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False)
+    )
+    #: The entry's id (guid), else its link.
+    entry_key: str = Field(max_length=500)
+    url: str | None = None
+    article_id: int | None = Field(default=None, foreign_key="articles.id")
+    #: Why its article could not be ingested (it is not tried again).
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Notification(SQLModel, table=True):
+    """The outbox of messages to people: written with the outcome it tells of,
+    delivered (and retried) by the daemon."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.Index(
+            "ix_notifications_pending",
+            "next_attempt_at",
+            sqlite_where=sa.text("delivered_at IS NULL"),
+            postgresql_where=sa.text("delivered_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: failed | unknown | missed | held | paused | created | approved | sent
+    event: str = Field(max_length=16)
+    post_id: int | None = None
+    channel_id: int | None = None
+    message: str = Field(sa_type=sa.Text)
+    #: apprise (the `notify_urls`) or webhook (the lifecycle webhook).
+    target: str = Field(max_length=12)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Attempt(SQLModel, table=True):

@@ -27,6 +27,8 @@ Lena Brandt, the Hamburg sprinter, won the city mile on Saturday in heavy rain.
 
 Her coach, Jonas Feld, praised her patience. "She waited until the last bend, which is the hardest thing to learn," Feld said.
 
+Feld was asked about the wet track. "Nobody in the field slipped, and that says a lot about them," Feld said.
+
 Brandt will defend her title on 14 June 2027.
 """
 

@@ -34,6 +34,7 @@ OWNER = {
     "daemon": "daemon",
     "status": "daemon",
     "review": "review",
+    "feeds": "feeds",
 }
 SHARED = {"__init__", "common"}
 # Importable at the top of a command module without slowing `--help`.

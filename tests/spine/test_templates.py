@@ -14,7 +14,13 @@ from scheduler.errors import TemplateError
 QUOTE = {
     "quote": {"text": "Speed is a habit.", "speaker": "Noor Haddad", "cue": "said", "id": 1},
     "article": {"title": "T", "url": "https://example.org/a", "source": "a.txt", "id": 1},
-    "channel": {"name": "c", "platform": "webhook"},
+    "channel": {
+        "name": "c",
+        "platform": "webhook",
+        "credit": None,
+        "hashtags": False,
+        "link": True,
+    },
 }
 
 
@@ -28,32 +34,25 @@ def test_bundled_templates_render():
 
 
 def test_milestone_wording_follows_precision_and_tense():
+    from scheduler.planning.plan import milestone_context
+    from scheduler.storage.models import Milestone
+
     env = make_environment()
-    base = {"article": QUOTE["article"], "channel": QUOTE["channel"]}
-    past = dict(
-        base,
-        milestone={
-            "text": "She won.",
-            "date": dt.date(2016, 1, 1),
-            "precision": "year",
-            "tense": "past",
-            "person": "Noor Haddad",
-            "id": 1,
-        },
-    )
-    planned = dict(
-        base,
-        milestone={
-            "text": "She races.",
-            "date": dt.date(2027, 6, 1),
-            "precision": "month",
-            "tense": "planned",
-            "person": None,
-            "id": 2,
-        },
-    )
+    base = {"article": dict(QUOTE["article"], hashtags=[]), "channel": QUOTE["channel"]}
+
+    def milestone(text, date, precision, tense, person):
+        row = Milestone(
+            id=1, article_id=1, text=text, start=0, end=len(text), date=date,
+            precision=precision, tense=tense, person=person,
+        )  # fmt: skip
+        return dict(base, milestone=milestone_context(row))
+
+    past = milestone("She won.", dt.date(2016, 1, 1), "year", "past", "Noor Haddad")
+    planned = milestone("She races.", dt.date(2027, 6, 1), "month", "planned", None)
     assert render(env, "milestone", past).startswith("2016: She won.")
-    assert "#NoorHaddad" in render(env, "milestone", past)
+    assert "#NoorHaddad" not in render(env, "milestone", past)  # hashtags are the channel's choice
+    tagged = dict(past, channel=dict(QUOTE["channel"], hashtags=True))
+    assert "#NoorHaddad" in render(env, "milestone", tagged)
     assert render(env, "milestone", planned).startswith("Coming up (June 2027)")
 
 
