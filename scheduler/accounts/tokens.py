@@ -371,6 +371,29 @@ def _mark_revoked(conn: Connection, row: Any, why: str, now: dt.datetime) -> Non
     )
     channels = Channel.__table__  # type: ignore[attr-defined]
     conn.execute(channels.update().where(channels.c.id == row.channel_id).values(paused=True))
+    # A person is told through the desk's notifications, in this transaction, so
+    # the pause and the word of it commit together.
+    from scheduler.config import load_settings
+    from scheduler.delivery import notify
+
+    settings = load_settings()
+    if notify.wanted(settings):
+        name = conn.execute(
+            sa.select(channels.c.name).where(channels.c.id == row.channel_id)
+        ).scalar_one()
+        notify.enqueue(
+            conn,
+            settings,
+            [
+                notify.Notice(
+                    "paused",
+                    None,
+                    name,
+                    row.channel_id,
+                    f"its grant was revoked ({why}); run `scheduler channels connect {name}`",
+                )
+            ],
+        )
 
 
 def refresh(

@@ -343,3 +343,20 @@ def test_a_daemon_without_the_key_keeps_posts_queued(connected, engine, monkeypa
     with pytest.raises(RetryableError, match="do not decrypt") as caught:
         asyncio.run(source.access_token())
     assert not isinstance(caught.value, GrantRevoked)
+
+
+def test_a_revoked_grant_is_told_through_the_notifications(connected, engine, auth, monkeypatch):
+    """With notifications set, the pause writes a `paused` notice in the same
+    transaction (the desk's outbox, delivered by the daemon's notifier)."""
+    from scheduler.storage.models import Notification
+
+    monkeypatch.setenv("SCHEDULER_NOTIFY_URLS", '["json://127.0.0.1:9/alerts"]')
+    connected("club-x", "x")
+    auth.revoke_everything()
+    due_soon(engine, "club-x")
+    with pytest.raises(GrantRevoked):
+        tokens.ChannelTokens(engine, channel_of(engine, "club-x")).current()
+    with Session(engine) as session:
+        notes = session.exec(select(Notification)).all()
+    assert [(n.event, n.post_id) for n in notes] == [("paused", None)]
+    assert "channels connect club-x" in notes[0].message
