@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.server
 import os
 import tempfile
 import time
@@ -131,6 +132,7 @@ def run_demo(state: Any, *, keep: bool = True) -> None:
 
     assert article_id is not None
     desk_step(engine, state.template_env(), article_id, start, work)
+    feed_step(engine, state.settings, state.template_env)
 
     console.rule("3. preview (what would be sent)")
     with database.session_scope(engine) as session:
@@ -214,3 +216,53 @@ def desk_step(engine: Any, env: Any, article_id: int, start: dt.datetime, work: 
     console.print(
         f"  {len(ids) - 2} draft(s) left for `scheduler review`; the daemon never sends a draft"
     )
+
+
+RINK = Path(__file__).parent / "samples" / "rink_news.html"
+
+
+def feed_step(engine: Any, settings: Any, env: Any) -> None:
+    """A feed served on 127.0.0.1: `feeds add` and one poll ingest its new
+    entry's article once and plan it for the review channel, as drafts."""
+    import threading
+    from functools import partial
+
+    from scheduler.feeds.service import add_feed, poll_now
+
+    console.rule("2c. a feed: new articles arrive by themselves")
+    site = Path(tempfile.mkdtemp(prefix="scheduler-demo-feed-"))
+    (site / "rink.html").write_bytes(RINK.read_bytes())
+    handler = partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    (site / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Northgate news</title>'
+        f"<link>{base}/</link><item><title>A new outdoor oval</title>"
+        f"<link>{base}/rink.html</link><guid>{base}/rink.html</guid>"
+        "<pubDate>Sat, 28 Nov 2026 14:00:00 GMT</pubDate></item></channel></rss>",
+        encoding="utf-8",
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with database.session_scope(engine) as session:
+            # A local address: the demo says so, as a user of an intranet feed would.
+            add_feed(session, f"{base}/feed.xml", ["desk"], allow_private=True)
+        for polled in poll_now(engine, settings, env):
+            console.print(
+                f"  {polled['url']}: {polled['new_entries']} new entry, "
+                f"{polled['articles']} article ingested, {polled['posts']} drafts planned on desk",
+                highlight=False,
+            )
+        again = poll_now(engine, settings, env)[0]
+        unchanged = "unchanged (304)" if str(again["status"]) == "304" else again["status"]
+        console.print(f"  polled again: {unchanged}, {again['new_entries']} new", highlight=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the feed's folder without a log line per request in the demo."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

@@ -230,3 +230,7 @@ def test_demo_runs_offline(cli, tmp_path):
     assert "the desk" in result.stdout and "approved for" in result.stdout
     assert "quote still verbatim, new idempotency key" in result.stdout
     assert not (tmp_path / "scheduler-demo-desk.jsonl").exists()
+    # The feed step: a feed on 127.0.0.1, its entry ingested once and planned as
+    # drafts on the review channel; the second poll is a conditional 304.
+    assert "1 new entry, 1 article ingested, 3 drafts planned on desk" in result.stdout
+    assert "polled again: unchanged (304), 0 new" in result.stdout
