@@ -587,9 +587,18 @@ class People:
         p_index = index_of(self.paras, pos)
         # First someone known to match the pronoun's gender, then anyone whose
         # gender is unknown: "he" is likelier a man named earlier than a name
-        # nobody was ever called "he" or "she" about.
+        # nobody was ever called "he" or "she" about. Before the strict search
+        # leaves the sentence just before the pronoun's, a person of unknown
+        # gender named there is taken ("His engineer, Ingrid Solberg, said
+        # ... "...," she said" is Solberg, not "His mother, Clara" before it).
         for strict in (True, False):
             for k in range(s_index, max(-1, s_index - 10), -1):
+                if strict and k == s_index - 2 and want is not None:
+                    near = self._first_in(
+                        self.sents[k + 1][0], min(self.sents[k + 1][1], pos), want, skip=skip
+                    )
+                    if near is not None and near.gender is None:
+                        return near
                 s_start, s_end = self.sents[k]
                 if index_of(self.paras, s_start) < p_index - 3:
                     break

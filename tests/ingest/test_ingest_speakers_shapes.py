@@ -186,3 +186,15 @@ def test_a_role_of_an_organisation_after_the_verb_is_the_person() -> None:
 )
 def test_colon_lines_with_an_aside_or_a_sender(text: str) -> None:
     assert [s for _, s in _pairs(text)] == ["Ana Ruiz"]
+
+
+def test_a_pronoun_takes_the_woman_just_named_speaking_over_one_named_before() -> None:
+    """'she said' right after a sentence in which a woman was named speaking is
+    that woman, not a woman named in the paragraph before."""
+    text = (
+        "Tomas Berg finished second. His mother, Clara, watched from the pit wall.\n\n"
+        "His strategist at Polar Motorsport, Ingrid Karvonen, said the tyres held. "
+        "\u201cWe could have run ten more laps on them,\u201d she said.\n"
+    )
+    (quote,) = extract(text).quotes
+    assert quote.speaker == "Ingrid Karvonen"
