@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,8 +22,9 @@ class Page:
     #: "etag", "modified", "both" or "none": which validators the page gets.
     validators: str = "etag"
     version: int = 1
-    #: Seconds the server waits before answering (a slow feed).
-    delay: float = 0.0
+    #: An event the server waits for before answering: a feed that stays
+    #: unanswered until the test has seen what it waits for (bounded at 60 s).
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -71,8 +71,8 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 site.hits[path] += 1
                 page = site.pages.get(path)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            if page is not None and page.delay:
-                time.sleep(page.delay)
+            if page is not None and page.hold is not None:
+                page.hold.wait(60)
             if page is None:
                 return self._send(path, 404, b"not here", "text/plain", {}, headers)
             extra = {}

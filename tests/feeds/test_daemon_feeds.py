@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 
 from sqlmodel import Session, select
 
@@ -29,8 +30,12 @@ def test_daemon_polls_feeds_and_tells_without_holding_sends(served, engine, sett
     add_channel(engine, "bad", "webhook", url=served.url("/hook-bad"))
     served.put("/a1", ARTICLES["a1"])
     served.put("/feed", rss([("g1", served.url("/a1"), "one")]))
-    # A feed that answers after 1.5 s: the failing post must not wait for it.
-    served.put("/slow", rss([]), delay=1.5)
+    # A feed that does not answer until the failing post's send has ended: if
+    # feed polling held up sends, the send would never end and the loop below
+    # would run out of turns. Progress, not a race against the clock.
+    release = threading.Event()
+    served.put("/slow", rss([]), hold=release)
+    settings.request_timeout_seconds = 60.0  # the held feed must not time out
     with database.session_scope(engine) as session:
         service.add_feed(session, served.url("/slow"), ["club"], allow_private=True)
         service.add_feed(session, served.url("/feed"), ["club"], allow_private=True)
@@ -50,8 +55,10 @@ def test_daemon_polls_feeds_and_tells_without_holding_sends(served, engine, sett
             if done and "sent_before_slow_feed" not in seen:
                 # The send ended while the slow feed had not answered yet.
                 seen["sent_before_slow_feed"] = not any(p == "/slow" for p, _s, _h in served.log)
+                release.set()
             if alerts and planned and daemon.feed_polls >= 2:
                 break
+        release.set()
         daemon.stop()
         await asyncio.wait_for(task, timeout=10)
         seen["polls"] = daemon.feed_polls
