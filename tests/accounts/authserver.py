@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -140,7 +141,9 @@ class AuthServer:
         self.expires_in = {"authorization_code": 7200, "refresh_token": 7200}
         #: False: an old refresh token stays good until its successor is used.
         self.strict_rotation = True
-        self.refresh_delay = 0.0
+        #: Called before a refresh is answered (a test holds the answer until
+        #: what it waits for has happened, e.g. a second daemon waiting on a lock).
+        self.before_refresh: Callable[[], None] | None = None
         self.deny = False
         self.tamper_state = False
         self.issue_refresh = True
@@ -329,8 +332,8 @@ class AuthServer:
             if outer.faults:
                 outer.faults.pop(0)
                 return ("upstream unavailable", 503)
-            if request.form.get("grant_type") == "refresh_token" and outer.refresh_delay:
-                time.sleep(outer.refresh_delay)
+            if request.form.get("grant_type") == "refresh_token" and outer.before_refresh:
+                outer.before_refresh()
             return server.create_token_response()
 
         @app.post("/oauth/revoke")

@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 
@@ -271,8 +273,24 @@ def test_two_daemons_on_postgres_refresh_a_channel_once(pg_url, auth, key, brows
         oauth.connect(first, "club-x", open_url=browser, say=lambda _: None, **CLIENTS["x"])
         due_soon(first, "club-x")
         connected_version = stored(first, "club-x")[0].version
-        # Slow enough that both ask while the first refresh is in flight.
-        auth.refresh_delay = 0.3
+
+        # The first refresh is not answered until the other daemon is waiting
+        # for the channel's row (a backend waiting on a lock): both asked while
+        # the first was in flight, whatever the machine's speed.
+        def other_daemon_waits() -> None:
+            with second.connect() as conn:
+                for _ in range(400):
+                    waiting = conn.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        )
+                    ).scalar_one()
+                    if waiting:
+                        return
+                    conn.rollback()
+                    time.sleep(0.01)
+
+        auth.before_refresh = other_daemon_waits
         channel = channel_of(first, "club-x")
         start = threading.Barrier(2)
         got: dict[str, str] = {}
