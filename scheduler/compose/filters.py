@@ -43,13 +43,32 @@ def quoted(value: str) -> str:
     return shortening.quoted(str(value))
 
 
+#: Spelled out here, not by strftime: the machine's locale must not change a
+#: post's words or a quote card's bytes.
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def date_format(value: dt.date | dt.datetime, precision: str = "day") -> str:
     """A date at the precision it is known: 2016, June 2016 or 3 June 2016."""
     if precision == "year":
         return f"{value.year}"
+    month = f"{MONTHS[value.month - 1]} {value.year}"
     if precision == "month":
-        return value.strftime("%B %Y")
-    return f"{value.day} {value.strftime('%B %Y')}"
+        return month
+    return f"{value.day} {month}"
 
 
 def years_since(value: dt.date, today: dt.date | None = None) -> int:

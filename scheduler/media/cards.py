@@ -25,24 +25,11 @@ from urllib.parse import urlsplit
 import regex
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from scheduler.compose.filters import date_format
 from scheduler.compose.length import graphemes
 from scheduler.errors import MediaError
 from scheduler.media.layout import CardLayout
 
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 _EMOJI = regex.compile(r"\p{Emoji_Presentation}|\uFE0F")
 _SPACE = regex.compile(r"\s+")
 _IGNORABLE = {"\u200d", "\ufe0e", "\u00ad"}
@@ -68,8 +55,7 @@ class CardText:
 
 
 def show_date(day: dt.date | None) -> str:
-    # Spelled out in English, not by the machine's locale: same bytes everywhere.
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}" if day else ""
+    return date_format(day) if day else ""
 
 
 def outlet_of(url: str | None, fallback: str = "") -> str:
