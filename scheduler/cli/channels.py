@@ -406,6 +406,31 @@ def channels_connect(
         console.print(lit(data["status"]), soft_wrap=True)
 
 
+@app.command("disconnect")
+def channels_disconnect(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
+    """Forget a connected channel's stored tokens; its posts stay queued. A channel
+    with no --secret-env to fall back on is paused until it is connected again."""
+    from scheduler.accounts import tokens
+
+    data = tokens.disconnect(state(ctx).engine(), name)
+    if json_out:
+        print_json(data)
+        return
+    console.print(f"disconnected channel {lit(name)}: its stored tokens are deleted")
+    if data["paused"]:
+        console.print(
+            f"paused it (no --secret-env to fall back on): its posts wait; run "
+            f"`scheduler channels connect {name}`, then `scheduler channels resume {name}`",
+            soft_wrap=True,
+        )
+    elif data["secret_env"]:
+        console.print(f"it sends with ${lit(data['secret_env'])} again", soft_wrap=True)
+    console.print(
+        "the app stays authorised at the platform until you revoke it in the account's settings",
+        soft_wrap=True,
+    )
+
+
 @app.command("rotate-key")
 def channels_rotate_key(
     ctx: typer.Context,

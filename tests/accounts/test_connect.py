@@ -232,3 +232,37 @@ def test_channel_option_auth_base_moves_every_endpoint(auth):
         from scheduler.accounts.oauth import _client_credentials
 
         _client_credentials(PLATFORMS["linkedin"], {}, "li-app", None)
+
+
+def test_disconnect_forgets_the_tokens_keeps_the_posts_and_pauses(
+    connected, engine, sqlite_file, key, run_cli
+):
+    connected("club-x", "x")
+    with database.session_scope(engine) as session:
+        channel = session.exec(select(Channel).where(Channel.name == "club-x")).one()
+        session.add(
+            Post(
+                channel_id=channel.id,
+                text="queued before the disconnect",
+                due_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+                idempotency_key="k-d",
+            )
+        )
+    done = run_cli(sqlite_file, "channels", "disconnect", "club-x", key=key)
+    assert done.returncode == 0, done.stderr
+    assert "disconnected channel club-x" in done.stdout and "paused it" in done.stdout
+    with Session(engine) as session:
+        assert session.exec(select(Credential)).all() == []
+        channel = session.exec(select(Channel).where(Channel.name == "club-x")).one()
+        assert channel.paused
+        (post,) = session.exec(select(Post)).all()
+        assert post.text == "queued before the disconnect" and post.status == "queued"
+    # Again: nothing left to forget, one line, no traceback.
+    again = run_cli(sqlite_file, "channels", "disconnect", "club-x", key=key)
+    assert again.returncode != 0
+    assert "club-x is not connected" in again.stderr and "Traceback" not in again.stderr
+    unknown = run_cli(sqlite_file, "channels", "disconnect", "nope", key=key)
+    assert unknown.returncode != 0 and "no channel named 'nope'" in unknown.stderr
+    # The listing no longer speaks of tokens.
+    listing = run_cli(sqlite_file, "channels", "list", "--json", key=key)
+    assert not json.loads(listing.stdout)[0]["credential"]
