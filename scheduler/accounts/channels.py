@@ -434,3 +434,26 @@ def check_account(engine: Engine, name: str) -> dict[str, Any]:
             return await publisher.check(client)
 
     return asyncio.run(check())
+
+
+def disconnect(engine: Engine, name: str) -> dict[str, Any]:
+    """Delete NAME's stored tokens in one transaction. The posts stay queued.
+    With no `--secret-env` to fall back on, the channel is paused (a send would
+    only fail with "not connected"); `channels connect` then `resume` brings it
+    back. The grant itself stays valid at the platform until the account
+    holder revokes the app there: nothing here can call every platform's
+    revocation endpoint (the sheet names none for X, LinkedIn or Threads)."""
+    from scheduler.accounts.tokens import credential_for
+
+    with Session(engine) as session, session.begin():
+        channel = get_channel(session, name)
+        row = credential_for(session, channel.id) if channel.id else None
+        if row is None:
+            raise NotFoundError(f"channel {name} is not connected: no stored tokens to forget")
+        session.delete(row)
+        pause = not channel.secret_env and not channel.paused
+        if pause:
+            channel.paused = True
+            session.add(channel)
+        falls_back = channel.secret_env
+    return {"channel": name, "disconnected": True, "paused": pause, "secret_env": falls_back}

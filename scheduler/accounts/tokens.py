@@ -17,8 +17,6 @@
   token that cannot be refreshed a week before it runs out; a notifier in
   another process can poll `credential_states` instead (the same facts, from
   the database). `upkeep` (hourly in the daemon) refreshes what is due.
-- `disconnect` forgets a channel's stored tokens; its posts stay, and a
-  channel left with no credential at all is paused so nothing fails on it.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ from scheduler.accounts.platforms import PLATFORMS, Platform, endpoint, threads_
 from scheduler.errors import (
     CredentialRejected,
     GrantRevoked,
-    NotFoundError,
     PermanentError,
     RetryableError,
     SecretKeyError,
@@ -579,29 +576,6 @@ def _keyed(name: str, call: Callable[..., str], *args: Any) -> str:
         return call(*args)
     except SecretKeyError as exc:
         raise RetryableError(f"channel {name}: {exc}", retry_after=600) from None
-
-
-def disconnect(engine: Engine, name: str) -> dict[str, Any]:
-    """Delete NAME's stored tokens in one transaction. The posts stay queued.
-    With no `--secret-env` to fall back on, the channel is paused (a send would
-    only fail with "not connected"); `channels connect` then `resume` brings it
-    back. The grant itself stays valid at the platform until the account
-    holder revokes the app there: nothing here can call every platform's
-    revocation endpoint (the sheet names none for X, LinkedIn or Threads)."""
-    from scheduler.accounts.channels import get_channel
-
-    with Session(engine) as session, session.begin():
-        channel = get_channel(session, name)
-        row = credential_for(session, channel.id) if channel.id else None
-        if row is None:
-            raise NotFoundError(f"channel {name} is not connected: no stored tokens to forget")
-        session.delete(row)
-        pause = not channel.secret_env and not channel.paused
-        if pause:
-            channel.paused = True
-            session.add(channel)
-        falls_back = channel.secret_env
-    return {"channel": name, "disconnected": True, "paused": pause, "secret_env": falls_back}
 
 
 def upkeep(engine: Engine) -> dict[str, int]:

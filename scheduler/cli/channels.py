@@ -410,9 +410,9 @@ def channels_connect(
 def channels_disconnect(ctx: typer.Context, name: ChannelArg, json_out: JsonOpt = False) -> None:
     """Forget a connected channel's stored tokens; its posts stay queued. A channel
     with no --secret-env to fall back on is paused until it is connected again."""
-    from scheduler.accounts import tokens
+    from scheduler.accounts import channels
 
-    data = tokens.disconnect(state(ctx).engine(), name)
+    data = channels.disconnect(state(ctx).engine(), name)
     if json_out:
         print_json(data)
         return
