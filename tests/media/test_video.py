@@ -5,6 +5,7 @@ before anything is queued, and shown in previews like images."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,14 @@ def test_queue_add_takes_a_video_and_the_preview_lists_it(ready, tmp_path) -> No
     assert upload["url"].endswith("/api/v2/media")
     assert f"video/mp4, {video.stat().st_size} bytes" in upload["body"]
     assert status["json"]["media_ids"] == ["<id of upload 1>"]
+    # The terminal names the video with its sides; the page shows it as a file, not an <img>.
+    text = ready("preview").stdout.replace("\n", "")
+    assert f"(video/mp4, 1280x720, {video.stat().st_size} bytes)" in text
+    page = tmp_path / "page.html"
+    assert ready("preview", "--html", str(page)).code == 0
+    html = page.read_text(encoding="utf-8")
+    assert re.search(f'<div class="file">video/mp4 · [^<]*/{digest}.mp4</div>', html)
+    assert "data:video/mp4" not in html
     # Bluesky refuses it when queued, in one line, and nothing is queued.
     refused = ready(
         "queue", "add", "sky", "Race start", "--at", "+1h", "--media", str(video), "--alt", "x"
