@@ -532,3 +532,39 @@ def test_mastodon_waits_for_a_video_to_be_processed(stub, tmp_path, monkeypatch)
     assert [r.path for r in stub.requests[1:4]] == ["/api/v1/media/88"] * 3
     assert stub.requests[4].json()["media_ids"] == ["88"]
     assert result.remote_id == "9002"
+
+
+def test_threads_video_container_names_the_public_url_and_waits(stub, tmp_path):
+    from scheduler.publishers.threads import ThreadsPublisher
+
+    answers = iter(
+        [
+            Reply(200, {"config": {"quota_total": 250}, "data": [{"quota_usage": 0}]}),
+            Reply(200, {"id": "c2"}),
+            Reply(200, {"status": "IN_PROGRESS", "id": "c2"}),
+            Reply(200, {"status": "FINISHED", "id": "c2"}),
+            Reply(200, {"id": "m2"}),
+            Reply(200, {"permalink": "https://threads.example/p/m2", "id": "m2"}),
+        ]
+    )
+    stub.responder = lambda seen: next(answers)
+    publisher = ThreadsPublisher(
+        channel(
+            "threads", "tok", api=stub.url, media_base_url="https://media.example", poll_interval=0
+        )
+    )
+    clip = dataclasses.replace(video(tmp_path, alt="The start"), url=None)
+    item = dataclasses.replace(
+        clip, url=f"https://media.example/{clip.sha256[:2]}/{clip.sha256}.mp4"
+    )
+    run(with_client(lambda c: publisher.publish(c, with_media(outgoing("Start"), item))))
+    container = next(r for r in stub.requests if r.path.endswith("/threads") and r.method == "POST")
+    form = container.form()
+    assert (form["media_type"], form["video_url"], form["alt_text"]) == (
+        "VIDEO",
+        item.url,
+        "The start",
+    )
+    assert "image_url" not in form
+    polls = [r for r in stub.requests if r.method == "GET" and r.path.endswith("/c2")]
+    assert len(polls) == 2  # IN_PROGRESS, then FINISHED before threads_publish
