@@ -20,8 +20,8 @@ and supports_streaming), two to ten, photos and videos mixed, as an album
 with sendMediaGroup (`attach://` names in `media`),
 the post's first part as the (first photo's) caption (at most 1024 characters after parsing;
 a longer first part is refused before sending). Telegram shows no alt text.
-(telegram-test-api, the local test server, has no sendPhoto; the tests use a
-small server of their own for it.)
+(telegram-test-api, the local test server, has neither sendPhoto nor sendVideo;
+the tests use a small server of their own for them.)
 
 Telegram has no idempotency and no way for a bot to list what it sent, so a lost
 answer is an unknown outcome and `reconcile` cannot settle it.
