@@ -14,7 +14,7 @@ from scheduler.errors import MediaError
 from scheduler.media.cards import CardText, alt_text, outlet_of, render_card
 from scheduler.media.checks import check_media
 from scheduler.media.layout import find_layout, load_layout
-from scheduler.media.store import attachment, read_file, store_bytes
+from scheduler.media.store import attachment, read_file, store_bytes, video_facts
 from scheduler.publishers.base import Publisher
 from scheduler.storage.models import Article, Quote
 
@@ -35,12 +35,19 @@ def attach_files(
         raise MediaError(f"{len(alts)} --alt for {len(files)} --media; one alt text per file")
     read = [read_file(path) for path in files]
     texts = [(alts[i] if i < len(alts) else "").strip() for i in range(len(files))]
-    media = [attachment(row, alt) for (_, row), alt in zip(read, texts, strict=True)]
+    seconds = [
+        video_facts(data).seconds if row.mime in ("video/mp4", "video/quicktime") else None
+        for data, row in read
+    ]
+    media = [
+        attachment(row, alt, length)
+        for (_, row), alt, length in zip(read, texts, seconds, strict=True)
+    ]
     warnings = check_media(publisher, media, [Path(f).name for f in files])
     if store:
         media = [
-            attachment(store_bytes(session, data, root), alt)
-            for (data, _), alt in zip(read, texts, strict=True)
+            attachment(store_bytes(session, data, root), alt, length)
+            for (data, _), alt, length in zip(read, texts, seconds, strict=True)
         ]
     return media, warnings
 

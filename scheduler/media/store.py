@@ -1,5 +1,6 @@
 """Media files stored by content: the type read from the bytes (Pillow for
-images, a magic check for video), the file written once under the media
+images; for MP4 and MOV the ISO box tree, read for the sides and the
+length), the file written once under the media
 folder as `sha256[:2]/sha256.ext`, one `media` row per distinct file. A post
 names its files by hash, so what it carries cannot change under it; adapters
 re-check the hash when they read the bytes (`MediaItem.read`)."""
@@ -11,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +38,70 @@ MAX_BYTES = 512 * 1024 * 1024
 MAX_PIXELS = 8192 * 8192
 
 
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the box tree of an MP4 or MOV says without decoding a frame."""
+
+    width: int | None
+    height: int | None
+    #: Length in seconds (movie header duration / timescale).
+    seconds: float | None
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, payload end) of each ISO BMFF box in data[start:end]."""
+    at = start
+    while at + 8 <= end:
+        size = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        head = 8
+        if size == 1:  # a 64-bit size follows the type
+            if at + 16 > end:
+                raise MediaError("the video's box tree is cut short")
+            size, head = int.from_bytes(data[at + 8 : at + 16], "big"), 16
+        elif size == 0:  # the box runs to the end of the file
+            size = end - at
+        if size < head or at + size > end:
+            raise MediaError("the video's box tree is cut short or damaged")
+        yield kind, at + head, at + size
+        at += size
+
+
+def video_facts(data: bytes) -> VideoFacts:
+    """Sides and length of an MP4/MOV from its `moov` box: `mvhd` for the
+    length, the first `tkhd` with sides for the picture. Reading the boxes is
+    cheap and needs no codec; a file without `moov` is not a whole video."""
+    moov = next(((s, e) for kind, s, e in _boxes(data, 0, len(data)) if kind == b"moov"), None)
+    if moov is None:
+        raise MediaError("the video has no moov box (not a whole MP4/MOV file)")
+    seconds = width = height = None
+    for kind, start, end in _boxes(data, *moov):
+        if kind == b"mvhd" and end - start >= 20:
+            # version 1 has 64-bit times: timescale at 20, duration at 24; version 0 at 12 and 16.
+            wide = data[start] == 1
+            scale_at, length = (start + 20, 8) if wide else (start + 12, 4)
+            scale = int.from_bytes(data[scale_at : scale_at + 4], "big")
+            duration = int.from_bytes(data[scale_at + 4 : scale_at + 4 + length], "big")
+            if scale:
+                seconds = duration / scale
+        elif kind == b"trak" and width is None:
+            for inner, s, e in _boxes(data, start, end):
+                if inner == b"tkhd" and e - s >= 8:
+                    # The last 8 bytes are width and height, 16.16 fixed point.
+                    w = int.from_bytes(data[e - 8 : e - 4], "big") >> 16
+                    h = int.from_bytes(data[e - 4 : e], "big") >> 16
+                    if w and h:
+                        width, height = w, h
+    return VideoFacts(width, height, seconds)
+
+
 def sniff(data: bytes) -> tuple[str, int | None, int | None]:
     """(mime, width, height) from the bytes alone; MediaError if unknown."""
     if data[4:8] == b"ftyp":
         brand = data[8:12]
-        return ("video/quicktime" if brand == b"qt  " else "video/mp4"), None, None
+        facts = video_facts(data)
+        mime = "video/quicktime" if brand == b"qt  " else "video/mp4"
+        return mime, facts.width, facts.height
     if data[:4] == b"\x1a\x45\xdf\xa3":
         return "video/webm", None, None
     try:
@@ -161,9 +222,9 @@ def read_file(path: str | Path) -> tuple[bytes, MediaFile]:
         raise MediaError(f"{source}: {exc}") from None
 
 
-def attachment(row: MediaFile, alt: str = "") -> dict[str, Any]:
-    """What a post keeps of one file (`Post.media`)."""
-    return {
+def attachment(row: MediaFile, alt: str = "", seconds: float | None = None) -> dict[str, Any]:
+    """What a post keeps of one file (`Post.media`); `seconds`, a video's length."""
+    item = {
         "sha256": row.sha256,
         "mime": row.mime,
         "size": row.size,
@@ -172,6 +233,9 @@ def attachment(row: MediaFile, alt: str = "") -> dict[str, Any]:
         "path": row.path,
         "alt": alt,
     }
+    if seconds is not None:
+        item["seconds"] = round(seconds, 3)
+    return item
 
 
 def items(
@@ -191,6 +255,7 @@ def items(
             alt=m.get("alt") or "",
             width=m.get("width"),
             height=m.get("height"),
+            seconds=m.get("seconds"),
             url=f"{base_url.rstrip('/')}/{m['path']}" if base_url else None,
         )
         for m in media

@@ -84,6 +84,8 @@ class MediaItem:
     alt: str = ""
     width: int | None = None
     height: int | None = None
+    #: A video's length in seconds, read from its boxes when it was queued.
+    seconds: float | None = None
     #: Where the platform can fetch it (channel option `media_base_url`), if anywhere.
     url: str | None = None
 
@@ -128,8 +130,18 @@ class MediaRules:
     max_side: int | None = None
     video_types: frozenset[str] = frozenset()
     max_video_bytes: int = 0
+    #: Videos per post, and whether a video may go beside images in one post.
+    max_videos: int = 1
+    mix_video: bool = False
+    #: Longest video in seconds and longest side in pixels; None: no stated limit.
+    max_video_seconds: float | None = None
+    max_video_side: int | None = None
+    #: Why this adapter sends no video (said when one is queued); empty: the generic reason.
+    no_video: str = ""
     #: Alt text length in characters; None: the platform shows no alt text.
     alt_limit: int | None = None
+    #: Alt text reaches the platform for videos too (else it is a warning there).
+    video_alt: bool = True
     #: The platform fetches media from a public URL instead of taking an upload.
     needs_url: bool = False
 

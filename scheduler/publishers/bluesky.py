@@ -18,6 +18,11 @@ blob at most 2,000,000 bytes, alt text and aspect ratio), else a link card
 article as ingested). Blobs are uploaded with com.atproto.repo.uploadBlob only
 when the part's record is not there yet; an upload repeated by a retry is
 harmless (a blob no record names is deleted by the PDS).
+Video is refused when queued: Bluesky wants it sent through its video service
+(app.bsky.video.uploadVideo on video.bsky.app, authorised by a service token
+from com.atproto.server.getServiceAuth), which transcodes it before an
+`app.bsky.embed.video` names the blob. The reference PDS the tests run has no
+video service, so that path could not be built and checked here.
 
 Exactly once: each part's record key is a TID derived from the post's due time
 and idempotency key (the part number in the clock-id bits), so every attempt of
@@ -128,7 +133,14 @@ FACET = "app.bsky.richtext.facet"
 class BlueskyPublisher(Publisher):
     platform: ClassVar[str] = "bluesky"
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=4, max_image_bytes=2_000_000, alt_limit=2000
+        max_items=4,
+        max_image_bytes=2_000_000,
+        alt_limit=2000,
+        no_video=(
+            "Bluesky video goes through Bluesky's video service (app.bsky.video.uploadVideo "
+            "with a service token), not the PDS, and this adapter does not send it; post "
+            "the video elsewhere or attach a still"
+        ),
     )
     display_name: ClassVar[str] = "Bluesky"
     secret_label: ClassVar[str] = "app password"

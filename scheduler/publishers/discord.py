@@ -14,9 +14,12 @@ posted one after another: into `thread_id`, or, when `thread_name` starts a new
 forum thread, the later parts go into the thread the first one created.
 Media: up to ten files on the first part, sent as multipart/form-data with
 the message in `payload_json` and each file as `files[n]`, named in
-`attachments` with its alt text as `description` (at most 1024 characters;
-Discord's "Uploading Files" reference). Webhook uploads are at most 10 MiB
-per file unless the server is boosted.
+`attachments` with its alt text as `description` (at most 1024 characters:
+the attachment request structure of Discord's message reference, "description
+(alt text) for the file (max 1024 characters)"). Each `attachments[i].id`
+must equal the `n` of its `files[n]` part. A video is an attachment like an
+image (Discord plays MP4, WebM and MOV inline), with its alt text too.
+Webhook uploads are at most 10 MiB per file unless the server is boosted.
 Webhooks have no idempotency and cannot list messages: a lost answer is an
 unknown outcome that `reconcile` cannot settle.
 """
@@ -80,7 +83,13 @@ def classify(response: httpx.Response) -> None:
 class DiscordPublisher(Publisher):
     platform: ClassVar[str] = "discord"
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=1024
+        max_items=10,
+        max_image_bytes=10 * 1024 * 1024,
+        video_types=frozenset({"video/mp4", "video/webm", "video/quicktime"}),
+        max_video_bytes=10 * 1024 * 1024,
+        max_videos=10,
+        mix_video=True,
+        alt_limit=1024,
     )
     display_name: ClassVar[str] = "Discord"
     secret_label: ClassVar[str] = "webhook URL"

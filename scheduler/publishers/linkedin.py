@@ -21,7 +21,9 @@ Media: one image, in three steps (Images API): POST
 /rest/images?action=initializeUpload names the owner and answers an upload
 URL and an image URN; the bytes are PUT to that URL; the post names the URN
 in `content.media` with the alt text as `altText`. The steps before the post
-publish nothing, so a retry may repeat them safely.
+publish nothing, so a retry may repeat them safely. Video is refused when
+queued: the sheet names a Videos API but gives only the Images API's steps,
+so it is not built.
 
 LinkedIn has no thread: with `thread` on, later parts are comments on the post.
 It has no idempotency either, but it refuses a duplicate with a 422 naming the
@@ -50,7 +52,6 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
-    send_classified,
 )
 from scheduler.publishers.ratelimit import first, header_retry_after, until_next_utc_day
 from scheduler.publishers.sending import by_status, json_body
@@ -112,7 +113,13 @@ class LinkedInPublisher(Publisher):
     platform: ClassVar[str] = "linkedin"
     # The sheet states no byte limit for images; LinkedIn caps alt text at 4086.
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=1, image_types=frozenset({"image/jpeg", "image/png", "image/gif"}), alt_limit=4086
+        max_items=1,
+        image_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+        alt_limit=4086,
+        no_video=(
+            "LinkedIn video needs its Videos API (multi-part upload and finalize), which "
+            "this adapter does not use; it sends images only"
+        ),
     )
     display_name: ClassVar[str] = "LinkedIn"
     secret_label: ClassVar[str] = "access token"
@@ -177,15 +184,19 @@ class LinkedInPublisher(Publisher):
         )
 
     async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
-        response = await send_classified(
-            client, self.initialize_request(), idempotent=True, classify=classify
+        # Both steps publish nothing, so a refused token is refreshed and they go again.
+        response = await self.send_authorised(
+            client, self.initialize_request, idempotent=True, classify=classify
         )
         value = json_body(response).get("value") or {}
         upload_url, urn = value.get("uploadUrl"), value.get("image")
         if not upload_url or not urn:
             raise PermanentError("LinkedIn initializeUpload answered without uploadUrl and image")
-        await send_classified(
-            client, self.put_request(str(upload_url), item), idempotent=True, classify=classify
+        await self.send_authorised(
+            client,
+            lambda: self.put_request(str(upload_url), item),
+            idempotent=True,
+            classify=classify,
         )
         return str(urn)
 

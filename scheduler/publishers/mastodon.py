@@ -12,10 +12,12 @@ Length is counted as Mastodon does: graphemes of content warning + text, every
 http(s) URL as the instance's `characters_reserved_per_url`, `@user@domain` as
 `@user`; the limit is read from GET /api/v2/instance and cached per instance.
 
-Media: up to four images or one video on the first part. Each file goes up
-with POST /api/v2/media (multipart `file` and `description`, the alt text);
-a 202 means the server is still processing it, so the adapter polls
-GET /api/v1/media/:id until it answers 200 before the status names it in
+Media: up to four images or one video on the first part (MP4, MOV or WebM,
+up to 99 MB by default). Each file goes up
+with POST /api/v2/media (multipart `file` and `description`, the alt text,
+which Mastodon shows on videos too); a 202 with `url: null` means the server
+is still processing it (always so for a video), so the adapter polls
+GET /api/v1/media/:id, 206 while processing, until it answers 200 before the status names it in
 `media_ids` (attaching unprocessed media is a 422). Uploads are made on each
 attempt; an unused upload is harmless, and the status itself keeps its key.
 The token needs `write:media` as well.
@@ -172,8 +174,8 @@ class MastodonPublisher(Publisher):
 
     async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
         """Upload one file and wait until the server has processed it; its id."""
-        response = await send_classified(
-            client, self.upload_request(item), idempotent=True, classify=classify
+        response = await self.send_authorised(
+            client, lambda: self.upload_request(item), idempotent=True, classify=classify
         )
         data = json_body(response)
         media_id = str(data.get("id") or "")
@@ -248,8 +250,6 @@ class MastodonPublisher(Publisher):
             landed = await self.reconcile(client, post)
             if landed is not None:
                 return landed
-        if post.media:
-            await self.fresh_token()  # uploads carry the token too: a connected channel's, fresh
         media_ids = [await self.upload(client, item) for item in post.media]
         results: list[SendResult] = []
         for index in range(len(post.texts)):

@@ -14,11 +14,14 @@ reader sees is exactly the text, and its length is counted in code points as
 Telegram counts it after parsing (4096).
 
 Media: one image goes out with sendPhoto (multipart upload, at most 10 MB),
-two to ten as an album with sendMediaGroup (`attach://` names in `media`),
+one video with sendVideo (MP4, at most 50 MB: "Bots can currently send video
+files of up to 50 MB", Bot API sendVideo; with its width, height, duration
+and supports_streaming), two to ten, photos and videos mixed, as an album
+with sendMediaGroup (`attach://` names in `media`),
 the post's first part as the (first photo's) caption (at most 1024 characters after parsing;
 a longer first part is refused before sending). Telegram shows no alt text.
-(telegram-test-api, the local test server, has no sendPhoto; the tests use a
-small server of their own for it.)
+(telegram-test-api, the local test server, has neither sendPhoto nor sendVideo;
+the tests use a small server of their own for them.)
 
 Telegram has no idempotency and no way for a bot to list what it sent, so a lost
 answer is an unknown outcome and `reconcile` cannot settle it.
@@ -84,7 +87,13 @@ def classify(response: httpx.Response) -> None:
 class TelegramPublisher(Publisher):
     platform: ClassVar[str] = "telegram"
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=10, max_image_bytes=10 * 1024 * 1024, alt_limit=None
+        max_items=10,
+        max_image_bytes=10 * 1024 * 1024,
+        video_types=frozenset({"video/mp4"}),
+        max_video_bytes=50 * 1024 * 1024,
+        max_videos=10,
+        mix_video=True,
+        alt_limit=None,
     )
     display_name: ClassVar[str] = "Telegram"
     secret_label: ClassVar[str] = "bot token"
@@ -132,7 +141,19 @@ class TelegramPublisher(Publisher):
         url, secrets = self._url("sendMessage")
         return PreparedRequest("POST", url, json=body, secrets=secrets)
 
+    @staticmethod
+    def _video_fields(item: MediaItem) -> dict[str, Any]:
+        """What Telegram is told of a video besides its bytes: its sides and
+        length (read when queued) and that it can be played while loading."""
+        fields: dict[str, Any] = {"supports_streaming": True}
+        if item.width and item.height:
+            fields |= {"width": item.width, "height": item.height}
+        if item.seconds:
+            fields["duration"] = max(1, round(item.seconds))
+        return fields
+
     def photo_request(self, item: MediaItem, caption: str) -> PreparedRequest:
+        """sendPhoto, or sendVideo for a video: one file with the caption."""
         fields = {"chat_id": str(self.options.chat_id), "caption": self.formatted(caption)}
         if self.options.parse_mode:
             fields["parse_mode"] = self.options.parse_mode
@@ -140,24 +161,36 @@ class TelegramPublisher(Publisher):
             fields["disable_notification"] = "true"
         if self.options.message_thread_id is not None:
             fields["message_thread_id"] = str(self.options.message_thread_id)
-        url, secrets = self._url("sendPhoto")
+        video = item.kind == "video"
+        if video:
+            fields |= {
+                k: str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in self._video_fields(item).items()
+            }
+        url, secrets = self._url("sendVideo" if video else "sendPhoto")
         name = f"{item.sha256[:16]}.{item.extension}"
+        field = "video" if video else "photo"
         return multipart(
-            url, fields=fields, files=[("photo", name, item.read(), item.mime)], secrets=secrets
+            url, fields=fields, files=[(field, name, item.read(), item.mime)], secrets=secrets
         )
 
     def album_request(self, items: tuple[MediaItem, ...], caption: str) -> PreparedRequest:
+        """sendMediaGroup: photos and videos in one album, each `attach://`
+        naming its part of the form."""
         media: list[dict[str, Any]] = []
         files = []
         for i, item in enumerate(items):
-            entry: dict[str, Any] = {"type": "photo", "media": f"attach://photo{i}"}
+            kind = "video" if item.kind == "video" else "photo"
+            entry: dict[str, Any] = {"type": kind, "media": f"attach://{kind}{i}"}
+            if kind == "video":
+                entry |= self._video_fields(item)
             if i == 0:
                 entry["caption"] = self.formatted(caption)
                 if self.options.parse_mode:
                     entry["parse_mode"] = self.options.parse_mode
             media.append(entry)
             name = f"{item.sha256[:16]}.{item.extension}"
-            files.append((f"photo{i}", name, item.read(), item.mime))
+            files.append((f"{kind}{i}", name, item.read(), item.mime))
         fields = {"chat_id": str(self.options.chat_id), "media": json.dumps(media)}
         if self.options.disable_notification:
             fields["disable_notification"] = "true"
@@ -172,7 +205,7 @@ class TelegramPublisher(Publisher):
         if index == 0 and post.media:
             if code_points(text) > MAX_CAPTION:
                 raise PermanentError(
-                    f"too long for a Telegram photo caption: {code_points(text)} code points "
+                    f"too long for a Telegram media caption: {code_points(text)} code points "
                     f"> {MAX_CAPTION}"
                 )
             if len(post.media) > 1:

@@ -18,15 +18,20 @@ Before publishing, the 24-hour quotas (250 posts, 1000 replies) are read from
 threads_publishing_limit; a spent quota is a retry an hour later, so a thread is
 not cut off halfway.
 
-Media: one image as an IMAGE container (`image_url`, `alt_text`). Threads
-takes no upload: Meta downloads the image from a public URL, so the channel
+Media: one image as an IMAGE container (`image_url`, `alt_text`), or one
+video as a VIDEO container (`video_url`, `alt_text`); the container's status
+is polled until FINISHED either way, which for a video is Meta's transcoding.
+Threads takes no upload: Meta downloads the file from a public URL, so the channel
 needs `media_base_url`, the public address where the media folder
 (`SCHEDULER_MEDIA_DIR`) is served, e.g. synced to a bucket or served by nginx;
 the file's URL is `{media_base_url}/{sha256[:2]}/{sha256}.{ext}`. Without it
 a post with media is refused when it is planned or queued. Images are JPEG or
 PNG up to 8 MB (Threads API docs, "Posts", media specifications); `alt_text`
-applies to image and video containers only ("Accessibility"); the docs state
-no length for it, so 1000 characters is kept as a cautious bound.
+applies to image and video containers only ("Accessibility"); neither that
+page nor "Posts" states a length for it (looked up again for this adapter), so
+1000 characters is kept as a cautious bound. Videos: MP4 or MOV, at most
+1 GB, 300 s and 1920 px across [3P: Ayrshare's Threads media guidelines,
+which match Meta's "video specifications"].
 
 Threads has no idempotency key. Creating a container publishes nothing, so that
 step is safe to repeat; only threads_publish is not. When its answer is lost, the
@@ -108,6 +113,10 @@ class ThreadsPublisher(Publisher):
         max_items=1,
         image_types=frozenset({"image/jpeg", "image/png"}),
         max_image_bytes=8 * 1024 * 1024,
+        video_types=frozenset({"video/mp4", "video/quicktime"}),
+        max_video_bytes=1024 * 1024 * 1024,
+        max_video_seconds=300,
+        max_video_side=1920,
         alt_limit=1000,
         needs_url=True,
     )
@@ -169,7 +178,7 @@ class ThreadsPublisher(Publisher):
         self, text: str, reply_to: str | None, image: MediaItem | None = None
     ) -> PreparedRequest:
         params = {
-            "media_type": "IMAGE" if image else "TEXT",
+            "media_type": ("VIDEO" if image.kind == "video" else "IMAGE") if image else "TEXT",
             "text": text,
             "reply_to_id": reply_to,
             "reply_control": self.options.reply_control,
@@ -177,10 +186,9 @@ class ThreadsPublisher(Publisher):
         if image is not None:
             if not image.url:
                 raise PermanentError(
-                    "Threads fetches images from a public URL: set the channel option "
-                    "media_base_url"
+                    "Threads fetches media from a public URL: set the channel option media_base_url"
                 )
-            params["image_url"] = image.url
+            params["video_url" if image.kind == "video" else "image_url"] = image.url
             if image.alt:
                 params["alt_text"] = image.alt
         return self._form("POST", f"/{self.options.user_id}/threads", params)

@@ -16,12 +16,24 @@ Channel setup:
 
 Length is X's weighted count (twitter-text v3 via `twitter-text-parser`).
 
-Media: up to four images on the first part. Each goes up with the simple
-upload, POST /2/media/upload (base64 `media` in JSON, `media_category`
-tweet_image; images up to 5 MB), its alt text with POST /2/media/metadata
-(`alt_text`, at most 1000 characters), and the post names them in
-`media.media_ids`. The token needs `media.write`. Uploads repeat on a retry;
-only the post itself must not.
+Media: up to four images, or one video, on the first part. An image up to
+5 MB goes up with the simple upload, POST /2/media/upload (base64 `media` in
+JSON, `media_category` tweet_image), its alt text with POST /2/media/metadata
+(`alt_text`, at most 1000 characters; X takes alt text on images and GIFs,
+not videos, so a video's alt text is a warning when queued). A video (MP4 or
+MOV, at most 512 MB; 140 s and 1280 px per side [3P: Ayrshare's X media
+guidelines, after X's media best practices]) goes up in chunks: POST
+/2/media/upload/initialize (`media_type`, `total_bytes`, `media_category`
+tweet_video) answers the media id; POST /2/media/upload/{id}/append once per
+chunk of 4 MiB in order (multipart `media` and `segment_index` from 0); POST
+/2/media/upload/{id}/finalize; and while its answer carries
+`processing_info`, GET /2/media/upload?command=STATUS&media_id={id} after
+`check_after_secs` until the state is `succeeded` (`failed` is permanent;
+x-api/media/quickstart/media-upload-chunked). The post names the ids in
+`media.media_ids`. The token needs `media.write`. Every upload step goes
+through `send_authorised`, so a connected channel's refused token is
+refreshed once there too. Uploads repeat on a retry (a new media id each
+time, the old one expires unused); only the post itself must not.
 
 X has no idempotency key. A timeout after the request left is an unknown
 outcome, never resent blindly; `reconcile` (and a duplicate-content 403 on a
@@ -30,10 +42,12 @@ resend) looks for the text among the account's own recent posts.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import html
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -41,7 +55,7 @@ import regex
 from pydantic import ConfigDict
 
 from scheduler.compose.length import replace_urls, x_weighted_length
-from scheduler.errors import PermanentError
+from scheduler.errors import PermanentError, RetryableError
 from scheduler.publishers import oauth1
 from scheduler.publishers.base import (
     REDACTED,
@@ -53,13 +67,21 @@ from scheduler.publishers.base import (
     PreparedRequest,
     Publisher,
     SendResult,
-    send_classified,
     whole_thread,
 )
-from scheduler.publishers.ratelimit import first, header_retry_after, until_epoch
-from scheduler.publishers.sending import by_status, json_body
+from scheduler.publishers.ratelimit import first, header_retry_after, seconds, until_epoch
+from scheduler.publishers.sending import by_status, json_body, multipart
 
 _SPACE = regex.compile(r"\s+")
+# The simple upload takes images up to 5 MB; anything larger, and every video,
+# goes up in chunks. X takes chunks of up to 5 MB; 4 MiB leaves room for the form.
+SIMPLE_UPLOAD_BYTES = 5 * 1024 * 1024
+CHUNK_BYTES = 4 * 1024 * 1024
+# STATUS polls while X processes an upload, and the longest wait between two
+# whatever `check_after_secs` says (scaled down in tests).
+STATUS_POLLS = 60
+STATUS_WAIT_CAP = 30.0
+STATUS_WAIT_SCALE = 1.0
 OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
@@ -100,7 +122,14 @@ def comparable(text: str) -> str:
 class XPublisher(Publisher):
     platform: ClassVar[str] = "x"
     media_rules: ClassVar[MediaRules] = MediaRules(
-        max_items=4, max_image_bytes=5 * 1024 * 1024, alt_limit=1000
+        max_items=4,
+        max_image_bytes=5 * 1024 * 1024,
+        video_types=frozenset({"video/mp4", "video/quicktime"}),
+        max_video_bytes=512 * 1024 * 1024,
+        max_video_seconds=140,
+        max_video_side=1280,
+        alt_limit=1000,
+        video_alt=False,
     )
     display_name: ClassVar[str] = "X"
     idempotent: ClassVar[bool] = False
@@ -179,25 +208,112 @@ class XPublisher(Publisher):
         request.note = f"media upload: {item.mime}, {item.size} bytes, sha256 {item.sha256[:12]}"
         return request
 
+    @staticmethod
+    def chunked(item: MediaItem) -> bool:
+        """Video always goes up in chunks (its processing is asynchronous);
+        an image only when it is larger than the simple upload takes."""
+        return item.kind == "video" or item.size > SIMPLE_UPLOAD_BYTES
+
+    @staticmethod
+    def category(item: MediaItem) -> str:
+        if item.kind == "video":
+            return "tweet_video"
+        return "tweet_gif" if item.mime == "image/gif" else "tweet_image"
+
+    def initialize_request(self, item: MediaItem) -> PreparedRequest:
+        body = {
+            "media_type": item.mime,
+            "total_bytes": item.size,
+            "media_category": self.category(item),
+        }
+        return self._request("POST", f"{self._api}/2/media/upload/initialize", body)
+
+    def append_request(self, media_id: str, index: int, chunk: bytes) -> PreparedRequest:
+        signed = self._request("POST", f"{self._api}/2/media/upload/{media_id}/append")
+        return multipart(
+            signed.url,
+            fields={"segment_index": str(index)},
+            files=[("media", f"segment-{index}", chunk, "application/octet-stream")],
+            headers=signed.headers,
+            secrets=signed.secrets,
+        )
+
+    def finalize_request(self, media_id: str) -> PreparedRequest:
+        return self._request("POST", f"{self._api}/2/media/upload/{media_id}/finalize")
+
+    def status_request(self, media_id: str) -> PreparedRequest:
+        query = httpx.QueryParams({"command": "STATUS", "media_id": media_id})
+        return self._request("GET", f"{self._api}/2/media/upload?{query}")
+
+    def chunked_requests(self, item: MediaItem, media_id: str) -> list[PreparedRequest]:
+        """INIT, one APPEND per chunk, FINALIZE: what a chunked upload sends
+        (STATUS polls follow when X is still processing)."""
+        data = item.read()
+        return [
+            self.initialize_request(item),
+            *(
+                self.append_request(media_id, n, data[at : at + CHUNK_BYTES])
+                for n, at in enumerate(range(0, len(data), CHUNK_BYTES))
+            ),
+            self.finalize_request(media_id),
+        ]
+
     def alt_request(self, media_id: str, alt: str) -> PreparedRequest:
         body = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
         return self._request("POST", f"{self._api}/2/media/metadata", body)
 
+    async def _upload_step(
+        self, client: httpx.AsyncClient, build: Callable[[], PreparedRequest]
+    ) -> dict[str, Any]:
+        # Uploads publish nothing: safe to repeat, and a refused token is refreshed once.
+        response = await self.send_authorised(client, build, idempotent=True, classify=classify)
+        return json_body(response)
+
     async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> str:
-        response = await send_classified(
-            client, self.upload_request(item), idempotent=True, classify=classify
-        )
-        media_id = (json_body(response).get("data") or {}).get("id")
-        if not media_id:
-            raise PermanentError("X media upload answered without a media id")
-        if item.alt:
-            await send_classified(
-                client,
-                self.alt_request(str(media_id), item.alt),
-                idempotent=True,
-                classify=classify,
-            )
+        if self.chunked(item):
+            media_id = await self.upload_chunked(client, item)
+        else:
+            answer = await self._upload_step(client, lambda: self.upload_request(item))
+            media_id = (answer.get("data") or {}).get("id")
+            if not media_id:
+                raise PermanentError("X media upload answered without a media id")
+        if item.alt and item.kind == "image":
+            await self._upload_step(client, lambda: self.alt_request(str(media_id), item.alt))
         return str(media_id)
+
+    async def upload_chunked(self, client: httpx.AsyncClient, item: MediaItem) -> str:
+        """INIT, APPEND each chunk in order, FINALIZE, then poll STATUS while
+        X processes the file (`processing_info`), as long as it asks
+        (`check_after_secs`), until `succeeded`; `failed` is permanent."""
+        data = item.read()
+        answer = await self._upload_step(client, lambda: self.initialize_request(item))
+        media_id = str((answer.get("data") or {}).get("id") or "")
+        if not media_id:
+            raise PermanentError("X media upload INIT answered without a media id")
+        for index, at in enumerate(range(0, len(data), CHUNK_BYTES)):
+            chunk = data[at : at + CHUNK_BYTES]
+            await self._upload_step(
+                client,
+                lambda: self.append_request(media_id, index, chunk),  # noqa: B023 - called at once
+            )
+        answer = await self._upload_step(client, lambda: self.finalize_request(media_id))
+        info = (answer.get("data") or {}).get("processing_info")
+        polls = 0
+        while info and info.get("state") != "succeeded":
+            if info.get("state") == "failed":
+                error = info.get("error") or {}
+                raise PermanentError(
+                    f"X could not process media {media_id}: "
+                    f"{error.get('message') or error.get('name') or 'failed'}"
+                )
+            polls += 1
+            if polls > STATUS_POLLS:
+                raise RetryableError(f"X is still processing media {media_id}")
+            wait = seconds(info.get("check_after_secs")) or 1.0
+            await asyncio.sleep(min(wait, STATUS_WAIT_CAP) * STATUS_WAIT_SCALE)
+            answer = await self._upload_step(client, lambda: self.status_request(media_id))
+            info = (answer.get("data") or {}).get("processing_info")
+        return media_id
 
     def tweet_request(
         self, text: str, reply_to: str | None, media_ids: list[str] | None = None
@@ -215,9 +331,12 @@ class XPublisher(Publisher):
         requests: list[PreparedRequest] = []
         ids = []
         for n, item in enumerate(post.media, 1):
-            requests.append(self.upload_request(item))
             ids.append(f"<id of upload {n}>")
-            if item.alt:
+            if self.chunked(item):
+                requests.extend(self.chunked_requests(item, ids[-1]))
+            else:
+                requests.append(self.upload_request(item))
+            if item.alt and item.kind == "image":
                 requests.append(self.alt_request(ids[-1], item.alt))
         return requests + [
             self.tweet_request(text, f"<id of part {i}>" if i else None, ids if i == 0 else None)
@@ -236,8 +355,6 @@ class XPublisher(Publisher):
     async def publish(self, client: httpx.AsyncClient, post: OutgoingPost) -> SendResult:
         self.require_secret()
         self.require_fits(post)
-        if post.media:
-            await self.fresh_token()  # uploads carry the token too: a connected channel's, fresh
         media_ids = [await self.upload(client, item) for item in post.media]
         ids: list[str] = []
         for index, text in enumerate(post.texts):

@@ -237,7 +237,7 @@ def test_telegram_sends_the_photo_with_the_text_as_caption(stub, tmp_path):
     assert parts["caption"][2].decode() == "5 &lt; 6"
     assert parts["parse_mode"][2] == b"HTML" and parts["chat_id"][2] == b"-100"
     assert result.remote_url == "https://t.me/club/5"
-    with pytest.raises(PermanentError, match="photo caption: 1100 code points > 1024"):
+    with pytest.raises(PermanentError, match="media caption: 1100 code points > 1024"):
         run(with_client(lambda c: publisher.publish(c, with_media(outgoing("x" * 1100), item))))
     assert len(stub.requests) == 1
 
