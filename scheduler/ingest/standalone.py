@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import regex
 
 from scheduler.compose.wording import standalone as without_linking_word
-from scheduler.ingest.people import People
+from scheduler.ingest.people import People, is_person_noun
 from scheduler.ingest.text import index_of
 
 #: A piece of the sentence to write otherwise: (start, end, replacement) in
@@ -73,6 +73,10 @@ _UNRESOLVED_OPENER = regex.compile(
 # "The museum closed": a definite description at the start.
 _THE_NOUN_OPENER = regex.compile(
     r"^The\s+(?P<words>(?:\p{Ll}[\p{L}’'-]*\s+){0,3}?)(?P<noun>\p{Ll}[\p{L}-]+)\b"
+)
+_PERSON_DESCRIBED = regex.compile(
+    r"^[Tt]he\s+(?:[\p{Ll}\d-]+\s+){0,3}?(?P<noun>\p{Ll}[\p{L}-]+)(?=\s+(?:\p{Ll}+[^e\s]ed|was|won|made|"
+    r"became|took|beat|set|broke|began|joined|signed|finished|led)\b)"
 )
 _SURNAME_OPENER = regex.compile(r"^(?P<name>\p{Lu}[\p{Ll}’'-]+)(?P<poss>[’']s)?\b(?!\s+\p{Lu})")
 # Nouns that point back at something the article named ("the track", "the
@@ -130,7 +134,9 @@ _HEADS = {
     "trial": (),
 }
 _THE_NOUN = regex.compile(
-    r"\b(?P<the>[Tt]he)\s+(?P<noun>" + "|".join(_HEADS) + r")(?P<poss>[’']s)?\b(?!\s+(?:of|\p{Lu}))"
+    r"(?<!\bon\s|,\s)\b(?P<the>[Tt]he)\s+(?P<noun>"
+    + "|".join(_HEADS)
+    + r")(?P<poss>[’']s)?\b(?!\s+(?:of|\p{Lu}))"
 )
 _NOT_A_NAME_START = {
     "The", "A", "An", "In", "On", "At", "By", "For", "If", "When", "After", "Before", "During",
@@ -256,6 +262,16 @@ def _subject(
         return [(at, at + len(word), full + ("’s" if possessive else ""))]
     if _UNRESOLVED_OPENER.match(rest):
         return None
+    m = _PERSON_DESCRIBED.match(rest)
+    if m and is_person_noun(m.group("noun").lower()):
+        # "the former speed skater made history": the article's subject, said
+        # by name, when the sentence names nobody else.
+        name = people.person_at(s.start, s.end)
+        full = _full_name(people, name) if name else None
+        subject = people.subject
+        if full is None or subject is None or _full_name(people, subject.name) != full:
+            return None
+        return [(at, at + m.end(), full)]
     m = _THE_NOUN_OPENER.match(rest)
     if m:
         if m.group("words").strip():
