@@ -235,6 +235,10 @@ def _body_start(sentence: str, head: int, s: Sentence, edits: list[Rewrite]) -> 
     m = _LEADING_DATE.match(sentence, pos)
     if m:
         return m.end()
+    for a, b, replacement in edits:
+        if a == pos and replacement:  # "Last year, " written as "In 2025, "
+            tail = regex.match(r"\s*,?\s*", sentence[b:])
+            return b + (tail.end() if tail else 0)
     a, b = s.expression
     if s.story_relative and a <= pos + 2:
         tail = regex.match(r"\s*,?\s*", sentence[b:])
@@ -306,6 +310,21 @@ def _sure(people: People, full: str, pronoun: str, start: int, pos: int) -> bool
         named.append((m.start, _full_name(people, m.person.name) or m.person.name))
     if any(n != full for _, n in named):
         return False
+    # "Her 2016 bid ... lost to Ines Castro": a "her" before someone else of
+    # that gender is named in the sentence before says it is about another.
+    if k > 0:
+        prev_start, prev_end = people.sents[k - 1]
+        plain = regex.sub(r"“[^”]*”|\"[^\"]*\"", " ", people.text[prev_start:prev_end])
+        said = regex.search(rf"\b(?i:{'he|him|his' if want == 'm' else 'she|her|hers'})\b", plain)
+        others = [
+            m.start - prev_start
+            for m in people.mentions
+            if prev_start <= m.start < prev_end
+            and people.is_person(m.person)
+            and m.person.gender in (want, None)
+        ]
+        if said and any(at > said.start() for at in others):
+            return False
     subject = people.subject
     if subject is not None and _full_name(people, subject.name) == full:
         return True
