@@ -10,6 +10,7 @@ still names the date, so a template never says it twice ("2016: In 2016, ...").
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 import regex
@@ -86,7 +87,17 @@ def without_leading_date(sentence: str) -> str:
     return _capitalise(rest) if len(rest.split()) >= 3 else sentence
 
 
-def names_date(text: str, date: dt.date) -> bool:
+def names_date(text: str, date: dt.date, *, day: bool = False) -> bool:
     """Whether `text` itself names the date's year (and so already dates the
-    post): a header with the date in front of it would say it twice."""
-    return regex.search(rf"(?<!\d){date.year}(?!\d)", text) is not None
+    post): a header with the date in front of it would say it twice. With
+    `day`, a month and day without the year count too ("on December 13" in a
+    "Coming up" post, whose year is the next one of that date anyway)."""
+    if regex.search(rf"(?<!\d){date.year}(?!\d)", text):
+        return True
+    if not day:
+        return False
+    month = rf"(?:{calendar.month_name[date.month]}|{calendar.month_abbr[date.month]}\.?)"
+    return bool(
+        regex.search(rf"(?i)\b{month}\s+{date.day}(?:st|nd|rd|th)?\b(?!\s*\d)", text)
+        or regex.search(rf"(?i)(?<!\d){date.day}(?:st|nd|rd|th)?\s+(?:of\s+)?{month}\b", text)
+    )

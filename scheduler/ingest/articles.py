@@ -85,6 +85,7 @@ def store_article(
                 precision=m.precision,
                 tense=m.tense,
                 person=m.person,
+                wording=m.wording or "",
             )
         )
     session.flush()
@@ -117,5 +118,6 @@ def _redate(
         if row is None:
             row = Milestone(article_id=article.id, text=m.text, start=m.start, end=m.end)
         row.date, row.precision, row.tense, row.person = m.date, m.precision, m.tense, m.person
+        row.wording = m.wording or ""
         session.add(row)
     session.flush()

@@ -66,6 +66,7 @@ def extract(text: str, *, published: dt.date | None = None) -> Extraction:
         people.in_quote,
         people.person_at,
         reference_known=reference is not None,
+        people=people,
     )
     return Extraction(quotes=quotes, milestones=milestones)
 

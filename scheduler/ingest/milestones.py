@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import regex
 
+from scheduler.ingest.people import People
+from scheduler.ingest.standalone import Rewrite, Sentence, told_when, wording
 from scheduler.ingest.text import Span, index_of, paragraphs, word_set
 from scheduler.ingest.types import ExtractedMilestone, Precision, Tense
 
@@ -52,7 +54,7 @@ _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 # Kinds whose date is read from the words alone.
 _EXPLICIT = ("range", "dmy", "mdy", "iso", "my", "md", "y")
 # Kinds counted from the article's date.
-_ARTICLE_RELATIVE = ("month_rel", "deictic", "ago")
+_ARTICLE_RELATIVE = ("month_rel", "deictic", "ago", "today")
 # Kinds counted from an earlier date in the story.
 _STORY_RELATIVE = ("later", "following", "same")
 
@@ -71,6 +73,8 @@ _PATTERNS: list[tuple[str, regex.Pattern]] = [
     ("deictic", regex.compile(
         r"(?i)\b(?:(?P<mod>earlier|later)\s+)?(?P<rel>last|next|this)\s+(?P<unit>year|month)\b(?!['’]s)")),
     ("ago", regex.compile(rf"(?i)\b{_COUNT}\s+{_UNIT}\s+ago\b")),
+    # "X today announced": the article's own day, when something was done on it.
+    ("today", regex.compile(r"\btoday\s+(?=\p{Ll}+ed\b|announced\b|unveiled\b|signed\b)")),
     ("later", regex.compile(
         rf"(?i)\b(?:just\s+)?{_COUNT}\s+(?P<unit>day|week|month|year|season)s?\s+"
         r"(?P<dir>later|after|afterwards|earlier|before)\b")),
@@ -100,7 +104,9 @@ _DURATION_BEFORE = regex.compile(
 # "up 8% from a year ago", "compared with 2019", "than last year".
 _COMPARISON_BEFORE = regex.compile(
     r"(?i)\b(?:from|than|versus|vs\.?|over|against|relative\s+to|compared\s+(?:with|to))\s+"
-    r"(?:in\s+|(?:at\s+)?the\s+same\s+\w+\s+(?:(?:of|in|as)\s+)?)?$"
+    r"(?:in\s+|(?:at\s+)?the\s+same\s+\w+\s+(?:(?:of|in|as)\s+)?"
+    # "from £338m a year ago", "than 11,000 in 2019": an amount then its date
+    r"|[£$€]?\d[\d.,]*\s*(?:%|percent|per\s+cent|[mk]|bn|million|billion|thousand)?\s+(?:in\s+)?)?$"
 )
 _COMPARED = regex.compile(r"(?i)\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to))\b")
 _THAN_NEAR = regex.compile(r"(?i)\bthan\b(?:\W+\w+){0,5}\W*$")
@@ -118,7 +124,7 @@ _RANGES = regex.compile(
 # "her 2016 bid", "the 2024 season", "a 2015 Barolo", "Fell's 2021 injury".
 _LABEL_BEFORE = regex.compile(
     r"(?i)(?:^|(?<=\W))(?P<det>a|an|the|her|his|their|its|our|my|your|this|that|these|those|"
-    r"whose|each|every|[\p{L}]+['’]s)\s+(?:(?:1[89]|20)\d\d\s*(?:,|and|or|&)\s*)*$"
+    r"whose|each|every|[\p{L}]+['’]s)\s+(?:own\s+)?(?:(?:1[89]|20)\d\d\s*(?:,|and|or|&)\s*)*$"
 )
 # A capitalised word that is not a month or a sentence-opening preposition.
 _NAME_BEFORE = regex.compile(
@@ -201,7 +207,7 @@ _BOILERPLATE = [
 ]
 _TIME_WORDS = regex.compile(
     r"(?i)\b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b\.?"
-    r"|\b\d{1,2}[:.]\d\d\b|\b[ap]\.?m\b\.?|\b(?:at|on|gmt|utc|bst|cet|cest|[ecmp][sd]t)\b"
+    r"|\b\d{1,2}[:.]\d\d\b|\b[ap]\.?m\b\.?|\b(?:at|on|gmt|utc|bst|cet|cest|[ecmp][sd]?t)\b"
 )
 _SHORT_PARAGRAPH = 60  # words; captions, bylines and credits are short
 
@@ -210,12 +216,43 @@ _SHORT_PARAGRAPH = 60  # words; captions, bylines and credits are short
 _DATELINE = regex.compile(
     r"\s*\p{Lu}[\p{Lu} .'’-]*\p{Lu}(?:,\s*\p{Lu}[\p{L} .'’-]{1,30}?)?"
     rf"(?:,\s*(?P<when>(?i:{_MONTH}\s+{_DAY}|{_DAY}\s+{_MONTH})(?:,?\s+{_YEAR})?))?"
-    r"\s*(?:\([\p{L} .]{1,30}\))?\s*[—–-]{1,2}\s+"
+    r"\s*(?:\([\p{L} .]{1,30}\)|/[\p{L} .]{1,30}/)?\s*[—–-]{1,2}\s+"
 )
 _PUBLISHED_LINE = regex.compile(
     r"(?i)^\s*(?:published|posted|first\s+published|originally\s+published|by\s+\p{Lu}[^|\n]{0,60}\|)"
 )
 _HEAD_PARAGRAPHS = 4  # datelines and bylines sit at the top
+# Headings after which a page is no longer its story: a press release's
+# "About X" and disclaimers, contacts, a paper's references.
+_TAIL_HEADING = regex.compile(
+    r"(?i)^\s*(?:about\s+\p{Lu}.{0,80}|forward[- ]looking\s+statements?|safe\s+harbou?r(?:\s+statement)?|"
+    r"media\s+contacts?|contacts?|press\s+(?:office|contacts?)|notes\s+to\s+editors|references|"
+    r"sources|further\s+reading)\s*$"
+)
+# A line that does not end as a sentence does: a headline, a section label.
+_ENDS_AS_SENTENCE = regex.compile(r"[.!?…][\"”’')\]]*\s*$")
+_HEADLINE_WORDS = 20
+_STANDFIRST_WORDS = 25
+# "Founded in 2014, X is a ... based in": the company's description.
+_ABOUT_SENTENCE = regex.compile(
+    r"(?i)^\s*(?:founded|established|incorporated|formed|headquartered)\s+in\s+[^,]{1,30},\s*[^,]{1,80}?\s+"
+    r"(?:is|are|has|have|holds|operates|employs|serves|owns|runs|makes|provides|offers|remains)\b"
+    r"|forward-looking\s+statement"
+)
+_SPEECH_VERB = regex.compile(
+    r"(?i)\b(?:said|says|told|tells|added|recalled|wrote|explained|insisted|admitted|asked)\b"
+)
+# Planned only maybe, or not at all: "could disappear by 2050", "will not be
+# available before 2027", "If approved, construction would start in 2029".
+_NOT_A_PLAN = regex.compile(
+    r"\b(?:could|might|may)\b|(?i:\b(?:will\s+not|won[’']t|cannot|can[’']t)\b[^.;]{0,60}?\b(?:before|until)\b)"
+    r"|^\s*(?i:if|unless)\b[^.;]{0,80}?\bwould\b"
+)
+# "a council that rejected similar cuts last year": a date of the noun the
+# clause describes, not of the sentence.
+_RESTRICTIVE_CLAUSE_BEFORE = regex.compile(
+    r"(?i)\b(?:a|an|the|its|their|his|her)\s+(?:\p{Ll}+\s+){0,2}\p{Ll}+\s+that\s+(?:\p{Ll}+\s+){0,6}$"
+)
 
 
 @dataclass(frozen=True)
@@ -254,11 +291,14 @@ def find_milestones(
     person_at: Callable[[int, int], str | None],
     *,
     reference_known: bool = True,
+    people: People | None = None,
 ) -> list[ExtractedMilestone]:
     """Milestones of `text`; `reference` is the article's date (today when
-    `reference_known` is false, and then nothing is counted from it)."""
+    `reference_known` is false, and then nothing is counted from it). With
+    the article's `people`, each gets the wording a post would use
+    (`ingest.standalone`)."""
     paras = paragraphs(text)
-    skipped = _boilerplate(text, paras)
+    skipped = _boilerplate(text, paras) | _not_the_story(text, paras)
     masked = _dateline_spans(text, paras)
 
     def hidden(pos: int) -> bool:
@@ -274,11 +314,16 @@ def find_milestones(
         sentence = text[s_start:s_end]
         if sentence.rstrip(' ”"').endswith("?"):
             continue
+        if _ABOUT_SENTENCE.search(sentence):
+            continue
         usable = anchor[1] if anchor is not None and i - anchor[0] <= _ANCHOR_REACH else None
         found = _first_date(sentence, s_start, reference, reference_known, usable, hidden)
         if found is None:
             continue
-        future_words = bool(_FUTURE.search(_unquoted(sentence, s_start, in_quote)))
+        plain = _unquoted(sentence, s_start, in_quote)
+        if _attributes_a_quote(sentence, plain, found):
+            continue
+        future_words = bool(_FUTURE.search(plain))
         tense = found.tense or _tense(found, reference, future_words)
         if not reference_known and future_words and found.date.year >= latest:
             # Written in the future tense at a time we do not know: today says
@@ -287,6 +332,17 @@ def find_milestones(
             tense = "planned"
         if tense == "past" and not found.inferred and not future_words:
             anchor = (i, found)
+        if tense == "planned" and _NOT_A_PLAN.search(plain):
+            continue
+        said = None
+        if people is not None:
+            at = sentence.find(found.expression)
+            said = wording(
+                text,
+                Sentence(s_start, s_end, (at, at + len(found.expression)), found.story_relative),
+                people,
+                _rewrites(sentence, s_start, found, reference, reference_known, hidden),
+            )
         out.append(
             ExtractedMilestone(
                 text=sentence,
@@ -298,9 +354,129 @@ def find_milestones(
                 person=person_at(s_start, s_end),
                 inferred=found.inferred,
                 expression=found.expression,
+                wording=said,
             )
         )
     return out
+
+
+_SEASON = regex.compile(
+    r"(?i)\b(?P<rel>this|last|next)\s+(?P<season>spring|summer|autumn|fall|winter)\b"
+)
+_SEASON_MONTHS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
+_PREPOSITION_BEFORE = regex.compile(
+    r"(?i)\b(?:in|from|since|until|till|by|than|of|during|before|after)\s+$"
+)
+
+
+def _rewrites(
+    sentence: str,
+    offset: int,
+    found: _Date,
+    reference: dt.date,
+    reference_known: bool,
+    hidden: Callable[[int], bool],
+) -> list[Rewrite]:
+    """How the sentence's relative dates read to someone who does not know
+    when the article was written: "last year" -> "in 2025", "this summer" ->
+    "in the summer of 2026"; None where it cannot be said ("over the past
+    year", "this year" as the date itself); the story-relative opener that is
+    not the date ("Two years later she was elected, and in 2024 ...") makes
+    the sentence lean on the one before."""
+    out: list[Rewrite] = list(told_when(sentence))
+    for kind, pattern in _PATTERNS:
+        if kind == "today" or (kind not in _ARTICLE_RELATIVE and kind not in _STORY_RELATIVE):
+            continue  # "today" goes with `told_when`
+        for m in pattern.finditer(sentence):
+            if hidden(offset + m.start()):
+                continue
+            before = sentence[: m.start()]
+            own = m.group() == found.expression
+            if kind in _STORY_RELATIVE:
+                if not own and _OPENING.match(before):
+                    out.append((m.start(), m.end(), None))
+                continue
+            if not reference_known or _DURATION_DEICTIC_BEFORE.search(before):
+                out.append((m.start(), m.end(), None))
+                continue
+            date = _read(kind, m, reference, None)
+            g = m.groupdict()
+            if date is None or (kind == "ago" and g.get("unit", "").lower() in ("day", "week")):
+                out.append((m.start(), m.end(), None))
+                continue
+            if kind == "deictic" and g["rel"].lower() == "this" and not g.get("mod") and own:
+                out.append(
+                    (m.start(), m.end(), None)
+                )  # the article's own year: news, not a milestone
+                continue
+            when = str(date.date.year) if date.precision == "year" else date.date.strftime("%B %Y")
+            mod = (g.get("mod") or "").lower() if kind == "deictic" else ""
+            lead = f"{mod} in " if mod else ("" if _PREPOSITION_BEFORE.search(before) else "in ")
+            phrase = lead + when
+            if not before.strip(' "“‘('):
+                phrase = phrase[:1].upper() + phrase[1:]
+            out.append((m.start(), m.end(), phrase))
+    for m in _SEASON.finditer(sentence):
+        if hidden(offset + m.start()):
+            continue
+        season, rel = m.group("season").lower(), m.group("rel").lower()
+        if season == "winter" or not reference_known:
+            out.append((m.start(), m.end(), None))
+            continue
+        first, last = _SEASON_MONTHS[season]
+        year = reference.year
+        if rel == "last" and reference.month <= last:
+            year -= 1
+        elif rel == "next" and reference.month >= first:
+            year += 1
+        before = sentence[: m.start()]
+        lead = "" if _PREPOSITION_BEFORE.search(before) else "in "
+        phrase = f"{lead}the {season} of {year}"
+        if not before.strip(' "“‘('):
+            phrase = phrase[:1].upper() + phrase[1:]
+        out.append((m.start(), m.end(), phrase))
+    return out
+
+
+def _not_the_story(text: str, paras: Sequence[Span]) -> set[int]:
+    """Paragraphs that are not the story's sentences: headlines and section
+    labels (they do not end as sentences do), the standfirst under the
+    headline (it says what the first paragraph says), and everything from a
+    press release's "About X" or a paper's "References" on."""
+    out: set[int] = set()
+    headline_before = False
+    body_started = False
+    for k, (start, end) in enumerate(paras):
+        para = text[start:end]
+        words = len(para.split())
+        if _TAIL_HEADING.match(para) and words <= 12:
+            out.update(range(k, len(paras)))
+            break
+        if words <= _HEADLINE_WORDS and not _ENDS_AS_SENTENCE.search(para):
+            out.add(k)
+            headline_before = not body_started
+            continue
+        if (
+            headline_before
+            and not body_started
+            and words <= _STANDFIRST_WORDS
+            and k + 1 < len(paras)
+            and len(text[paras[k + 1][0] : paras[k + 1][1]].split()) > _STANDFIRST_WORDS
+        ):
+            out.add(k)
+        body_started = True
+        headline_before = False
+    return out
+
+
+def _attributes_a_quote(sentence: str, plain: str, found: _Date) -> bool:
+    """ "“...,” she told this newspaper in 1998.": the date of the words, a
+    quote's attribution, not an event (the quote is posted as a quote)."""
+    if plain == sentence or found.expression not in plain:
+        return False
+    if not _SPEECH_VERB.search(plain):
+        return False
+    return len(regex.findall(r"\p{L}+", plain)) <= 12
 
 
 def _boilerplate(text: str, paras: Sequence[Span]) -> set[int]:
@@ -332,7 +508,7 @@ def _dateline_spans(text: str, paras: Sequence[Span]) -> list[Span]:
         m = _DATELINE.match(text, start, end)
         # A bare capitalised word and a dash ("UPDATE -") is not a dateline
         # unless a date or an agency follows the place.
-        if m and (m.group("when") or "(" in m.group()):
+        if m and (m.group("when") or "(" in m.group() or "/" in m.group()):
             spans.append((m.start(), m.end()))
     return spans
 
@@ -390,6 +566,8 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
     if kind == "range":
         return False  # "from August 20 to 23, 2026": the first day is the date
     if _DURATION_BEFORE.search(before) or _COMPARISON_BEFORE.search(before):
+        return True
+    if _RESTRICTIVE_CLAUSE_BEFORE.search(before):
         return True
     if kind in _STORY_RELATIVE:
         if kind == "same":
@@ -476,8 +654,17 @@ def _read(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -
         if kind == "md":
             if g["month"].lower().rstrip(".") in _AMBIGUOUS_MONTHS:
                 return None
-            # The year is the article's: written down, it would be a guess.
-            day = dt.date(reference.year, _month(g["month"]), int(g["day"]))
+            # The year is the one that puts the day nearest the article's date:
+            # "January 15" in a late-November article is the coming one.
+            month, day_of = _month(g["month"]), int(g["day"])
+            days = [
+                dt.date(reference.year + n, month, day_of)
+                for n in (-1, 0, 1)
+                if not (month == 2 and day_of == 29 and not calendar.isleap(reference.year + n))
+            ]
+            if not days:
+                return None
+            day = min(days, key=lambda d: abs((d - reference).days))
             return _Date(day, "day", inferred=True)
         if kind == "y":
             return _Date(dt.date(int(g["year"]), 1, 1), "year")
@@ -485,6 +672,8 @@ def _read(kind: str, m: regex.Match, reference: dt.date, anchor: _Date | None) -
         return None
     if kind == "month_rel":
         return _month_relative(g["rel"], _month(g["month"]), reference)
+    if kind == "today":
+        return _Date(reference, "day", inferred=True)
     unit = g.get("unit", "year").lower()
     if kind == "deictic":
         step = {"last": -1, "next": 1, "this": 0}[g["rel"].lower()]

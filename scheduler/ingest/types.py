@@ -46,6 +46,7 @@ class ExtractedMilestone:
     `expression` is the date expression in the sentence the date was read from;
     `inferred` says it was counted ("two years later", "last year") rather than
     written out, so the date is only as good as what it was counted from.
+    `wording` is what a post says (`ingest.standalone`).
     """
 
     text: str
@@ -57,6 +58,9 @@ class ExtractedMilestone:
     person: str | None = None
     inferred: bool = False
     expression: str | None = None
+    #: The sentence as a post would say it, standing alone; None when it
+    #: cannot be made to (it leans on a sentence before it).
+    wording: str | None = None
 
 
 @dataclass(frozen=True)

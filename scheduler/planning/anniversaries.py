@@ -41,6 +41,7 @@ from scheduler.planning.plan import (
     milestone_context,
     needs_review,
     new_post,
+    postable,
 )
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.slots import iter_slots, parse_slots
@@ -135,7 +136,7 @@ def plan_calendar(
     stmt = select(Milestone).order_by(Milestone.date, Milestone.id)
     if rule.person:
         stmt = stmt.where(Milestone.person == rule.person)
-    milestones = list(session.exec(stmt))
+    milestones = [m for m in session.exec(stmt) if postable(m)]
     articles: dict[int, Article] = {}
     tags: dict[int, list[str]] = {}
     base_channel = channel_context(channel)

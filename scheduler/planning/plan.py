@@ -124,21 +124,31 @@ def quote_context(q: Quote | WholeQuote) -> dict[str, Any]:
 def milestone_context(m: Milestone) -> dict[str, Any]:
     """A milestone for templates: `text` is its sentence standing alone (no
     leading "Indeed," or "However,"), `rest` the same without a date it opens
-    with, and `states_date` / `rest_states_date` whether each names the year."""
-    text = standalone(m.text)
+    with, and `states_date` / `rest_states_date` whether each names the date.
+    The text is the milestone's wording (its sentence made to stand alone at
+    ingest), or the sentence itself on rows that have none."""
+    text = standalone(m.wording or m.text)
     rest = without_leading_date(text)
+    # A planned date named by its month and day needs no year beside it.
+    soon = m.tense == "planned" and m.precision == "day"
     return {
         "text": text,
         "sentence": m.text,
         "rest": rest,
-        "states_date": names_date(text, m.date),
-        "rest_states_date": names_date(rest, m.date),
+        "states_date": names_date(text, m.date, day=soon),
+        "rest_states_date": names_date(rest, m.date, day=soon),
         "date": m.date,
         "precision": m.precision,
         "tense": m.tense,
         "person": m.person,
         "id": m.id,
     }
+
+
+def postable(m: Milestone) -> bool:
+    """Whether a post may be made from `m`: not when its sentence could not be
+    made to stand alone (its wording is empty)."""
+    return m.wording != ""
 
 
 def sources_for(
@@ -164,6 +174,8 @@ def sources_for(
         for m in session.exec(
             select(Milestone).where(Milestone.article_id == article.id).order_by(Milestone.start)
         ):
+            if not postable(m):
+                continue
             ctx = dict(base, milestone=milestone_context(m))
             sources.append(Source("milestone", m.id or 0, templates["milestone"], ctx))
     if "link" in kinds:

@@ -142,6 +142,11 @@ class Milestone(SQLModel, table=True):
     precision: str = Field(max_length=8)
     tense: str = Field(max_length=8)
     person: str | None = None
+    #: The sentence made to stand alone as a post (a pronoun or "the museum"
+    #: named, "two years later" and stale "last year" rewritten); "" when it
+    #: cannot stand alone, so no post is proposed; None on rows made before
+    #: wordings were kept (and by hand), which post the sentence as it is.
+    wording: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Channel(SQLModel, table=True):
