@@ -109,7 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     n = args.posts
     # Distinct due times, one a post: the walk has as many moments as posts.
     span = dt.timedelta(days=args.days)
-    ahead = [now + dt.timedelta(minutes=5) + span * (i / n) for i in range(n)]
+    # Inside the window however long the rounds take: `--until +Nd` is counted from
+    # each run's start, so the last post is due 30 minutes before the window ends.
+    ahead = [
+        now + dt.timedelta(minutes=5) + (span - dt.timedelta(minutes=35)) * (i / n)
+        for i in range(n)
+    ]
     recent = [now - dt.timedelta(minutes=50) + dt.timedelta(minutes=45) * (i / n) for i in range(n)]
 
     rounds = []
