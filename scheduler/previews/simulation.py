@@ -11,6 +11,7 @@ rows, and nothing the simulation does is ever written.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,10 +20,9 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.delivery import claims
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.events import SendEvent
 from scheduler.errors import PlanningError
@@ -70,13 +70,20 @@ class Step:
         return data
 
 
+def ready_at(post: Post) -> dt.datetime:
+    """When the daemon would take a queued post: its due time, or its retry's
+    time when that is later (`claims.due_clause` asks for both)."""
+    retry = post.next_attempt_at
+    return post.due_at if retry is None or retry <= post.due_at else retry
+
+
 def due_times(
     engine: Engine | Connection, start: dt.datetime, until: dt.datetime
 ) -> list[dt.datetime]:
-    """Distinct moments at which something falls due, in order."""
+    """Distinct moments at which something falls due (or its retry does), in order."""
     with Session(engine) as session:
         rows = session.execute(
-            sa.select(Post.due_at)
+            sa.select(Post.due_at, Post.next_attempt_at)
             .join(Channel, Channel.id == Post.channel_id)
             .where(
                 Post.status == PostStatus.queued.value,
@@ -84,10 +91,44 @@ def due_times(
                 Channel.paused.is_(False),
             )
             .distinct()
-            .order_by(Post.due_at)
-        ).scalars()
-        times = sorted({max(t, start) for t in rows})
-    return times
+        ).all()
+        times = sorted(
+            {max(due if retry is None else max(due, retry), start) for due, retry in rows}
+        )
+    return [t for t in times if t <= until]
+
+
+class _WalkQueue:
+    """The queue as a walk over the virtual clock sees it: read once, then each
+    moment's look served from memory. Nothing in the queue changes while the
+    walk runs (the dry run sends and writes nothing; recurring posts are planned
+    before it), so the one read answers each look as a read at that moment
+    would: a walk costs two statements however many posts and moments it has,
+    not one statement per moment. Stands in for the dispatcher's `Exchange`
+    in the two calls its dry run makes."""
+
+    def __init__(self, exchange: Any, start: dt.datetime, until: dt.datetime) -> None:
+        rows = exchange.due_posts(until)
+        keyed = sorted(
+            ((max(ready_at(post), start), post.due_at, post.id or 0), post, channel)
+            for post, channel in rows
+        )
+        self._ready = [key[0] for key, _, _ in keyed]
+        self.rows: list[tuple[Post, Channel]] = [(post, channel) for _, post, channel in keyed]
+        #: Distinct moments of the walk, in order.
+        self.moments = sorted(set(self._ready))
+        self._landed = exchange.may_have_landed([p.id for p, _ in self.rows if p.attempts and p.id])
+
+    def due_posts(
+        self, now: dt.datetime, after: dt.datetime | None = None
+    ) -> list[tuple[Post, Channel]]:
+        """What the daemon would take at `now` that it had not by `after`, in the
+        order it would take them (due time, then id)."""
+        lo = 0 if after is None else bisect.bisect_right(self._ready, after)
+        return self.rows[lo : bisect.bisect_right(self._ready, now)]
+
+    def may_have_landed(self, post_ids: list[int]) -> set[int]:
+        return self._landed.intersection(post_ids)
 
 
 def simulate(
@@ -118,7 +159,9 @@ def simulate(
                     session.flush()
                     planned = {p.id for p in result.created if p.id is not None}
             dispatcher = Dispatcher(conn, settings, dry_run=True, on_event=on_event, walk=True)  # type: ignore[arg-type]
-            moments = due_times(conn, start, until)
+            queue = _WalkQueue(dispatcher.exchange, start, until)
+            dispatcher.exchange = queue  # type: ignore[assignment]
+            moments = queue.moments
 
             async def walk() -> list[SendEvent]:
                 events: list[SendEvent] = []
@@ -127,47 +170,38 @@ def simulate(
                 return events
 
             events = asyncio.run(walk())
-            return _steps(conn, settings, events, planned)
+            return _steps(queue, settings, events, planned)
         finally:
             outer.rollback()
 
 
 def _steps(
-    conn: Connection, settings: Settings, events: list[SendEvent], planned: set[int]
+    queue: _WalkQueue, settings: Settings, events: list[SendEvent], planned: set[int]
 ) -> list[Step]:
+    # Every event is of a post the walk read: no second read of the queue.
+    posts = {post.id: (post, channel) for post, channel in queue.rows}
     steps = []
-    with Session(conn) as session:
-        ids = sorted({e.post_id for e in events})
-        posts = {}
-        for i in range(0, len(ids), 500):
-            posts.update(
-                (p.id, (p, c))
-                for p, c in session.exec(
-                    select(Post, Channel)
-                    .join(Channel, Channel.id == Post.channel_id)
-                    .where(Post.id.in_(ids[i : i + 500]))
-                )
+    for event in events:
+        post, channel = posts[event.post_id]
+        outcome = event.status
+        if is_expired(post, event.at):
+            outcome = "expired"
+        elif not queue.may_have_landed([event.post_id]) and event.lateness > grace_seconds(
+            channel, settings
+        ):
+            outcome = "missed"
+        steps.append(
+            Step(
+                event=event,
+                post_id=event.post_id,
+                channel=channel.name,
+                when_local=show(event.at, channel.timezone),
+                day_local=local(event.at, channel.timezone).date().isoformat(),
+                what=WHAT.get(post.template or "", post.source_kind or "post"),
+                outcome=outcome,
+                planned=event.post_id in planned,
+                reason=post.reason,
+                expires_at=post.expires_at,
             )
-        landed = claims.may_have_landed(session, [i for i, (p, _) in posts.items() if p.attempts])
-        for event in events:
-            post, channel = posts[event.post_id]
-            outcome = event.status
-            if is_expired(post, event.at):
-                outcome = "expired"
-            elif post.id not in landed and event.lateness > grace_seconds(channel, settings):
-                outcome = "missed"
-            steps.append(
-                Step(
-                    event=event,
-                    post_id=event.post_id,
-                    channel=channel.name,
-                    when_local=show(event.at, channel.timezone),
-                    day_local=local(event.at, channel.timezone).date().isoformat(),
-                    what=WHAT.get(post.template or "", post.source_kind or "post"),
-                    outcome=outcome,
-                    planned=event.post_id in planned,
-                    reason=post.reason,
-                    expires_at=post.expires_at,
-                )
-            )
+        )
     return steps

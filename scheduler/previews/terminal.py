@@ -126,6 +126,25 @@ def print_event(event: SendEvent, show_request: bool = True) -> None:
 
 def print_timeline(steps: list[Step]) -> None:
     """The simulated timeline as a table, one row per post, grouped by local day."""
+    if not console.is_terminal:
+        # Piped or to a file: plain lines, one a post under a line a day, in one
+        # write. Rich's table lays out every cell of every row (its widths, the
+        # ellipsis), which cost more than the simulation itself at 10,000 posts.
+        lines = []
+        day = None
+        for step in steps:
+            if step.day_local != day:
+                day = step.day_local
+                lines.append(f"-- {day}")
+            outcome = "EXPIRED (not sent)" if step.outcome == "expired" else step.outcome
+            first = step.event.text.splitlines()[0] if step.event.text else ""
+            lines.append(
+                f"{step.when_local}  post {step.post_id}{' (new)' if step.planned else ''}"
+                f"  {step.channel}  {step.what}  {outcome}  {first}"
+            )
+        console.file.write("\n".join(lines) + "\n")
+        console.file.flush()
+        return
     from rich.table import Table
 
     table = Table(expand=True)
