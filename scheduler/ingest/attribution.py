@@ -17,9 +17,9 @@ import regex
 from scheduler.ingest.cues import CUE_RE
 from scheduler.ingest.people import (
     NAME_PATTERN,
-    ORG_WORDS,
     NAME_SEQ,
     NOT_NAMES,
+    ORG_WORDS,
     TITLES,
     is_person_noun,
     name_tokens,
