@@ -19,6 +19,7 @@ from scheduler.ingest.people import (
     NAME_PATTERN,
     NAME_SEQ,
     NOT_NAMES,
+    ORG_WORDS,
     TITLES,
     is_person_noun,
     name_tokens,
@@ -67,7 +68,23 @@ _CLAUSE_WORDS = regex.compile(
 )
 _LEADING = {"the", "former", "then", "late", "retired", "acting", "interim"}
 # "the states", "a statement", "his remarks": a cue word used as a noun.
-_NOUN_BEFORE = regex.compile(r"(?i)\b(?:the|a|an|of|these|those|his|her|their|its|our)\s+$")
+# "The stewards’ reply": after a possessive too.
+_NOUN_BEFORE = regex.compile(
+    r"(?i)(?:\b(?:the|a|an|of|these|those|his|her|their|its|our)|\p{L}[’']s?)\s+$"
+)
+# "Marlow Evening Post:", "The Daily Report": these cue words, capitalised
+# after a capitalised word, end a name ("Mayor Says" in a headline is a verb).
+_IN_NAME = regex.compile(r"\p{Lu}[\p{L}.’'-]*\s+$")
+_NAME_NOUNS = {"Post", "Report", "Reply", "Answer", "Comment"}
+
+
+def _verb_use(s: str, v: regex.Match) -> bool:
+    """Whether the cue word `v` in `s` is used as a speech verb."""
+    if _NOUN_BEFORE.search(s, 0, v.start()):
+        return False
+    return not (v.group(0) in _NAME_NOUNS and _IN_NAME.search(s, 0, v.start()))
+
+
 _ROLE_WORD = r"(?!(?:for|of|and|or|at|in|on|with|from|to|by|the|a|an|as|after|before)\b)[\p{Ll}-]+"
 _ROLE_THEN_NAME = regex.compile(
     rf"\s+(?:{_ROLE_WORD}\s+){{0,2}}({_ROLE_WORD})\s+({NAME_PATTERN})", regex.V1
@@ -79,6 +96,9 @@ _MODIFIER = regex.compile(
     r"\s+(?!(?:on|in|at|of|for|with|who|and|or|during|after|before|as|to|from)\b)"
     r"\p{Ll}[\p{Ll}-]*(?=\s*(?:[,.;]|$))"
 )
+# "Mr. Okafor, a retired astronaut who advises the company, said": the verb of
+# a relative clause is not the attribution's.
+_RELATIVE_BEFORE = regex.compile(r"(?i)\b(?:who|which)\s+(?:\w+\s+)?$")
 _SENT_STOP = regex.compile(r"[.!?](?=\s|$)")
 _AFTER_WINDOW = 400
 
@@ -116,7 +136,7 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
     lead = len(window) - len(regex.sub(r"^[\s,—–―-]+", "", window))
     body = window[lead:]
     dashed = regex.match(r"[\s,]*[—–―-]", window)
-    if dashed and not CUE_RE.search(body):
+    if dashed and not any(_verb_use(body, v) for v in CUE_RE.finditer(body)):
         # "...” ― Jane Doe": a dash and a bare name sign a quote (vox pops, epigraphs).
         name = _NAME_START.match(body)
         rest = body[name.end() :] if name else ""
@@ -130,7 +150,12 @@ def after_quote(text: str, q: QuoteSpan, limit: int) -> Speaker | None:
         found = _phrase_at_end(according.group(1), base + lead + according.start(1))
         return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
     verb = next(
-        (v for v in CUE_RE.finditer(body) if not _NOUN_BEFORE.search(body, 0, v.start())), None
+        (
+            v
+            for v in CUE_RE.finditer(body)
+            if _verb_use(body, v) and not _RELATIVE_BEFORE.search(body, 0, v.start())
+        ),
+        None,
     )
     # Ten words at most between quote and verb, more when commas set off
     # appositives ("Doe, the attorney general of Oklahoma, one of ..., said").
@@ -151,7 +176,7 @@ def before_quote(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
     if m:
         found = _phrase_at_end(m.group(1), clause_start + m.start(1))
         return Speaker(found.kind, found.phrase, found.pos, "according to") if found else None
-    verbs = [v for v in CUE_RE.finditer(before) if not _NOUN_BEFORE.search(before, 0, v.start())]
+    verbs = [v for v in CUE_RE.finditer(before) if _verb_use(before, v)]
     if not verbs:
         return None
     verb = verbs[-1]
@@ -378,6 +403,13 @@ _OUTLET = r"(?:the\s+)?\p{Lu}[\p{L}.&’'-]*(?:\s+\p{Lu}[\p{L}.&’'-]*){0,4}"
 _ROUNDUP = regex.compile(
     rf"^\W*({NAME_PATTERN}),\s+{_OUTLET}(?:\s*\([^()]{{1,40}}\))?\s*:\s*$", regex.V1
 )
+_OUTLET_COLON = regex.compile(rf"^\s*({_OUTLET})\s*:\s*$", regex.V1)
+_POSSESSED_COLON = regex.compile(
+    r"^\s*((?:the|a|an)\s+(?:[\p{Ll}-]+\s+){0,2}[\p{Ll}-]+)[’']s?\s+"
+    r"(?:[\p{Ll}-]+\s+){0,2}(?:reply|response|answer|verdict|statement|message|view|advice|"
+    r"warning|ruling|position)\s*:\s*$",
+    regex.IGNORECASE,
+)
 _OUTLET_TAIL = regex.compile(rf",\s+{_OUTLET}[\s.]*")
 _NP_SUBJECT = regex.compile(
     rf"(?i)^\W*({_DET}\s+(?:[\w’'-]+\s+){{0,3}}?[\w’'-]+)\s+"
@@ -399,6 +431,17 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         if tokens and tokens[0] not in NOT_NAMES:
             name = " ".join(tokens)
             return Speaker("name", name, clause_start + m.end(1) - len(name), None)
+    m = _OUTLET_COLON.match(before)
+    if m and m.group(1).split()[-1].lower() in ORG_WORDS:
+        # "The Harbor Gazette: "..."": an editorial, in the paper's own name.
+        return Speaker("phrase", m.group(1), clause_start + m.start(1), None)
+    m = _POSSESSED_COLON.match(before)
+    if m:
+        # "The stewards’ reply: "..."": the stewards speak.
+        phrase = m.group(1)
+        if phrase[:4] == "The ":
+            phrase = "the" + phrase[3:]  # a description, not a name: no capital
+        return Speaker("phrase", phrase, clause_start + m.start(1), None)
     m = _POSSESSOR_COLON.match(before)
     if m:
         tokens = name_tokens(m.group(1).split())
@@ -419,7 +462,11 @@ def colon_speaker(text: str, q: QuoteSpan, clause_start: int) -> Speaker | None:
         if tokens and tokens[0] not in NOT_NAMES and tokens[-1] not in NOT_NAMES:
             name = " ".join(tokens)
             return Speaker("name", name, clause_start + m.end(1) - len(name), None)
-    m = regex.match(r"(?i)^\W*(he|she|they)\s", before)
+    m = regex.match(r"(?i)^\W*(he|she|they)\s", before) or regex.match(
+        # "Asked about his goals, he did not hesitate:"
+        r"^[^,:;]{0,80},\s+(he|she|they)\s+\p{Ll}",
+        before,
+    )
     if m:
         return Speaker("pronoun", m.group(1), clause_start + m.start(1), None)
     m = _NP_SUBJECT.match(before)
@@ -456,21 +503,61 @@ def _speaker_after_verb(body: str, verb: regex.Match, offset: int) -> Speaker | 
         # "said the ruling": skipping "the" as a title's lead-in found nothing.
         m = _NP_START.match(stripped)
         if m:
+            appos = regex.match(r"\s*,\s*", stripped[m.end() :])
+            # "said the museum’s curator of palaeontology, Dr. Owen Pryce"
+            named = (
+                _titled_name(stripped[m.end() + appos.end() :], pos + m.end() + appos.end())
+                if appos
+                else None
+            )
+            if named:
+                return Speaker("name", named[0].group(0), named[1], verb.group(0))
             return Speaker("phrase", m.group(0), pos, verb.group(0))
     return found
 
 
-def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
-    # "said the Rev. Jane Doe", "said former Sen. Doe": titles before the name.
+def _skip_titles(stripped: str, pos: int) -> tuple[str, int]:
+    """ "the Rev. Jane Doe", "former Sen. Doe", "Dr. Owen Pryce": past the titles
+    before a name (a title alone, "Dr", is no name)."""
     while True:
         words = stripped.split(maxsplit=1)
         if len(words) < 2 or not (
             words[0].lower().rstrip(".") in TITLES or words[0].lower() in _LEADING
         ):
-            break
+            return stripped, pos
         skip = stripped.index(words[1])
         stripped, pos = stripped[skip:], pos + skip
+
+
+def _titled_name(s: str, pos: int) -> tuple[regex.Match, int] | None:
+    """The name at the start of `s` past its titles, with where it starts."""
+    stripped, at = _skip_titles(s, pos)
     m = _NAME_START.match(stripped)
+    if m is None or m.group(0).split()[0] in NOT_NAMES:
+        return None
+    return m, at
+
+
+# "Lindqvist’s crew chief, Ron Baptiste": a possessive, a role, the person.
+_POSSESSED_ROLE = regex.compile(r"\s+((?:[\p{Ll}-]+\s+){0,3}[\p{Ll}-]+)(?=\s*(?:,|$))")
+
+
+def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
+    stripped, pos = _skip_titles(stripped, pos)
+    m = _NAME_START.match(stripped)
+    if m and regex.search(r"[’']s$", m.group(0)):
+        # "said Lindqvist’s crew chief, Ron Baptiste": the possessor is not the
+        # speaker; the person after the role is, or else the role itself.
+        role = _POSSESSED_ROLE.match(stripped, m.end())
+        if role:
+            rest = stripped[role.end() :]
+            appos = regex.match(r"\s*,\s*", rest)
+            named = (
+                _titled_name(rest[appos.end() :], pos + role.end() + appos.end()) if appos else None
+            )
+            if named:
+                return Speaker("name", named[0].group(0), named[1], verb.group(0))
+            return Speaker("phrase", stripped[: role.end()], pos, verb.group(0))
     if (
         m
         and m.group(0).split()[0] not in NOT_NAMES
@@ -493,9 +580,10 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
         after_np = stripped[m.end() :]
         appos = regex.match(r"\s*,\s*", after_np)
         if appos:
-            name = _NAME_START.match(after_np[appos.end() :])
-            if name:
-                return Speaker("name", name.group(0), pos + m.end() + appos.end(), verb.group(0))
+            # "said the museum’s curator of palaeontology, Dr. Owen Pryce"
+            named = _titled_name(after_np[appos.end() :], pos + m.end() + appos.end())
+            if named:
+                return Speaker("name", named[0].group(0), named[1], verb.group(0))
         return Speaker("phrase", m.group(0), pos, verb.group(0))
     m = regex.match(r"(?i)(he|she|they)\b", stripped)
     if m:
@@ -508,9 +596,13 @@ def _after_verb(stripped: str, pos: int, verb: regex.Match) -> Speaker | None:
         stripped,
     )
     if m:
-        name = _NAME_START.match(stripped[m.end() :])
-        if name and not _MODIFIER.match(stripped, m.end() + name.end()):
-            return Speaker("name", name.group(0), pos + m.end(), verb.group(0))
+        # "said co-author Dr. Chiara Rossi": the description, titles, the name.
+        named = _titled_name(stripped[m.end() :], pos + m.end())
+        if named:
+            name, at = named
+            rest = stripped[at - pos + name.end() :]
+            if not _MODIFIER.match(rest):
+                return Speaker("name", name.group(0), at, verb.group(0))
     return None
 
 
@@ -541,6 +633,18 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
     found = _phrase_at_end(s, offset)
     if found is None:
         return None
+    if (
+        appositive
+        and found.kind == "name"
+        and regex.search(
+            r"(?i)\b(?:at|of|for|with|from|in)\s+(?:the\s+)?$", s[: found.pos - offset]
+        )
+    ):
+        # "Sato’s team principal at Kestrel, Bettina Kraus, chimed in": the name
+        # after the role at the firm speaks, not the firm.
+        name = _NAME_START.match(appositive[0])
+        if name and name.group(0) == appositive[0] and name.group(0).split()[0] not in NOT_NAMES:
+            return Speaker("name", name.group(0), appositive[1], None)
     # After a quote the speaker must come first: a title or a role may precede
     # the name ("Mr. Doe", "campaign spokesman Doe"), another clause may not.
     prefix = s[: found.pos - offset].strip(" —–-")

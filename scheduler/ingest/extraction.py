@@ -21,7 +21,15 @@ from scheduler.ingest.attribution import (
     woven_speaker,
 )
 from scheduler.ingest.milestones import article_date, find_milestones
-from scheduler.ingest.people import TITLES, TITLES_FEMALE, TITLES_MALE, People, name_tokens
+from scheduler.ingest.people import (
+    NOT_NAMES,
+    ORG_WORDS,
+    TITLES,
+    TITLES_FEMALE,
+    TITLES_MALE,
+    People,
+    name_tokens,
+)
 from scheduler.ingest.quotes import QuoteSpan, find_quotes
 from scheduler.ingest.text import Span, index_of, is_abbreviation, paragraphs, sentences
 from scheduler.ingest.types import ExtractedQuote, Extraction
@@ -216,9 +224,10 @@ def _resolve(speaker: Speaker, people: People, quote: Span) -> str | None:
         return people.resolve_name(speaker.phrase, speaker.pos)
     if speaker.kind == "pronoun":
         return people.resolve_pronoun(speaker.phrase, speaker.pos, quote)
-    words = speaker.phrase.lower().split()
-    if words[0] != "the":
-        return speaker.phrase
+    phrase = _named_organisation(speaker.phrase, people.text, speaker.pos)
+    words = phrase.lower().split()
+    if words[0] != "the" or phrase != speaker.phrase:
+        return phrase
     # "the 26-year-old": a description of someone just named.
     if regex.match(r"\d+-year-old$", words[-1]):
         return people.resolve_pronoun("they", speaker.pos) or speaker.phrase
@@ -226,6 +235,27 @@ def _resolve(speaker: Speaker, people: People, quote: Span) -> str | None:
     if words[-1] in TITLES:
         return people.resolve_role(words[-1], speaker.pos) or speaker.phrase
     return speaker.phrase
+
+
+# "the agency", "a spokesman for the forum": an organisation the article named
+# before ("the Environmental Health Agency", "the Road Haulage Forum").
+_ORG_HEAD = regex.compile(r"(?i)\bthe\s+(\p{Ll}+)$")
+
+
+def _named_organisation(phrase: str, text: str, pos: int) -> str:
+    m = _ORG_HEAD.search(phrase)
+    if m is None or m.group(1) not in ORG_WORDS:
+        return phrase
+    head = m.group(1).capitalize()
+    names = regex.findall(
+        rf"(?<![\p{{L}}])((?:\p{{Lu}}[\p{{L}}’'&-]*[^\S\n]+){{1,4}}){head}\b",
+        text[max(0, pos - 3000) : pos],
+    )
+    names = [n for n in names if n.split()[0] not in NOT_NAMES or n.split()[0] == "The"]
+    if not names:
+        return phrase
+    name = names[-1].removeprefix("The ")
+    return phrase[: m.start()] + "the " + name + head
 
 
 def _inherit(found: list[_Found]) -> None:

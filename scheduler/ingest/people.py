@@ -56,6 +56,7 @@ premier commissioner sheriff officer detective general gen gen. col col. lt lt. 
 rev rev. reverend pastor bishop ceo chairman chairwoman chair director manager driver
 skipper striker goalkeeper defender midfielder quarterback pitcher professor doctor rabbi
 imam ambassador spokesman spokeswoman spokesperson
+singer drummer guitarist bassist author co-author curator novelist poet winemaker astronaut
 """
     )
 )
@@ -116,9 +117,11 @@ board authority police army navy force corps guard museum festival awards award 
 grand prix nasdaq exchange market index street river lake mountain valley island beach bay
 airport station square bridge hall tower building republic kingdom empire federal national
 international global world north south east west northern southern eastern western central
-new
+new forum alliance town
 """
 )
+#: Words that end the name of an organisation, an outlet or a place.
+ORG_WORDS = _ORG_WORDS
 _PERSON_HINT = regex.compile(
     rf"^\s*(?:,\s*(?:\d{{1,3}}|who|whose)\b|\s*\(\s*\d{{1,3}}\s*\)"
     rf"|\s+(?:{CUE})\b)",
@@ -163,6 +166,9 @@ management development parent percent
 )
 
 
+_EMPLOYER_OF = regex.compile(
+    r"[^\S\n]+(?:\p{Ll}[\p{Ll}-]*[^\S\n]+)?(\p{Ll}[\p{Ll}-]*)[^\S\n]+\p{Lu}"
+)
 _APPOSITIVE = regex.compile(
     r"\s*,\s+(?:the|a|an|his|her|their)\s+(?:[\w-]+\s+){0,3}?([\w-]+)\s*[,.]"
 )
@@ -340,6 +346,11 @@ class People:
             spans, tokens = spans[1:], tokens[1:]
         elif of:
             return None  # "Commission on Presidential Debates", "University of Iowa"
+        role = _EMPLOYER_OF.match(text, m.end())
+        if role and is_person_noun(role.group(1).lower()):
+            # "Castleford manager Gary Prentice", "Unite official Kevin Marsh": the
+            # club or firm the person works for, not a person.
+            return None
         kept = name_tokens(tokens)
         dropped = tokens[: len(tokens) - len(kept)]
         if kept[-1] in NOT_NAMES or kept[-1].lower().rstrip(".") in TITLES:

@@ -16,18 +16,24 @@ from dataclasses import dataclass
 import regex
 from sqlmodel import Session, select
 
+from scheduler.ingest.text import is_abbreviation
 from scheduler.storage.models import Article, Quote
 
-# Between two parts: the first part's own punctuation, its closing mark, a few
-# words of attribution with no quotation mark, sentence end or line break in
-# them, a comma, full stop or colon, and the second part's opening mark.
+# Between two parts: the first part's own punctuation, its closing mark, the
+# attribution (no quotation mark or line break in it; an apostrophe inside a
+# word is no mark: "Lindqvist’s crew chief"), a comma, full stop or colon, and
+# the second part's opening mark.
 _BETWEEN = regex.compile(
     r"""^(?P<own>[,;.!?…]?)\s*[”"’']\s+
-    (?P<words>[^“”"‘’\n.!?]{1,80}?)
+    (?P<words>(?:[^“”"‘’\n]|(?<=\p{L})’(?=\p{L}))+?)
     (?P<stop>[,.:])\s*[“"‘']$""",
     regex.VERBOSE,
 )
-MAX_ATTRIBUTION_WORDS = 8
+# An attribution may carry an appositive or a relative clause ("said Rovers
+# manager Linda Carvalho, who took over in 2024 with the club bottom of the
+# league."); beyond this many words it is narration, not an interruption.
+MAX_ATTRIBUTION_WORDS = 24
+_STOP = regex.compile(r"[.!?](?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,21 @@ def _glue(article_text: str, left: Quote, right: Quote) -> str | None:
         return None
     if right.start <= left.end:
         return None
-    m = _BETWEEN.match(article_text[left.end : right.start])
+    between = article_text[left.end : right.start]
+    m = _BETWEEN.match(between)
     if m is None or len(m.group("words").split()) > MAX_ATTRIBUTION_WORDS:
         return None
+    # One sentence of attribution: a full stop inside it may only end an
+    # abbreviation ("said Dr. Aydin, ..."), never a sentence of narration.
+    offset = left.end + m.start("words")
+    if any(
+        not is_abbreviation(article_text, offset + stop.start())
+        for stop in _STOP.finditer(m.group("words"))
+    ):
+        return None
     # The words between must be the attribution itself ("she explained").
-    words = m.group("words").split()
-    if not any(cue and cue in words for cue in (left.cue, right.cue)):
+    words = [w.strip(",;:—–") for w in m.group("words").split()]
+    if not any(cue and all(c in words for c in cue.split()) for cue in (left.cue, right.cue)):
         return None
     head, tail = left.text.rstrip(), right.text.lstrip()
     if not head or not tail:

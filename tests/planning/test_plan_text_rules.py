@@ -202,3 +202,36 @@ def test_evergreen_skips_a_minute_another_post_holds(session: Session) -> None:
                                dt.datetime(2027, 6, 15, 12, tzinfo=dt.UTC), channel="club")  # fmt: skip
     assert [r["due_at"][:16] for r in out.rows] == ["2027-06-15T09:00"]
     assert any("another post holds this minute" in n for n in out.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        # A long attribution with a relative clause and a title's full stop.
+        ('"We waited a long time for this," said Dr. Ana Ruiz, who has led the club '
+         'since 2019 through two relegations. "Nobody here gave up."',
+         "We waited a long time for this. Nobody here gave up."),
+        # An apostrophe inside the attribution's words is no quotation mark.
+        ("\u201cWe\u2019ll take the points,\u201d said Ruiz\u2019s crew chief, Ole Berg, "
+         "\u201cand we\u2019ll take the fight to Leeds.\u201d",
+         "We\u2019ll take the points, and we\u2019ll take the fight to Leeds."),
+        # A comma after the verb ("Ruiz said, laughing.").
+        ('"People say I am young," Ruiz said, laughing. "I know."',
+         "People say I am young. I know."),
+    ],
+)  # fmt: skip
+def test_interrupted_by_a_long_attribution_still_one_quote(text: str, whole: str) -> None:
+    from scheduler.ingest import extract
+
+    quotes = extract(text).quotes
+    assert [w.text for w in whole_quotes(quotes, text)] == [whole]
+
+
+def test_narration_between_two_quotes_keeps_them_apart() -> None:
+    from scheduler.ingest import extract
+
+    text = (
+        '"We waited a long time," said Ana Ruiz. She looked at the stands and smiled. '
+        '"Nobody here gave up."'
+    )
+    assert len(whole_quotes(extract(text).quotes, text)) == 2
