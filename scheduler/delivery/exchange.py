@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,16 +208,10 @@ class Exchange:
         result: Pass,
     ) -> None:
         failures: list[tuple[int, str]] = []
-        due = claims.due_channel_rows(conn, now)
-        # Channels take turns: each pass starts after the channel the last one
-        # claimed from, so with more due channels than the budget allows, none
-        # waits on the others' backlogs.
-        order = sorted(due, key=lambda cid: (cid <= self._after, cid))
-        for channel_id in order:
+        for channel_id, row in self._due_in_turn(conn, now, budget):
             free = min(room(channel_id), self.batch, budget)
             if free <= 0:
                 continue
-            row = due[channel_id]
             claimed = attempts.claim_and_begin(conn, self.owner, now, self.lease, free, channel_id)
             if claimed:
                 budget -= len(claimed)
@@ -245,6 +239,27 @@ class Exchange:
                 flight.watch = found.get(flight.post.id)
         for flight in result.started:
             flight.started = attempts.Started(ids[flight.post.id], flight.post.attempts)
+
+    def _due_in_turn(
+        self, conn: Connection, now: dt.datetime, budget: int
+    ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """Due channels in turn: those after the channel the last claim took
+        posts from, then from the first up to it, so with more due channels
+        than the budget allows none waits on the others' backlogs. Read a few
+        rows at a time, as the caller consumes them: a pass that starts 10
+        sends reads about 10 channels, not every channel with a post due."""
+        chunk = min(budget + 16, 256)
+        legs = [(self._after, None)]
+        if self._after > 0:
+            legs.append((0, self._after))
+        for low, upto in legs:
+            while True:
+                rows = claims.due_channel_rows_after(conn, now, low, chunk, upto)
+                for row in rows:
+                    yield row[0], row
+                if len(rows) < chunk:
+                    break
+                low = rows[-1][0]
 
     def _ready(
         self,
