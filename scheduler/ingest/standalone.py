@@ -87,6 +87,7 @@ _HEADS = {
     "speedway": ("Speedway",),
     "raceway": ("Raceway",),
     "museum": ("Museum",),
+    "club": ("Club",),
     "gallery": ("Gallery",),
     "festival": ("Festival",),
     "agency": ("Agency",),
