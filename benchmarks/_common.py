@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 
 def fresh_db(path: Path) -> tuple[Engine, str]:
@@ -29,22 +30,35 @@ def fresh_db(path: Path) -> tuple[Engine, str]:
     return engine, url
 
 
-def add_webhook_channel(engine: Engine, name: str, url: str) -> int:
+def _webhook_channel(session: Session, name: str, url: str) -> int:
     from scheduler.accounts import channels
+
+    channel = channels.add_channel(
+        session,
+        name,
+        "webhook",
+        options={"url": url},
+        secret_env=None,
+        timezone="UTC",
+        slots="mon-sun 09:00",
+    )
+    assert channel.id is not None
+    return channel.id
+
+
+def add_webhook_channel(engine: Engine, name: str, url: str) -> int:
     from scheduler.storage import database
 
     with database.session_scope(engine) as session:
-        channel = channels.add_channel(
-            session,
-            name,
-            "webhook",
-            options={"url": url},
-            secret_env=None,
-            timezone="UTC",
-            slots="mon-sun 09:00",
-        )
-        assert channel.id is not None
-        return channel.id
+        return _webhook_channel(session, name, url)
+
+
+def add_webhook_channels(session: Session, count: int, url: str) -> list[int]:
+    """`bench-0` ... `bench-{count-1}`, in the caller's one transaction (a
+    session per channel would dominate building thousands of them)."""
+    ids = [_webhook_channel(session, f"bench-{c}", url) for c in range(count)]
+    session.flush()
+    return ids
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

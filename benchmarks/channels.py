@@ -29,34 +29,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import fresh_db, rate, report, verdict
+from benchmarks._common import add_webhook_channels, fresh_db, rate, report, verdict
 from benchmarks.dispatch import TEXT, sent_count, settings_for
 from benchmarks.sink import SinkProcess
 
 
 def build(path: Path, sink_url: str, channels: int, per_channel: int) -> tuple[Any, str]:
     """`channels` webhook channels with `per_channel` posts each, due a minute ago."""
-    from scheduler.accounts.channels import add_channel
     from scheduler.planning.bulk import enqueue_many
     from scheduler.storage import database
 
     engine, url = fresh_db(path)
     due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     with database.session_scope(engine) as session:
-        ids = []
-        for c in range(channels):
-            channel = add_channel(
-                session,
-                f"bench-{c}",
-                "webhook",
-                options={"url": sink_url},
-                secret_env=None,
-                timezone="UTC",
-                slots="mon-sun 09:00",
-            )
-            assert channel.id is not None
-            ids.append(channel.id)
-        session.flush()
+        ids = add_webhook_channels(session, channels, sink_url)
         for c, channel_id in enumerate(ids):
             enqueue_many(
                 session,

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import fresh_db, report, scheduler_command, verdict
+from benchmarks._common import add_webhook_channels, fresh_db, report, scheduler_command, verdict
 from benchmarks.dispatch import TEXT
 
 SINK_URL = "http://127.0.0.1:9/hook"  # never called: both sides send nothing
@@ -41,26 +41,12 @@ SINK_URL = "http://127.0.0.1:9/hook"  # never called: both sides send nothing
 
 def build(path: Path, channels: int, dues: list[dt.datetime]) -> str:
     """`channels` webhook channels; post i goes to channel i % channels."""
-    from scheduler.accounts.channels import add_channel
     from scheduler.planning.bulk import enqueue_many
     from scheduler.storage import database
 
     engine, url = fresh_db(path)
     with database.session_scope(engine) as session:
-        ids = []
-        for c in range(channels):
-            channel = add_channel(
-                session,
-                f"bench-{c}",
-                "webhook",
-                options={"url": SINK_URL},
-                secret_env=None,
-                timezone="UTC",
-                slots="mon-sun 09:00",
-            )
-            assert channel.id is not None
-            ids.append(channel.id)
-        session.flush()
+        ids = add_webhook_channels(session, channels, SINK_URL)
         for c, channel_id in enumerate(ids):
             enqueue_many(
                 session,

@@ -32,6 +32,20 @@ def stored(engine, name: str) -> tuple[Credential, dict]:
         return row, secrets.decrypt(row.secret)
 
 
+def queue_post(engine, name: str, text: str, key: str) -> None:
+    """One post due tomorrow on channel NAME."""
+    with database.session_scope(engine) as session:
+        channel = session.exec(select(Channel).where(Channel.name == name)).one()
+        session.add(
+            Post(
+                channel_id=channel.id,
+                text=text,
+                due_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+                idempotency_key=key,
+            )
+        )
+
+
 @dataclass
 class Ran:
     returncode: int
@@ -189,16 +203,7 @@ def test_a_forged_state_or_a_refusal_stores_nothing(engine, auth, key, browser):
 def test_reconnecting_keeps_the_refresh_token_and_the_posts(connected, engine, auth, browser):
     connected("club-x", "x")
     first_row, first = stored(engine, "club-x")
-    with database.session_scope(engine) as session:
-        channel = session.exec(select(Channel).where(Channel.name == "club-x")).one()
-        session.add(
-            Post(
-                channel_id=channel.id,
-                text="queued before the reconnect",
-                due_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-                idempotency_key="k-1",
-            )
-        )
+    queue_post(engine, "club-x", "queued before the reconnect", "k-1")
     # This grant brings an access token only (as a re-consent may).
     auth.issue_refresh = False
     again = oauth.connect(engine, "club-x", open_url=browser, say=lambda _: None, **CLIENTS["x"])
@@ -238,16 +243,7 @@ def test_disconnect_forgets_the_tokens_keeps_the_posts_and_pauses(
     connected, engine, sqlite_file, key, run_cli
 ):
     connected("club-x", "x")
-    with database.session_scope(engine) as session:
-        channel = session.exec(select(Channel).where(Channel.name == "club-x")).one()
-        session.add(
-            Post(
-                channel_id=channel.id,
-                text="queued before the disconnect",
-                due_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-                idempotency_key="k-d",
-            )
-        )
+    queue_post(engine, "club-x", "queued before the disconnect", "k-d")
     done = run_cli(sqlite_file, "channels", "disconnect", "club-x", key=key)
     assert done.returncode == 0, done.stderr
     assert "disconnected channel club-x" in done.stdout and "paused it" in done.stdout
