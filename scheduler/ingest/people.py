@@ -428,10 +428,11 @@ class People:
         for s_start, s_end in self.sents:
             i = bisect.bisect_left(mention_starts, s_start)
             first = None
+            first_at = s_end
             while i < len(self.mentions) and self.mentions[i].start < s_end:
                 m = self.mentions[i]
                 if not self.in_quote(m.start) and not m.oblique and self.is_person(m.person):
-                    first = self.mentions[i].person
+                    first, first_at = self.mentions[i].person, m.start
                     break
                 i += 1
             target = first or last
@@ -440,13 +441,22 @@ class People:
             plain = self._unquoted(s_start, s_end)
             for gender, pattern in (("m", _PRONOUNS_M), ("f", _PRONOUNS_F)):
                 for m in pattern.finditer(plain):
-                    target.votes[gender] += 1
-                    self._cast[s_start + m.start()] = (target, gender)
+                    # A pronoun ahead of the sentence's first person ("Her main
+                    # rival, Sen. Paul Doe, ...") points back, at the last one.
+                    who = target if s_start + m.start() >= first_at else last
+                    if who is None:
+                        continue
+                    who.votes[gender] += 1
+                    self._cast[s_start + m.start()] = (who, gender)
             if first is not None:
                 # "Doe, the treasurer, accused her opponent": a possessive in the
-                # sentence of the person it opens speaks of that person, mostly.
-                first.votes["m"] += len(_POSSESSIVE_M.findall(plain))
-                first.votes["f"] += len(_POSSESSIVE_F.findall(plain))
+                # sentence of the person it opens speaks of that person, mostly;
+                # one ahead of that person points back, like the pronouns.
+                for gender, pattern in (("m", _POSSESSIVE_M), ("f", _POSSESSIVE_F)):
+                    for m in pattern.finditer(plain):
+                        who = first if s_start + m.start() >= first_at else last
+                        if who is not None:
+                            who.votes[gender] += 1
             last = target
 
     def _unquoted(self, start: int, end: int) -> str:

@@ -112,6 +112,11 @@ CASES: list[tuple[str, str]] = [
     ("The two candidates met for a last debate.\n\nHanna Berg, the former treasurer, accused "
      f"her opponent of siding with landlords. {Q.format('He has voted against every tenant bill,')}"
      " she said.", "Hanna Berg"),
+    # 30. "Her" ahead of the man's name is the woman before; a later "for her"
+    # after both names is hers too: neither makes him a "she".
+    ("Grace Lin served two terms as mayor.\n\nHer main rival, Councillor Mark Dunn, dismissed "
+     f"the bid. {Q.format('Grace is a fine mayor,')} he said. A poll put Dunn at 31 percent and "
+     "Lin at 24 percent, down from 30 percent for her a year ago.", "Mark Dunn"),
 ]  # fmt: skip
 
 
@@ -119,6 +124,10 @@ def _last_speaker(text: str) -> str | None:
     quotes = extract(text).quotes
     assert quotes, text
     return quotes[-1].speaker
+
+
+def test_a_pronoun_ahead_of_the_first_name_points_back() -> None:
+    assert _last_speaker(CASES[29][0]) == "Mark Dunn"
 
 
 def test_the_set_is_pronoun_attributed() -> None:
