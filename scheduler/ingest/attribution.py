@@ -655,7 +655,10 @@ def _subject_before(s: str, offset: int, anchored: bool) -> Speaker | None:
         and (len(prefix.split()) > 4 or regex.search(r"[,;:!?]", prefix))
     ):
         return None
-    if found.kind == "phrase" and appositive:
+    title_only = found.kind == "name" and found.phrase.lower().rstrip(".") in TITLES
+    if (found.kind == "phrase" or title_only) and appositive:
+        # "The local MP, Diane Holloway, said": a description (or a bare title
+        # such as "MP") followed by the name it describes.
         name = _NAME_START.match(appositive[0])
         if name and name.group(0) == appositive[0]:
             return Speaker("name", name.group(0), appositive[1], None)
@@ -723,3 +726,35 @@ __all__ = [
     "is_fused",
     "woven_speaker",
 ]
+
+
+# "Doe said she would meet the company next week." — reported speech whose
+# verb takes a clause (not "said on Monday" alone, not a quote of its own).
+_REPORTED_TAIL = regex.compile(
+    r"(?i)\s+(?:(?:on|in|at|last|this|earlier)\s+[\w ]{1,20}?\s+)?(?:that\s+)?"
+    r"(?:he|she|they|it|the|a|an|his|her|their|its|\p{Lu})"
+)
+
+
+def reported_lead(text: str, q: QuoteSpan, sent: Span) -> Speaker | None:
+    """The speaker of a quote with no attribution of its own that follows, in
+    its paragraph, a sentence reporting what someone said: "The local MP, Doe,
+    said she would meet the company. "I will be asking one question."" is
+    Doe's. `sent` is that sentence; it must hold no quote of its own and open
+    with the person who said it."""
+    s = text[sent[0] : sent[1]]
+    if any(c in s for c in "\"“”") or text[sent[1] : q.open].strip():
+        return None
+    for v in CUE_RE.finditer(s):
+        if not _verb_use(s, v) or v.group(0).lower().endswith("ing"):
+            continue
+        if not _REPORTED_TAIL.match(s, v.end()):
+            return None
+        head = s[: v.start()]
+        if regex.search(r"(?i)\b(?:who|which|that|when|after|because|if)\b", head):
+            return None  # the verb of a clause inside the sentence, not its own
+        found = _subject_before(head, sent[0], anchored=False)
+        if found is None or found.kind == "pronoun":
+            return None
+        return Speaker(found.kind, found.phrase, found.pos, v.group(0))
+    return None

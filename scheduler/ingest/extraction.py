@@ -18,6 +18,7 @@ from scheduler.ingest.attribution import (
     colon_speaker,
     find_label,
     is_fused,
+    reported_lead,
     woven_speaker,
 )
 from scheduler.ingest.milestones import article_date, find_milestones
@@ -134,6 +135,8 @@ def _quotes(
         after = after_quote(text, q, p_end)
         own = before or after or colon_speaker(text, q, clause_start)
         follows = bool(found) and found[-1].span.para == q.para
+        if own is None and not follows and q.open == sent_start > p_start:
+            own = reported_lead(text, q, sents[index_of(sents, q.open) - 1])
         if own is None and not follows and not _stands_alone(text, q):
             continue
         found.append(_Found(q, q.start, own, q.open == p_start))

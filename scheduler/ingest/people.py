@@ -55,7 +55,7 @@ vice coach captain capt capt. judge justice chief mayor minister secretary chanc
 premier commissioner sheriff officer detective general gen gen. col col. lt lt. sgt sgt.
 rev rev. reverend pastor bishop ceo chairman chairwoman chair director manager driver
 skipper striker goalkeeper defender midfielder quarterback pitcher professor doctor rabbi
-imam ambassador spokesman spokeswoman spokesperson
+imam ambassador spokesman spokeswoman spokesperson mp mep msp
 singer drummer guitarist bassist author co-author curator novelist poet winemaker astronaut
 """
     )

@@ -75,3 +75,35 @@ def test_an_organisation_named_in_full_before_its_head_noun() -> None:
         "the Northern Water Agency",
         "a spokesman for the Canal Users Forum",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        # A bare title ("MP") before the name in commas: the name speaks.
+        (f"The local MP, Ruth Penrose, said: {L}We will fight this.{R}", "Ruth Penrose"),
+        # A quote with no attribution after a sentence reporting what someone
+        # said, in the same paragraph: that person's words.
+        (f"The mill shut in May.\n\nThe local MP, Ruth Penrose, said she would meet the owners "
+         f"on Friday. {L}I will ask them one thing: what would keep the looms running?{R}",
+         "Ruth Penrose"),
+        (f"Union organiser Colm Byrne said the staff had been told by text. {L}Nobody picked "
+         f"up a phone. Thirty years, and a text.{R}", "Colm Byrne"),
+    ],
+)
+def test_a_title_or_a_reported_sentence_names_the_speaker(text: str, speaker: str) -> None:
+    assert _speakers(text)[-1] == speaker
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The sentence before reports nobody's words, or only inside a clause
+        # of its own: the quote keeps no speaker rather than take a wrong one.
+        f"The mill shut in May after the owners said so. {L}It is a sad day.{R}",
+        f"After Ruth Penrose said the mill would close, the town went quiet. {L}It is a sad "
+        f"day.{R}",
+    ],
+)
+def test_a_quote_after_other_sentences_keeps_no_speaker(text: str) -> None:
+    assert _speakers(text)[-1] is None
