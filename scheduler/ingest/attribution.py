@@ -25,7 +25,7 @@ from scheduler.ingest.people import (
     name_tokens,
 )
 from scheduler.ingest.quotes import QuoteSpan
-from scheduler.ingest.text import is_abbreviation
+from scheduler.ingest.text import Span, is_abbreviation
 
 _PRONOUN = regex.compile(r"(?:^|\s)(he|she|they|it)$", regex.IGNORECASE)
 _NAME_END = regex.compile(rf"{NAME_PATTERN}$", regex.V1)
@@ -743,7 +743,7 @@ def reported_lead(text: str, q: QuoteSpan, sent: Span) -> Speaker | None:
     Doe's. `sent` is that sentence; it must hold no quote of its own and open
     with the person who said it."""
     s = text[sent[0] : sent[1]]
-    if any(c in s for c in "\"“”") or text[sent[1] : q.open].strip():
+    if any(c in s for c in '"“”') or text[sent[1] : q.open].strip():
         return None
     for v in CUE_RE.finditer(s):
         if not _verb_use(s, v) or v.group(0).lower().endswith("ing"):

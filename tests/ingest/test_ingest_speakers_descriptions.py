@@ -84,11 +84,16 @@ def test_an_organisation_named_in_full_before_its_head_noun() -> None:
         (f"The local MP, Ruth Penrose, said: {L}We will fight this.{R}", "Ruth Penrose"),
         # A quote with no attribution after a sentence reporting what someone
         # said, in the same paragraph: that person's words.
-        (f"The mill shut in May.\n\nThe local MP, Ruth Penrose, said she would meet the owners "
-         f"on Friday. {L}I will ask them one thing: what would keep the looms running?{R}",
-         "Ruth Penrose"),
-        (f"Union organiser Colm Byrne said the staff had been told by text. {L}Nobody picked "
-         f"up a phone. Thirty years, and a text.{R}", "Colm Byrne"),
+        (
+            f"The mill shut in May.\n\nThe local MP, Ruth Penrose, said she would meet the owners "
+            f"on Friday. {L}I will ask them one thing: what would keep the looms running?{R}",
+            "Ruth Penrose",
+        ),
+        (
+            f"Union organiser Colm Byrne said the staff had been told by text. {L}Nobody picked "
+            f"up a phone. Thirty years, and a text.{R}",
+            "Colm Byrne",
+        ),
     ],
 )
 def test_a_title_or_a_reported_sentence_names_the_speaker(text: str, speaker: str) -> None:
