@@ -21,6 +21,7 @@ import regex
 from sqlmodel import Session
 
 from scheduler.errors import NotVerbatimError, PlanningError
+from scheduler.planning.held import is_held
 from scheduler.storage.models import PENDING, Article, Channel, Post, PostStatus, Quote, utcnow
 
 # Text between quotation marks, curly or straight, in the languages posts use.
@@ -199,6 +200,9 @@ def edit_post(
             "verbatim": check_verbatim(session, post, new_text, not_verbatim=not_verbatim),
             "idempotency_key": uuid.uuid4().hex,
         }
+        if is_held(post.reason):
+            # A person has put in what was missing: the draft may be approved.
+            values["reason"] = "edited after it was " + post.reason
     if at is not None:
         values |= {"due_at": parse_when(at, channel.timezone), "next_attempt_at": None}
     if values:

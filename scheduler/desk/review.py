@@ -5,7 +5,8 @@ A channel that requires review (its own `--review`, or the database-wide
 daemon claims only queued posts). Approving queues a draft at its time, or, when
 that slot has passed while it waited, at the channel's next free slot, and says
 so. Rejecting keeps the post, marked rejected, so planning never proposes it
-again (`plan --again` aside).
+again (`plan --again` aside). A draft planning *held* (a quote nobody is known
+to have said, a fragment) is approved only once a person has edited it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 from scheduler.desk.editing import count
 from scheduler.desk.posts import get_post, post_dict
 from scheduler.errors import PlanningError
+from scheduler.planning.held import UNKNOWN_SPEAKER, is_held, what_is_missing
 from scheduler.planning.slots import free_slots
 from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 
@@ -91,6 +93,17 @@ def approve(
     lifecycle webhook hears of it (in this transaction's outbox)."""
     now = now or utcnow()
     post, channel = _draft(session, post_id, "approved")
+    if is_held(post.reason):
+        assert post.reason is not None
+        raise PlanningError(
+            f"post {post_id} is held for review ({what_is_missing(post.reason)}) and cannot be "
+            f"approved until edited: `queue edit {post_id}`, or reject it"
+        )
+    if UNKNOWN_SPEAKER in post.text:
+        raise PlanningError(
+            f"post {post_id} still says {UNKNOWN_SPEAKER}: put the speaker's name in with "
+            f"`queue edit {post_id}`, or reject it"
+        )
     counted = count(post, channel)
     if not counted.ok:
         m = counted.worst()

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from scheduler.config import Settings
+from scheduler.planning.held import is_held
 from scheduler.storage.models import Channel, Milestone, Post, PostStatus
 from scheduler.when import show
 
@@ -117,10 +118,12 @@ def annotate_planned(
 ) -> None:
     """Give posts from `plan_article` their reason and expiry (before commit)."""
     for post in posts:
-        post.reason = (
+        why = (
             f"{post.source_kind or 'post'} from article {post.article_id}: next free slot "
             f"of '{channel.slots}' ({channel.timezone}) from {show(start, channel.timezone)}"
         )
+        # A held draft's reason says first why it is held (`planning.held`).
+        post.reason = f"{post.reason.rstrip('.')}; {why}" if is_held(post.reason) else why
         candidates = []
         if expires_after is not None:
             candidates.append(post.due_at + expires_after)

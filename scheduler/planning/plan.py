@@ -4,9 +4,12 @@ On a channel that requires review the posts are drafts until a person approves
 them; a post a person cancelled or rejected is never planned again for the same
 source, template and channel unless asked (`again`).
 
-What cannot be posted as it stands is not planned, and the result says why: a
-quote with no known speaker (shown for review instead), a post that would
-already be expired at its slot ("Coming up" for a past event). Each post is
+What cannot be posted as it stands is not queued, and the result says why: a
+post that would already be expired at its slot ("Coming up" for a past event)
+is not planned at all; a quote with no known speaker, or a fragment of the
+narrator's sentence, is planned as a draft *held* for a person (`HELD`, in the
+post's `reason`), which cannot be approved until someone has edited it
+(`desk.review`). Each post is
 rendered to fit its channel (`compose.fitting`), and a quote interrupted by its
 attribution is planned once, whole (`planning.whole_quotes`).
 """
@@ -24,6 +27,7 @@ import jinja2
 from sqlmodel import Session, select
 
 from scheduler.compose import load
+from scheduler.compose.context import lead_in
 from scheduler.compose.fitting import render_to_fit
 from scheduler.compose.hashtags import subject_hashtags
 from scheduler.compose.options import read as read_post_options
@@ -31,6 +35,7 @@ from scheduler.compose.wording import names_date, standalone, without_leading_da
 from scheduler.errors import NotFoundError, PlanningError
 from scheduler.media.attach import cards_on, quote_card
 from scheduler.media.store import card_data
+from scheduler.planning.held import HELD, UNKNOWN_SPEAKER, held_because
 from scheduler.planning.slots import free_slots
 from scheduler.planning.whole_quotes import WholeQuote, whole_quotes
 from scheduler.storage.models import (
@@ -51,6 +56,8 @@ class Source:
     id: int
     template: str
     context: dict[str, Any]
+    #: Why a person must finish the post before it may go (None: it may go as it is).
+    held: str | None = None
 
 
 @dataclass
@@ -64,8 +71,8 @@ class PlanResult:
     notes: list[str] = field(default_factory=list)
     #: Posts not planned because they would be expired at their slot.
     expired: int = 0
-    #: Quotes not planned because nobody is known to have said them.
-    no_speaker: list[Quote] = field(default_factory=list)
+    #: Of `created`: the posts held for a person to finish (`HELD`).
+    held: int = 0
 
 
 def article_tags(session: Session, article: Article) -> list[str]:
@@ -114,7 +121,8 @@ def quote_context(q: Quote | WholeQuote) -> dict[str, Any]:
     whole = q if isinstance(q, WholeQuote) else WholeQuote((q,), q.text)
     return {
         "text": _closed(whole.text),
-        "speaker": whole.speaker,
+        # Never posted as if someone had said it: the draft shows the gap.
+        "speaker": whole.speaker or UNKNOWN_SPEAKER,
         "cue": whole.cue,
         "id": whole.first.id,
         "parts": len(whole.parts),
@@ -163,13 +171,11 @@ def sources_for(
     if "quote" in kinds:
         quotes = list(session.exec(select(Quote).where(Quote.article_id == article.id)))
         for whole in whole_quotes(quotes, article.text):
-            if not whole.speaker:
-                # Never posted as if someone had said it; shown for review instead.
-                if result is not None:
-                    result.no_speaker.extend(whole.parts)
-                continue
-            ctx = dict(base, quote=quote_context(whole))
-            sources.append(Source("quote", whole.first.id or 0, templates["quote"], ctx))
+            held = held_because(whole)
+            # A quote that points at what it does not name leads with the headline.
+            quote = quote_context(whole) | {"lead_in": lead_in(whole.text, article.title)}
+            ctx = dict(base, quote=quote)
+            sources.append(Source("quote", whole.first.id or 0, templates["quote"], ctx, held))
     if "milestone" in kinds:
         for m in session.exec(
             select(Milestone).where(Milestone.article_id == article.id).order_by(Milestone.start)
@@ -283,6 +289,8 @@ def plan_article(
         todo.append((source, fitted.text, fitted.fits, ends, media))
         if limit is not None and len(todo) >= limit:
             break
+    # Held drafts may never go: they take the slots after the posts that can.
+    todo.sort(key=lambda item: item[0].held is not None)
     slots = free_slots(session, channel, start, len(todo))
     if len(slots) < len(todo):
         raise PlanningError(f"channel {channel.name} has fewer free slots than posts to plan")
@@ -302,8 +310,11 @@ def plan_article(
             template=source.template,
             kind=source.kind,
             source_id=source.id,
-            draft=draft,
+            draft=draft or source.held is not None,
         )
+        if source.held is not None:
+            post.reason = HELD + source.held
+            result.held += 1
         post.media = media
         post.article_id = article.id
         post.link = article.url
@@ -322,14 +333,12 @@ def plan_article(
     session.flush()
     if result.expired:
         result.notes.append(f"{result.expired} skipped: expired (the event is over)")
-    if result.no_speaker:
-        count = len(result.no_speaker)
+    if result.held:
         result.notes.append(
-            f"{count} quote{'s' if count != 1 else ''} without a speaker: shown for review, "
-            "not planned (`scheduler quotes list` shows them; `queue add` posts one by hand)"
+            f"{result.held} held for review: a draft that a person must finish before it "
+            "may go (a quote nobody is known to have said, a fragment of a sentence); "
+            "`scheduler review` or `queue list --status draft` shows them"
         )
-        for q in result.no_speaker:
-            result.notes.append(f"  quote {q.id}: “{q.text}”")
     return result
 
 

@@ -1,6 +1,6 @@
 """What `plan` refuses to queue and how it places calendar posts: an expired
-post is skipped and takes no slot, a quote with no speaker is reported and not
-planned, a quote broken by its attribution is one post, a calendar post never
+post is skipped and takes no slot, a quote with no speaker is a held draft that
+cannot be approved until a person edits it, a quote broken by its attribution is one post, a calendar post never
 shares a minute with another post (unless the channel asks) and never repeats
 a milestone post just made. Real SQLite files, the planner's own functions."""
 
@@ -14,6 +14,9 @@ from sqlmodel import Session, select
 
 from scheduler.accounts import channels
 from scheduler.compose import make_environment
+from scheduler.desk.editing import edit_post
+from scheduler.desk.review import approve
+from scheduler.errors import PlanningError
 from scheduler.planning.rules import CalendarRule
 from scheduler.planning.service import plan_from_article, plan_recurring_posts
 from scheduler.planning.whole_quotes import whole_quotes
@@ -103,26 +106,44 @@ def test_interrupted_quotes_are_joined_and_others_are_not(session: Session) -> N
     assert len(whole_quotes(quotes, TEXT)) == 4
 
 
-def test_plan_skips_what_cannot_be_posted_and_says_why(session: Session) -> None:
+def test_plan_skips_what_cannot_be_posted_and_holds_what_needs_a_person(
+    session: Session,
+) -> None:
     _channel(session)
     planned = _plan(session)
     texts = [r["text"] for r in planned.rows]
-    # Two whole quotes, the Daytona test and the 2021 win; not the 2024 season (over).
-    assert len(texts) == 4
+    # Two whole quotes, the Daytona test and the 2021 win, and the quote nobody
+    # is known to have said; not the 2024 season (over).
+    assert len(texts) == 5
     assert texts[0].startswith("“We tried everything on that car, and in the end we trusted it.”")
     assert not any("2024" in t for t in texts)
-    assert not any("Nobody remembers" in t for t in texts)
     assert "1 skipped: expired (the event is over)" in planned.notes
-    assert any(
-        "1 quote without a speaker: shown for review, not planned" in n for n in planned.notes
+    # The speakerless quote is shown, as a held draft that says what is missing,
+    # never as if someone had said it; the others are queued.
+    (held,) = [r for r in planned.rows if "Nobody remembers" in r["text"]]
+    assert held["text"].startswith("“Nobody remembers second.”\n— [speaker unknown]")
+    assert held["status"] == "draft"
+    assert [r["status"] for r in planned.rows if r is not held] == ["queued"] * 4
+    post = session.get(Post, held["id"])
+    assert post.reason.startswith("held for review: speaker unknown")
+    assert any(n.startswith("1 held for review") for n in planned.notes)
+    with pytest.raises(PlanningError, match="cannot be approved until edited"):
+        approve(session, held["id"], now=START)
+    # Edited but still showing the gap: refused; with a name: approved.
+    edit_post(
+        session, held["id"], text="“Nobody remembers second.”\n— [speaker unknown], on a sign"
     )
-    assert any("Nobody remembers second." in n for n in planned.notes)
-    # The expired post took no slot: the four posts hold the first four days.
+    with pytest.raises(PlanningError, match=r"still says \[speaker unknown\]"):
+        approve(session, held["id"], now=START)
+    edit_post(session, held["id"], text="“Nobody remembers second.”\n— a sign at the track")
+    assert approve(session, held["id"], now=START)["id"] == held["id"]
+    assert session.get(Post, held["id"]).status == "queued"
+    # The expired post took no slot: the five posts hold the first five days.
     days = sorted(r["due_at"][:10] for r in planned.rows)
-    assert days == ["2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05"]
+    assert days == ["2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05", "2026-12-06"]
     # Planning again adds nothing and reports the same skips.
     again = _plan(session)
-    assert again.rows == [] and again.skipped == 4
+    assert again.rows == [] and again.skipped == 5
 
 
 def test_a_shortened_quote_is_not_called_verbatim(session: Session) -> None:
