@@ -2,18 +2,20 @@
 
 A quote lifted from an article often points at what the sentences around it
 said: "She was quicker when it mattered" (who?), "This is a business firing on
-all cylinders" (which?), "You taste that summer in the glass" (when?). Read
-alone in a feed it says little. A newsroom's own posts answer that by putting
-the story's headline above the quote, and so does `lead_in`: when the quote
-opens a sentence with a pronoun or a pointing word, or points with "this",
-"that", "him", "them" before it has named anything, the post leads with the
-article's headline. Quotes that name what they speak of stand as they are.
-
-The test is on the shape of the words only; it errs towards a lead-in, which
-costs a line, rather than against it, which costs the reader the point.
+all cylinders" (which?), "We will look at every option, including an appeal"
+(against what?). Read alone in a feed it says little. A newsroom's own posts
+answer that by putting the story's headline above the quote, and so does the
+quote template with `lead_in`. The headline is worth a line, not the quote's
+own words: when the post would have to shorten the quote to make room for it,
+planning drops the headline instead, unless the quote `leans_on_context`,
+which it tells from the words' shape: a first sentence that opens with a
+pronoun or a pointing word, or points with "this", "that", "him", "them"
+before it has named anything.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import regex
 
@@ -61,9 +63,14 @@ def leans_on_context(words: str) -> bool:
     )
 
 
-def lead_in(words: str, headline: str | None) -> str | None:
-    """The line a quote post leads with: the article's headline when the quote
-    leans on context (and there is one), else None."""
-    if not headline or not headline.strip() or not leans_on_context(words):
+def lead_in(headline: str | None) -> str | None:
+    """The line a quote post leads with: the article's headline, on one line
+    (None when there is none)."""
+    if not headline or not headline.strip():
         return None
     return " ".join(headline.split())
+
+
+def without_lead_in(quote: dict[str, Any]) -> dict[str, Any]:
+    """The quote's template context without its lead-in."""
+    return quote | {"lead_in": None}

@@ -27,7 +27,7 @@ import jinja2
 from sqlmodel import Session, select
 
 from scheduler.compose import load
-from scheduler.compose.context import lead_in
+from scheduler.compose.context import lead_in, leans_on_context, without_lead_in
 from scheduler.compose.fitting import render_to_fit
 from scheduler.compose.hashtags import subject_hashtags
 from scheduler.compose.options import read as read_post_options
@@ -172,8 +172,11 @@ def sources_for(
         quotes = list(session.exec(select(Quote).where(Quote.article_id == article.id)))
         for whole in whole_quotes(quotes, article.text):
             held = held_because(whole)
-            # A quote that points at what it does not name leads with the headline.
-            quote = quote_context(whole) | {"lead_in": lead_in(whole.text, article.title)}
+            # The headline leads, so the quote reads on its own in a feed.
+            quote = quote_context(whole) | {
+                "lead_in": lead_in(article.title),
+                "leans_on_context": leans_on_context(whole.text),
+            }
             ctx = dict(base, quote=quote)
             sources.append(Source("quote", whole.first.id or 0, templates["quote"], ctx, held))
     if "milestone" in kinds:
@@ -286,6 +289,14 @@ def plan_article(
             media=[{k: m[k] for k in ("alt", "mime", "width", "height")} for m in media or []],
         )
         fitted = render_to_fit(env, source.template, context, fits, thread=thread)
+        quote = context.get("quote")
+        if fitted.shortened and quote and quote.get("lead_in") and not quote["leans_on_context"]:
+            # The headline is worth a line, not the quote's words: a quote that
+            # stands alone drops it rather than be shortened for it.
+            bare = dict(context, quote=without_lead_in(quote))
+            alone = render_to_fit(env, source.template, bare, fits, thread=thread)
+            if not alone.shortened or len(alone.text) > len(fitted.text):
+                fitted = alone
         todo.append((source, fitted.text, fitted.fits, ends, media))
         if limit is not None and len(todo) >= limit:
             break
