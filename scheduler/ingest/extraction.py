@@ -42,6 +42,37 @@ MAX_CHARS = 2_000_000
 _LONG_FUSED = 8
 _TITLE_LIKE = regex.compile(r"\s+\p{Ll}")
 _ENDS_SENTENCE = regex.compile(r"[.!?…—–-][\"”’')\]]*$")
+# A work's title in quotation marks ("she first read "The Lighthouse Keeper's
+# Daughter.""): three to ten words, every one capitalised but the small ones.
+# Speech is written in sentence case, so this is a title, whatever verb came
+# before it ("read", "called", "wrote").
+_SMALL_WORDS = frozenset(
+    {"a", "an", "and", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "or"}
+    | {"nor", "but", "as", "into", "over"}
+)
+_TITLE_WORD = regex.compile(r"^[\p{Lu}\d][\p{L}\d’'-]*$")
+
+
+# Narration around a Title Case quote ("she first read"): a lower-case word
+# that is not a small one. A headline ("Mayor Says "The Plan Is Dead"") has
+# none, and its quote is Title Case because the headline is.
+_NARRATION = regex.compile(
+    r"\b(?!(?:a|an|and|the|of|in|on|at|to|for|by|with|from|or|as)\b)\p{Ll}{2,}"
+)
+# A title sung or chanted is words someone uttered ("singing "It's Our Time."").
+_SUNG = regex.compile(r"(?i)\b(?:sing|sings|sang|sung|singing|chant|chants|chanted|chanting)\W*$")
+
+
+def _is_title(inner: str) -> bool:
+    words = [w.strip(".,!?;:…") for w in inner.split()]
+    words = [w for w in words if w]
+    if not 3 <= len(words) <= 10 or not _TITLE_WORD.match(words[0]):
+        return False
+    return all(w in _SMALL_WORDS or _TITLE_WORD.match(w) for w in words[1:]) and any(
+        w not in _SMALL_WORDS for w in words[1:]
+    )
+
+
 # Page furniture that ends up between quote marks in pasted copy: "Follow Jo Doe on
 # Twitter @jodoe." is nobody's words.
 _BOILERPLATE = regex.compile(
@@ -99,7 +130,14 @@ def _quotes(
     for q in spans:
         if _BOILERPLATE.match(text, q.start, q.end):
             continue
+
         p_start, p_end = paras[q.para]
+        if (
+            _is_title(text[q.start : q.end])
+            and not _SUNG.search(text, 0, q.open)
+            and _NARRATION.search(text[p_start : q.open] + " " + text[q.end + 1 : p_end])
+        ):
+            continue
         sent_start = max(sents[index_of(sents, q.open)][0], p_start)
         clause_start = max(sent_start, prev_close.get(q.para, p_start))
         prev_close[q.para] = q.close + 1 if q.close is not None else q.end

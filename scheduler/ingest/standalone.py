@@ -187,6 +187,10 @@ class Sentence:
     story_relative: bool
 
 
+# ' ("Corvane")', ' (the "Company")', ' (together, the "Group")'.
+_DEFINED_TERM = regex.compile(r"\s*\((?:together,?\s+)?(?:the\s+)?[“\"]\p{Lu}[^”\"()]{0,40}[”\"]\)")
+
+
 def wording(text: str, s: Sentence, people: People, rewrites: Sequence[Rewrite]) -> str | None:
     """The sentence text[s.start:s.end] made to stand alone, or None."""
     sentence = text[s.start : s.end]
@@ -195,6 +199,9 @@ def wording(text: str, s: Sentence, people: People, rewrites: Sequence[Rewrite])
     edits: list[Rewrite] = list(rewrites)
     if any(r is None for _, _, r in edits):
         return None
+    # A release's defined term ("Corvane Logistics N.V. ("Corvane")") is the
+    # release's own shorthand, not the post's.
+    edits.extend((m.start(), m.end(), "") for m in _DEFINED_TERM.finditer(sentence))
     head = 0
     dateline = _DATELINE.match(sentence)
     if dateline and dateline.end() > 3:

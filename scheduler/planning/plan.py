@@ -294,9 +294,7 @@ def plan_article(
             # The headline is worth a line, not the quote's words: a quote that
             # stands alone drops it rather than be shortened for it.
             bare = dict(context, quote=without_lead_in(quote))
-            alone = render_to_fit(env, source.template, bare, fits, thread=thread)
-            if not alone.shortened or len(alone.text) > len(fitted.text):
-                fitted = alone
+            fitted = render_to_fit(env, source.template, bare, fits, thread=thread)
         todo.append((source, fitted.text, fitted.fits, ends, media))
         if limit is not None and len(todo) >= limit:
             break

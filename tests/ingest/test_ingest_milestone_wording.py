@@ -136,3 +136,13 @@ def test_a_month_and_day_take_the_nearest_year() -> None:
     )
     (m,) = extract(text, published=dt.date(2026, 11, 27)).milestones
     assert (m.date, m.tense) == (dt.date(2027, 1, 15), "planned")
+
+
+def test_a_releases_defined_terms_go() -> None:
+    text = (
+        "Harwick Marine plc (“Harwick”) said on Monday that it had agreed to buy Solent Tugs "
+        "Ltd (the “Company”) in 2025 for £40 million."
+    )
+    assert _wordings(text)[2025] == (
+        "Harwick Marine plc said that it had agreed to buy Solent Tugs Ltd in 2025 for £40 million."
+    )

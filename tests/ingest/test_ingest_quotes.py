@@ -218,3 +218,20 @@ def test_pronoun_chain_keeps_the_sentence_subject() -> None:
         "\u201cWe talked about our grandchildren,\u201d she said."
     )
     assert _pairs(text) == [("We talked about our grandchildren", "Loretta Vance")]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A work's title after "read", "called": Title Case, so not speech.
+        ("Ines Moro was twenty when she first read \u201cThe Salt Road to Harbin.\u201d", []),
+        ("The film, \u201cA Winter in Lisbon,\u201d opens on Friday, Moro said.", []),
+        # Sung or chanted, a title is words people uttered.
+        ("The crowd kept singing \u201cWe Are the Harbour\u201d until midnight.",
+         ["We Are the Harbour"]),
+        # Sentence case is speech, however short.
+        ("\u201cWe go again,\u201d Moro said.", ["We go again"]),
+    ],
+)  # fmt: skip
+def test_a_title_in_quotation_marks_is_not_a_quote(text: str, kept: list[str]) -> None:
+    assert [q.text for q in extract(text).quotes] == kept
