@@ -129,6 +129,9 @@ def plan(
         json_out,
         (
             f"{drafts} drafts on {channel} to review (`scheduler review`)"
+            if drafts == len(planned.rows) and drafts
+            else f"{len(planned.rows) - drafts} posts queued and {drafts} drafts to review on "
+            f"{channel} (`scheduler review`)"
             if drafts
             else f"{len(planned.rows)} posts queued on {channel}"
         )

@@ -9,6 +9,7 @@ import typer
 
 from scheduler.cli.common import JsonOpt, edit_in_editor, print_created, read_input, state
 from scheduler.output import console, lit, print_json, styled_status, warn
+from scheduler.planning.held import HELD, is_held
 
 app = typer.Typer(
     help="The queue of posts: list, add, show, edit, move, approve, reject, cancel, retry.",
@@ -130,6 +131,11 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
     console.print(
         f"[bold]post {data['id']}[/] on {lit(data['channel'])}: {styled_status(data['status'])}, due {data['due_local']}"
     )
+    if is_held(data["reason"]):
+        # Planning could not finish it (no speaker, a fragment): a person must.
+        console.print(
+            f"[yellow]held for review:[/] {lit(data['reason'][len(HELD) :])}", highlight=False
+        )
     console.print(data["text"], markup=False)
     for m in data["media"]:
         console.print(

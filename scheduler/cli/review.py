@@ -10,6 +10,7 @@ import typer
 
 from scheduler.cli.common import complete_channel, edit_in_editor, state
 from scheduler.output import console, error, lit, styled_status
+from scheduler.planning.held import is_held, what_is_missing
 
 KEYS = {"a": "approve", "e": "edit", "s": "skip", "r": "reject", "q": "quit"}
 
@@ -133,6 +134,12 @@ def _show(card: dict[str, Any], n: int, total: int) -> None:
     if card["slot_passed"]:
         due += " [yellow]its slot has passed: approving moves it to the next free slot[/]"
     console.print(due)
+    if is_held(card.get("reason")):
+        # Planning could not finish this post (no speaker, a fragment): say so first.
+        console.print(
+            f"[yellow]held for review: {lit(what_is_missing(card['reason']))}; "
+            "edit it (e) before approving, or reject it[/]"
+        )
     console.print(card["text"], markup=False, highlight=False)
     for m in card["lengths"]:
         mark = "[green]ok[/]" if m["ok"] else "[red]over the limit[/]"

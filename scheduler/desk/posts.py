@@ -247,6 +247,7 @@ def show_post(session: Session, post_id: int) -> dict[str, Any]:
     chan = session.get(Channel, post.channel_id)
     assert chan is not None
     data = post_dict(post, chan)
+    data["reason"] = post.reason
     data["source_detail"] = provenance(session, post)
     data["attempts_detail"] = [
         {

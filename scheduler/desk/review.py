@@ -56,6 +56,7 @@ def card(session: Session, post_id: int, now: dt.datetime | None = None) -> dict
         "source_detail": source,
         "slot_passed": post.due_at <= now,
         "verbatim": post.verbatim,
+        "reason": post.reason,
     }
 
 

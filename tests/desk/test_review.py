@@ -114,3 +114,37 @@ def test_the_daemon_never_sends_a_draft(desk: Desk) -> None:
     statuses = {p["id"]: p["status"] for p in desk.posts()}
     assert statuses[drafts[0]["id"]] == "sent"
     assert all(statuses[p["id"]] == "draft" for p in drafts[1:])
+
+
+HELD_ARTICLE = """Rain Again at the City Mile
+
+Lena Brandt won the city mile on Saturday. "I run better when the weather is against me," Brandt said.
+
+The crowd stayed until the last runner came in.
+
+"Nobody remembers a dry race."
+"""
+
+
+def test_a_quote_nobody_is_known_to_have_said_is_held_for_a_person(desk: Desk) -> None:
+    (desk.cwd / "held.txt").write_text(HELD_ARTICLE, encoding="utf-8")
+    desk("ingest", "held.txt", "--published", "2026-11-20")
+    desk("channels", "add", "club", "--platform", "outbox", "-o", "path=o.jsonl",
+         "--timezone", "Europe/Berlin", "--slots", "mon-sun 09:00")  # fmt: skip
+    planned = desk("plan", "latest", "-c", "club")
+    assert "1 held for review" in planned.out + planned.err
+    posts = desk.posts()
+    (held,) = [p for p in posts if "Nobody remembers" in p["text"]]
+    # Shown, on a channel with no review, but never as if someone had said it,
+    # and after the post that can go.
+    assert held["status"] == "draft" and "— [speaker unknown]" in held["text"]
+    assert [p["status"] for p in posts if p is not held] == ["queued"]
+    assert held["due_at"] > max(p["due_at"] for p in posts if p is not held)
+    shown = desk.process("review", stdin="q\n")
+    assert "held for review: speaker unknown" in shown.out, shown.out
+    assert "held for review: speaker unknown" in desk("queue", "show", str(held["id"])).out
+    assert "held for review (speaker unknown)" in desk.fail("queue", "approve", str(held["id"]))
+    desk("queue", "edit", str(held["id"]), "--text",
+         "“Nobody remembers a dry race.”\n— a banner at the city mile")  # fmt: skip
+    desk("queue", "approve", str(held["id"]))
+    assert {p["id"]: p["status"] for p in desk.posts()}[held["id"]] == "queued"
