@@ -25,7 +25,7 @@ from scheduler.compose.length import truncate_graphemes
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.ingest import extract, load_article
 from scheduler.ingest.articles import store_article
-from scheduler.output import console, lit
+from scheduler.output import console, gist, lit
 from scheduler.planning.expiry import source_expiry
 from scheduler.planning.plan import plan_article
 from scheduler.previews.preview import preview_posts
@@ -194,7 +194,7 @@ def desk_step(engine: Any, env: Any, article_id: int, start: dt.datetime, work: 
             m = c["lengths"][0]
             console.print(
                 f"  draft {post_id}, {c['due_local']}, {m['count']}/{m['limit']} {m['unit']}: "
-                f"{lit(truncate_graphemes(c['text'].splitlines()[0], 60))}",
+                f"{lit(truncate_graphemes(gist(c['text']), 60))}",
                 highlight=False,
             )
     if len(ids) < 2:

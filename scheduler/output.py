@@ -76,6 +76,20 @@ def styled_status(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
+_QUOTE_OPENERS = ("“", '"', "«", "„")
+
+
+def gist(text: str | None) -> str:
+    """The line a list shows for a post: its quote's first line when the post
+    leads with the headline (every quote post of an article has the same
+    first line), else its first line."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    for line in lines[:3]:
+        if line.lstrip().startswith(_QUOTE_OPENERS):
+            return line.strip()
+    return lines[0].strip() if lines else ""
+
+
 def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterator[T]:
     """Iterate with a progress bar for long work (more than one item, a terminal, not
     --json); otherwise iterate silently, so pipes and JSON stay clean. The bar lives

@@ -16,7 +16,7 @@ import typer
 
 from scheduler import __version__
 from scheduler.errors import SchedulerError
-from scheduler.output import console, error, print_json
+from scheduler.output import console, error, gist, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -163,7 +163,7 @@ def print_created(
 
     for r in rows:
         line = Text(f"post {r['id']} {r['channel']} {r['due_local']}  ")
-        line.append(r["text"].splitlines()[0][:70])
+        line.append(gist(r["text"])[:70])
         console.print(line)
     console.print(summary, markup=False)
     for note in notes or []:

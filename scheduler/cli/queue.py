@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scheduler.cli.common import JsonOpt, edit_in_editor, print_created, read_input, state
-from scheduler.output import console, lit, print_json, styled_status, warn
+from scheduler.output import console, gist, lit, print_json, styled_status, warn
 from scheduler.planning.held import HELD, is_held
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def queue_list(
 
     table = Table("id", "channel", "status", "due (channel time)", "tries", "text / last error")
     for r in rows:
-        detail = lit(r["text"].splitlines()[0][:60] if r["text"] else "")
+        detail = lit(gist(r["text"])[:60])
         if r["last_error"]:
             detail += f"\n[red]{lit(r['last_error'][:80])}[/]"
         if r["status"] == "queued" and r["next_attempt_local"]:

@@ -15,7 +15,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from scheduler.delivery.events import SendEvent
-from scheduler.output import console, lit, styled_status
+from scheduler.output import console, gist, lit, styled_status
 
 if TYPE_CHECKING:
     # Annotations only: importing preview pulls in ingest (trafilatura, lxml),
@@ -96,7 +96,7 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
 
 
 def print_event(event: SendEvent, show_request: bool = True) -> None:
-    first = event.text.splitlines()[0][:60] if event.text else ""
+    first = gist(event.text)[:60]
     when = event.due_at.strftime("%Y-%m-%d %H:%M UTC")
     if not console.is_terminal:
         # A daemon's output is mostly a log file or a journal: plain lines, one
@@ -137,7 +137,7 @@ def print_timeline(steps: list[Step]) -> None:
                 day = step.day_local
                 lines.append(f"-- {day}")
             outcome = "EXPIRED (not sent)" if step.outcome == "expired" else step.outcome
-            first = step.event.text.splitlines()[0] if step.event.text else ""
+            first = gist(step.event.text)
             lines.append(
                 f"{step.when_local}  post {step.post_id}{' (new)' if step.planned else ''}"
                 f"  {step.channel}  {step.what}  {outcome}  {first}"
@@ -168,6 +168,6 @@ def print_timeline(steps: list[Step]) -> None:
             Text(step.channel),
             step.what,
             outcome,
-            Text(step.event.text.splitlines()[0] if step.event.text else ""),
+            Text(gist(step.event.text)),
         )
     console.print(table)

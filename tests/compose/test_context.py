@@ -54,3 +54,14 @@ def test_the_lead_in_is_the_headline_on_one_line() -> None:
     )
     assert lead_in(None) is None
     assert lead_in("  ") is None
+
+
+def test_lists_show_the_quote_not_the_shared_headline() -> None:
+    from scheduler.output import gist
+
+    post = "Okafor wins the Harlow 300\n\n“She was quicker when it mattered.”\n— Nils Lindqvist"
+    assert gist(post) == "“She was quicker when it mattered.”"
+    assert gist("In 2017, Okafor won her first race.\n#AdaOkafor") == (
+        "In 2017, Okafor won her first race."
+    )
+    assert gist("") == "" and gist(None) == ""
