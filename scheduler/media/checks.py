@@ -10,7 +10,14 @@ from typing import Any
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import MediaError
-from scheduler.publishers.base import Publisher
+from scheduler.publishers.base import MediaRules, Publisher
+
+
+def _alt_limit(rules: MediaRules, video: bool) -> int:
+    assert rules.alt_limit is not None
+    if video and rules.video_alt_limit is not None:
+        return rules.video_alt_limit
+    return rules.alt_limit
 
 
 def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[str]) -> list[str]:
@@ -71,8 +78,9 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
                 warnings.append(f"{name}: {platform} shows no alt text on {what}")
         elif not alt.strip():
             raise MediaError(f"{name}: no alt text; add --alt TEXT (what the image shows)")
-        elif graphemes(alt) > rules.alt_limit:
+        elif graphemes(alt) > (limit := _alt_limit(rules, video)):
             raise MediaError(
-                f"{name}: alt text is {graphemes(alt)} characters, over {platform}'s {rules.alt_limit}"
+                f"{name}: alt text is {graphemes(alt)} characters, over {platform}'s {limit}"
+                + (" for a video" if video and limit != rules.alt_limit else "")
             )
     return warnings

@@ -142,6 +142,8 @@ class MediaRules:
     alt_limit: int | None = None
     #: Alt text reaches the platform for videos too (else it is a warning there).
     video_alt: bool = True
+    #: A video's alt text length where it differs from images' (None: `alt_limit`).
+    video_alt_limit: int | None = None
     #: The platform fetches media from a public URL instead of taking an upload.
     needs_url: bool = False
 
