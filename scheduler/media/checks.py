@@ -60,6 +60,11 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
             limit = rules.max_image_bytes
         if limit and size > limit:
             raise MediaError(f"{name}: {size} bytes, over {platform}'s {limit} bytes for {mime}")
+        if video and size < rules.min_video_bytes:
+            raise MediaError(
+                f"{name}: {size} bytes, under the {rules.min_video_bytes} bytes {platform} "
+                "takes for a video"
+            )
         longest = max(item.get("width") or 0, item.get("height") or 0)
         side = rules.max_video_side if video else rules.max_side
         if side and longest > side:
@@ -68,6 +73,11 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
         if video and rules.max_video_seconds and seconds and seconds > rules.max_video_seconds:
             raise MediaError(
                 f"{name}: {seconds:g} s long, over {platform}'s {rules.max_video_seconds:g} s"
+            )
+        if video and rules.min_video_seconds and seconds and seconds < rules.min_video_seconds:
+            raise MediaError(
+                f"{name}: {seconds:g} s long, under the {rules.min_video_seconds:g} s "
+                f"{platform} takes"
             )
         alt = item.get("alt") or ""
         if rules.alt_limit is None or (video and not rules.video_alt):

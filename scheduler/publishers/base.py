@@ -136,6 +136,9 @@ class MediaRules:
     #: Longest video in seconds and longest side in pixels; None: no stated limit.
     max_video_seconds: float | None = None
     max_video_side: int | None = None
+    #: Shortest and smallest video the platform keeps (LinkedIn drops shorter ones).
+    min_video_seconds: float | None = None
+    min_video_bytes: int = 0
     #: Why this adapter sends no video (said when one is queued); empty: the generic reason.
     no_video: str = ""
     #: Alt text length in characters; None: the platform shows no alt text.
