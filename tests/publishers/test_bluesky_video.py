@@ -269,3 +269,59 @@ def test_bluesky_takes_one_mp4_video_within_its_limits_when_queued(tmp_path):
     ]:
         with pytest.raises(Exception, match=message):
             attach_files(None, sky, files, alts, store=False)
+
+
+def test_the_daemon_retries_a_failed_video_upload_and_posts_once(pds, video, tmp_path, monkeypatch):
+    """Through the real daemon pass on a real SQLite file: the video queued
+    with its checks, the first upload refused with a 503 (the post waits for
+    its retry), the second pass posting it once, with its blob."""
+    import asyncio
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from scheduler.accounts.channels import add_channel
+    from scheduler.config import load_settings
+    from scheduler.delivery.dispatcher import Dispatcher
+    from scheduler.delivery.outgoing import make_client
+    from scheduler.desk.posts import add_by_hand
+    from scheduler.storage import database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCHEDULER_MEDIA_DIR", str(tmp_path / "media"))
+    monkeypatch.setenv("SKY_PASSWORD", pds.password)
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    engine = database.make_engine(url)
+    database.init_database(engine)
+    options = {"service": pds.url, "handle": pds.handle, "video_service": video.url}
+    with Session(engine) as session:
+        add_channel(
+            session, "sky", "bluesky", options=options, secret_env="SKY_PASSWORD",
+            timezone="UTC", slots="mon-sun 09:00",
+        )  # fmt: skip
+        session.commit()
+    item = clip(tmp_path, 9)
+    text = "Ninth heat, from the daemon"
+    with database.session_scope(engine) as session:
+        add_by_hand(session, "sky", text, "now", [item.path], ["The ninth heat's finish"])
+    settings = load_settings(db=url, grace_seconds=3600.0, retry_base_seconds=5.0)
+    video.fail_uploads = [503]
+
+    async def pass_at(now: dt.datetime) -> list:
+        async with make_client(10.0) as client:
+            return await Dispatcher(engine, settings, client=client).run_due(now=now)
+
+    start = dt.datetime.now(dt.UTC)
+    (first,) = asyncio.run(pass_at(start))
+    assert first.status == "retry" and "HTTP 503" in first.error
+    assert _posts_with(pds, text) == []
+    (second,) = asyncio.run(pass_at(start + dt.timedelta(hours=1)))
+    assert second.status == "sent"
+    # A third pass finds nothing due; the PDS holds the post once, with its video.
+    assert asyncio.run(pass_at(start + dt.timedelta(hours=2))) == []
+    engine.dispose()
+    (record,) = _posts_with(pds, text)
+    embed = record["value"]["embed"]
+    assert record["uri"] == second.remote_id
+    assert (embed["alt"], embed["video"]["size"]) == ("The ninth heat's finish", item.size)
+    assert _blob(pds, embed["video"]["ref"]["$link"]) == Path(item.path).read_bytes()
