@@ -5,8 +5,9 @@ loop: every method is one short transaction that a caller may run again.
 A pass (`Exchange.run`) is one transaction: write the outcomes of the sends
 that finished since the last pass, claim (lease) up to each channel's free room
 and count those posts' attempts, read the rows (one that no longer reads fails
-alone), build each request (a failure here sends nothing, so the post is
-`failed` and its attempt is taken back), write the attempt rows, commit. Only
+alone), build each post's requests as a check (a failure here sends nothing,
+so the post is `failed` and its attempt is taken back; media files are looked
+at, not read: the send reads them once, see `outgoing.unread`), write the attempt rows, commit. Only
 then may the requests leave (`delivery.dispatcher`). Batching is what keeps the
 scheduler's cost per post near the HTTP client's own (benchmarks/dispatch.py).
 """
@@ -31,7 +32,7 @@ from scheduler.accounts.channels import publisher_for, watch_enabled
 from scheduler.config import Settings
 from scheduler.delivery import attempts, claims, notify, watch
 from scheduler.delivery.events import SendEvent
-from scheduler.delivery.outgoing import outgoing
+from scheduler.delivery.outgoing import outgoing, unread
 from scheduler.errors import SchedulerError
 from scheduler.planning.expiry import EXPIRED, expire_due
 from scheduler.publishers import OutgoingPost, Publisher, publisher_class
@@ -287,7 +288,8 @@ class Exchange:
             publisher = self.publisher(channel)
             out = outgoing(post, publisher)
             with contextlib.suppress(NotImplementedError):
-                publisher.build_requests(out)
+                # A check only: the send builds the requests it sends, once.
+                publisher.build_requests(unread(out))
         except Exception as exc:
             error = f"cannot prepare the post: {_describe(exc, channel)}"
             failures.append((post.id, error))

@@ -36,8 +36,7 @@ def attach_files(
     read = [read_file(path) for path in files]
     texts = [(alts[i] if i < len(alts) else "").strip() for i in range(len(files))]
     seconds = [
-        video_facts(data).seconds if row.mime in ("video/mp4", "video/quicktime") else None
-        for data, row in read
+        video_facts(data).seconds if row.mime.startswith("video/") else None for data, row in read
     ]
     media = [
         attachment(row, alt, length)

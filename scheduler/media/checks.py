@@ -10,7 +10,14 @@ from typing import Any
 
 from scheduler.compose.length import graphemes
 from scheduler.errors import MediaError
-from scheduler.publishers.base import Publisher
+from scheduler.publishers.base import MediaRules, Publisher
+
+
+def _alt_limit(rules: MediaRules, video: bool) -> int:
+    assert rules.alt_limit is not None
+    if video and rules.video_alt_limit is not None:
+        return rules.video_alt_limit
+    return rules.alt_limit
 
 
 def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[str]) -> list[str]:
@@ -53,6 +60,11 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
             limit = rules.max_image_bytes
         if limit and size > limit:
             raise MediaError(f"{name}: {size} bytes, over {platform}'s {limit} bytes for {mime}")
+        if video and size < rules.min_video_bytes:
+            raise MediaError(
+                f"{name}: {size} bytes, under the {rules.min_video_bytes} bytes {platform} "
+                "takes for a video"
+            )
         longest = max(item.get("width") or 0, item.get("height") or 0)
         side = rules.max_video_side if video else rules.max_side
         if side and longest > side:
@@ -61,6 +73,11 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
         if video and rules.max_video_seconds and seconds and seconds > rules.max_video_seconds:
             raise MediaError(
                 f"{name}: {seconds:g} s long, over {platform}'s {rules.max_video_seconds:g} s"
+            )
+        if video and rules.min_video_seconds and seconds and seconds < rules.min_video_seconds:
+            raise MediaError(
+                f"{name}: {seconds:g} s long, under the {rules.min_video_seconds:g} s "
+                f"{platform} takes"
             )
         alt = item.get("alt") or ""
         if rules.alt_limit is None or (video and not rules.video_alt):
@@ -71,8 +88,9 @@ def check_media(publisher: Publisher, media: list[dict[str, Any]], names: list[s
                 warnings.append(f"{name}: {platform} shows no alt text on {what}")
         elif not alt.strip():
             raise MediaError(f"{name}: no alt text; add --alt TEXT (what the image shows)")
-        elif graphemes(alt) > rules.alt_limit:
+        elif graphemes(alt) > (limit := _alt_limit(rules, video)):
             raise MediaError(
-                f"{name}: alt text is {graphemes(alt)} characters, over {platform}'s {rules.alt_limit}"
+                f"{name}: alt text is {graphemes(alt)} characters, over {platform}'s {limit}"
+                + (" for a video" if video and limit != rules.alt_limit else "")
             )
     return warnings

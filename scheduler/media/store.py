@@ -1,6 +1,6 @@
 """Media files stored by content: the type read from the bytes (Pillow for
-images; for MP4 and MOV the ISO box tree, read for the sides and the
-length), the file written once under the media
+images; for MP4 and MOV the ISO box tree, for WebM the EBML element tree
+(`media.ebml`), read for the sides and the length), the file written once under the media
 folder as `sha256[:2]/sha256.ext`, one `media` row per distinct file. A post
 names its files by hash, so what it carries cannot change under it; adapters
 re-check the hash when they read the bytes (`MediaItem.read`)."""
@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, select
 
 from scheduler.errors import MediaError
+from scheduler.media import ebml
 from scheduler.publishers.base import LinkCard, MediaItem
 from scheduler.storage.models import MediaFile
 
@@ -68,6 +69,14 @@ def _boxes(data: bytes, start: int, end: int):
 
 
 def video_facts(data: bytes) -> VideoFacts:
+    """Sides and length of a video: an MP4/MOV's boxes, a WebM's elements."""
+    if data[:4] == ebml.MAGIC:
+        facts = ebml.ebml_facts(data)
+        return VideoFacts(facts.width, facts.height, facts.seconds)
+    return mp4_facts(data)
+
+
+def mp4_facts(data: bytes) -> VideoFacts:
     """Sides and length of an MP4/MOV from its `moov` box: `mvhd` for the
     length, the first `tkhd` with sides for the picture. Reading the boxes is
     cheap and needs no codec; a file without `moov` is not a whole video."""
@@ -99,11 +108,16 @@ def sniff(data: bytes) -> tuple[str, int | None, int | None]:
     """(mime, width, height) from the bytes alone; MediaError if unknown."""
     if data[4:8] == b"ftyp":
         brand = data[8:12]
-        facts = video_facts(data)
+        facts = mp4_facts(data)
         mime = "video/quicktime" if brand == b"qt  " else "video/mp4"
         return mime, facts.width, facts.height
-    if data[:4] == b"\x1a\x45\xdf\xa3":
-        return "video/webm", None, None
+    if data[:4] == ebml.MAGIC:
+        found = ebml.ebml_facts(data)
+        if found.doc_type != "webm":
+            raise MediaError(
+                "a Matroska (.mkv) video: no platform here takes it; convert it to WebM or MP4"
+            )
+        return "video/webm", found.width, found.height
     try:
         with Image.open(io.BytesIO(data)) as image:
             mime = Image.MIME.get(image.format or "", "")

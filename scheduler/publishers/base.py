@@ -136,12 +136,17 @@ class MediaRules:
     #: Longest video in seconds and longest side in pixels; None: no stated limit.
     max_video_seconds: float | None = None
     max_video_side: int | None = None
+    #: Shortest and smallest video the platform keeps (LinkedIn drops shorter ones).
+    min_video_seconds: float | None = None
+    min_video_bytes: int = 0
     #: Why this adapter sends no video (said when one is queued); empty: the generic reason.
     no_video: str = ""
     #: Alt text length in characters; None: the platform shows no alt text.
     alt_limit: int | None = None
     #: Alt text reaches the platform for videos too (else it is a warning there).
     video_alt: bool = True
+    #: A video's alt text length where it differs from images' (None: `alt_limit`).
+    video_alt_limit: int | None = None
     #: The platform fetches media from a public URL instead of taking an upload.
     needs_url: bool = False
 

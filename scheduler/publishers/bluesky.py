@@ -18,11 +18,36 @@ blob at most 2,000,000 bytes, alt text and aspect ratio), else a link card
 article as ingested). Blobs are uploaded with com.atproto.repo.uploadBlob only
 when the part's record is not there yet; an upload repeated by a retry is
 harmless (a blob no record names is deleted by the PDS).
-Video is refused when queued: Bluesky wants it sent through its video service
-(app.bsky.video.uploadVideo on video.bsky.app, authorised by a service token
-from com.atproto.server.getServiceAuth), which transcodes it before an
-`app.bsky.embed.video` names the blob. The reference PDS the tests run has no
-video service, so that path could not be built and checked here.
+
+Video (one per post, never beside images) goes through Bluesky's video
+service, channel option `video_service` (default https://video.bsky.app), the
+way Bluesky's own video tutorial and lexicons describe it:
+1. app.bsky.video.getUploadLimits on the video service, with a service token
+   (com.atproto.server.getServiceAuth on the PDS, `aud` the video service's
+   did:web, `lxm` app.bsky.video.getUploadLimits): `canUpload`,
+   `remainingDailyVideos`, `remainingDailyBytes` (25 videos or 10 GB a day at
+   launch); over the day's allowance is retried later, any other refusal
+   (an unconfirmed email, say) fails the post.
+2. app.bsky.video.uploadVideo?did=…&name=… on the video service, the raw
+   bytes as video/mp4, with a second service token: `aud` the did:web of the
+   account's own PDS (from the session's DID document), `lxm`
+   com.atproto.repo.uploadBlob, 30 minutes long, since the service stores the
+   processed file on the PDS with it. It answers a job status (at the top
+   level, though the lexicon puts it under `jobStatus`; both are read); a file
+   it already processed for the account is HTTP 409 `already_exists` with the
+   job's id, read like any other job.
+3. app.bsky.video.getJobStatus?jobId=… until the status carries a blob (a
+   BlobRef already on the PDS; JOB_STATE_COMPLETED, or even a failed
+   `already_exists`); JOB_STATE_FAILED without one is retried (a processing
+   failure is often passing; every try fails the same way a bad file ends
+   `failed` after the last attempt).
+4. The record's embed is `app.bsky.embed.video`: `video` (that blob,
+   video/mp4, at most 100,000,000 bytes), `alt` (at most 1,000 graphemes),
+   `aspectRatio` from the sides read when queued. Videos are limited to 3
+   minutes (raised from 60 s in 2025). Only MP4 is taken here: the upload's
+   and the embed's lexicons name video/mp4 alone.
+The upload is repeated by a retry only when the record is not there yet, like
+the image blobs; the post itself is still written once, at its record key.
 
 Exactly once: each part's record key is a TID derived from the post's due time
 and idempotency key (the part number in the clock-id bits), so every attempt of
@@ -33,16 +58,24 @@ there is reused, never rewritten.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import time
 from typing import Any, ClassVar
 
 import httpx
 import regex
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from scheduler.compose.length import graphemes, url_spans, utf8_bytes
-from scheduler.errors import PermanentError, PublishError, RetryableError, UnknownOutcomeError
+from scheduler.errors import (
+    CredentialRejected,
+    PermanentError,
+    PublishError,
+    RetryableError,
+    UnknownOutcomeError,
+)
 from scheduler.publishers.base import (
     Measure,
     MediaItem,
@@ -61,6 +94,20 @@ POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+VIDEO_SERVICE = "https://video.bsky.app"
+#: The embed's lexicon: video/mp4 blobs up to 100,000,000 bytes, alt up to 1,000 graphemes.
+MAX_VIDEO_BYTES = 100_000_000
+MAX_VIDEO_SECONDS = 180.0
+MAX_VIDEO_ALT = 1000
+#: Service tokens for the upload live 30 minutes (the tutorial's advice; the
+#: PDS refuses more than an hour); the limits call needs a minute at most.
+UPLOAD_TOKEN_SECONDS = 30 * 60
+LIMITS_TOKEN_SECONDS = 60
+#: How often, and how far apart, a processing job is asked after.
+VIDEO_POLLS = 120
+VIDEO_POLL_SECONDS = 1.0
+#: Service URL -> the DID it says it has (describeServer), once per process.
+_SERVER_DIDS: dict[str, str] = {}
 
 # A handle is a domain name: dot-separated labels, the last one starting with a letter.
 _MENTION = regex.compile(
@@ -130,17 +177,45 @@ def facets(text: str, dids: dict[str, str]) -> list[dict[str, Any]]:
 FACET = "app.bsky.richtext.facet"
 
 
+def classify_video(response: httpx.Response) -> None:
+    """The video service's errors read as Bluesky's, except that a refused
+    service token fails the post instead of pausing the channel: the
+    account's own credentials were accepted when the token was made."""
+    try:
+        classify(response)
+    except (CredentialRejected, ExpiredTokenError) as exc:
+        raise PermanentError(
+            f"Bluesky's video service refused the service token: {exc}",
+            status_code=response.status_code,
+        ) from None
+
+
+def classify_upload(response: httpx.Response) -> None:
+    """An upload of a file the service already processed for this account is
+    answered 409 `already_exists` with that job: not an error here."""
+    if response.status_code == 409 and json_body(response).get("error") == "already_exists":
+        return
+    classify_video(response)
+
+
+def _job(data: dict[str, Any]) -> dict[str, Any]:
+    """A job status, wherever the answer put it (`jobStatus`, or the top level)."""
+    inner = data.get("jobStatus")
+    return inner if isinstance(inner, dict) else data
+
+
 class BlueskyPublisher(Publisher):
     platform: ClassVar[str] = "bluesky"
     media_rules: ClassVar[MediaRules] = MediaRules(
         max_items=4,
         max_image_bytes=2_000_000,
         alt_limit=2000,
-        no_video=(
-            "Bluesky video goes through Bluesky's video service (app.bsky.video.uploadVideo "
-            "with a service token), not the PDS, and this adapter does not send it; post "
-            "the video elsewhere or attach a still"
-        ),
+        video_types=frozenset({"video/mp4"}),
+        max_video_bytes=MAX_VIDEO_BYTES,
+        max_videos=1,
+        mix_video=False,
+        max_video_seconds=MAX_VIDEO_SECONDS,
+        video_alt_limit=MAX_VIDEO_ALT,
     )
     display_name: ClassVar[str] = "Bluesky"
     secret_label: ClassVar[str] = "app password"
@@ -155,6 +230,19 @@ class BlueskyPublisher(Publisher):
         handle: str | None = None
         langs: list[str] = Field(default_factory=list, max_length=3)
         thread: bool = False
+        #: Where videos are uploaded and processed (app.bsky.video.*).
+        video_service: str = VIDEO_SERVICE
+
+        @field_validator("video_service")
+        @classmethod
+        def _http_only(cls, value: str) -> str:
+            try:
+                url = httpx.URL(value)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"not a usable URL ({exc})") from None
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError("must be the video service's https:// URL")
+            return value.rstrip("/")
 
     def __init__(self, channel) -> None:
         super().__init__(channel)
@@ -233,15 +321,24 @@ class BlueskyPublisher(Publisher):
         )
 
     def uploads(self, post: OutgoingPost) -> list[MediaItem]:
-        """What the first part uploads: its images, else the link card's thumbnail."""
+        """What the first part uploads: its images or its video, else the link
+        card's thumbnail."""
         if post.media:
-            return [m for m in post.media if m.kind == "image"]
+            return [m for m in post.media if m.kind in ("image", "video")]
         if post.card and post.card.thumb:
             return [post.card.thumb]
         return []
 
     def embed(self, post: OutgoingPost, blobs: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The first part's embed, given the uploaded blobs in `uploads` order."""
+        if post.media and post.media[0].kind == "video":
+            (item,), (blob,) = self.uploads(post), blobs
+            video: dict[str, Any] = {"$type": "app.bsky.embed.video", "video": blob}
+            if item.alt:
+                video["alt"] = item.alt
+            if item.width and item.height:
+                video["aspectRatio"] = {"width": item.width, "height": item.height}
+            return video
         if post.media:
             images = []
             for item, blob in zip(self.uploads(post), blobs, strict=True):
@@ -262,11 +359,156 @@ class BlueskyPublisher(Publisher):
         return None
 
     async def upload(self, client: httpx.AsyncClient, item: MediaItem) -> dict[str, Any]:
+        if item.kind == "video":
+            return await self.upload_video(client, item)
         response = await self._call(client, lambda s: self.upload_request(item, s))
         blob = json_body(response).get("blob")
         if not isinstance(blob, dict):
             raise PermanentError("Bluesky uploadBlob answered without a blob")
         return blob
+
+    # -- video --------------------------------------------------------------------
+    def _video_service(self) -> str:
+        return self.options.video_service
+
+    def video_service_did(self) -> str:
+        """The video service's did:web (a port is written %3A, as did:web does)."""
+        url = httpx.URL(self._video_service())
+        return f"did:web:{url.host}" + (f"%3A{url.port}" if url.port else "")
+
+    async def pds_audience(self, client: httpx.AsyncClient, session: Session) -> str:
+        """The service DID of the account's own PDS: the did:web of its host
+        when the session's DID document names it (an entryway such as
+        bsky.social is not the PDS), else what the configured service says it
+        is (com.atproto.server.describeServer `did`: a PDS started under a
+        name other than its address knows its DID, its URL does not)."""
+        if session.pds:
+            return f"did:web:{httpx.URL(session.pds).host}"
+        if self._service not in _SERVER_DIDS:
+            request = PreparedRequest(
+                "GET", f"{self._service}/xrpc/com.atproto.server.describeServer"
+            )
+            answer = await send_classified(client, request, idempotent=True, classify=classify)
+            did = json_body(answer).get("did")
+            if not isinstance(did, str) or not did.startswith("did:"):
+                raise PermanentError(f"{self._service} did not say its DID (describeServer)")
+            _SERVER_DIDS[self._service] = did
+        return _SERVER_DIDS[self._service]
+
+    async def service_token(
+        self, client: httpx.AsyncClient, aud: str, lxm: str, seconds: int
+    ) -> str:
+        """A service token from com.atproto.server.getServiceAuth, signed by the
+        account for `aud`, good for the one method `lxm`."""
+
+        def build(session: Session) -> PreparedRequest:
+            params = httpx.QueryParams(
+                {"aud": aud, "lxm": lxm, "exp": str(int(time.time()) + seconds)}
+            )
+            return PreparedRequest(
+                "GET",
+                f"{self._service}/xrpc/com.atproto.server.getServiceAuth?{params}",
+                headers={"Authorization": f"Bearer {session.access_jwt}"},
+                secrets=(session.access_jwt,),
+            )
+
+        token = json_body(await self._call(client, build)).get("token")
+        if not isinstance(token, str) or not token:
+            raise PermanentError("Bluesky getServiceAuth answered without a token")
+        return token
+
+    async def check_video_limits(self, client: httpx.AsyncClient, item: MediaItem) -> None:
+        """Ask the video service whether the account may upload this file today."""
+        lxm = "app.bsky.video.getUploadLimits"
+        token = await self.service_token(
+            client, self.video_service_did(), lxm, LIMITS_TOKEN_SECONDS
+        )
+        request = PreparedRequest(
+            "GET",
+            f"{self._video_service()}/xrpc/{lxm}",
+            headers={"Authorization": f"Bearer {token}"},
+            secrets=(token,),
+        )
+        limits = json_body(
+            await send_classified(client, request, idempotent=True, classify=classify_video)
+        )
+        videos, left = limits.get("remainingDailyVideos"), limits.get("remainingDailyBytes")
+        why = str(limits.get("message") or limits.get("error") or "")
+        out_of_day = (isinstance(videos, int) and videos <= 0) or (
+            isinstance(left, int) and left < item.size
+        )
+        if out_of_day:
+            raise RetryableError(
+                "Bluesky's daily video allowance is used up "
+                f"({videos} videos, {left} bytes left; this one is {item.size} bytes)"
+                + (f": {why}" if why else "")
+            )
+        if limits.get("canUpload") is not True:
+            raise PermanentError(f"Bluesky's video service refuses uploads: {why or 'no reason'}")
+
+    def video_upload_request(
+        self, item: MediaItem, token: str | None, did: str, data: bytes | None = None
+    ) -> PreparedRequest:
+        data = item.read() if data is None else data
+        params = httpx.QueryParams({"did": did, "name": f"{item.sha256[:16]}.mp4"})
+        return PreparedRequest(
+            "POST",
+            f"{self._video_service()}/xrpc/app.bsky.video.uploadVideo?{params}",
+            headers={
+                "Authorization": f"Bearer {token or '<service token>'}",
+                "Content-Type": item.mime,
+            },
+            content=data,
+            secrets=(token,) if token else (),
+            note=f"{item.mime}, {len(data)} bytes, sha256 {item.sha256[:12]}",
+        )
+
+    def job_request(self, job_id: str) -> PreparedRequest:
+        params = httpx.QueryParams({"jobId": job_id})
+        return PreparedRequest(
+            "GET", f"{self._video_service()}/xrpc/app.bsky.video.getJobStatus?{params}"
+        )
+
+    async def upload_video(self, client: httpx.AsyncClient, item: MediaItem) -> dict[str, Any]:
+        """The video's blob on the PDS, after the video service processed it
+        (steps 1 to 3 of the module's docstring)."""
+        await self.check_video_limits(client, item)
+        session = await self.session(client)
+        token = await self.service_token(
+            client,
+            await self.pds_audience(client, session),
+            "com.atproto.repo.uploadBlob",
+            UPLOAD_TOKEN_SECONDS,
+        )
+        data = item.read()
+        response = await send_classified(
+            client,
+            self.video_upload_request(item, token, session.did, data),
+            idempotent=True,  # an upload posts nothing; a repeat is `already_exists`
+            classify=classify_upload,
+        )
+        job = _job(json_body(response))
+        polls = 0
+        while not isinstance(job.get("blob"), dict):
+            state = job.get("state")
+            if state == "JOB_STATE_FAILED":
+                raise RetryableError(
+                    "Bluesky's video service could not process the video: "
+                    f"{job.get('message') or job.get('error') or 'failed'}"
+                )
+            job_id = job.get("jobId")
+            if not isinstance(job_id, str) or not job_id:
+                raise PermanentError("Bluesky's video service answered without a job id")
+            polls += 1
+            if polls > VIDEO_POLLS:
+                raise RetryableError(f"Bluesky's video service is still processing job {job_id}")
+            if polls > 1 or state not in (None, ""):
+                await asyncio.sleep(VIDEO_POLL_SECONDS)
+            answer = await send_classified(
+                client, self.job_request(job_id), idempotent=True, classify=classify_video
+            )
+            job = {"jobId": job_id, **_job(json_body(answer))}
+        return job["blob"]
 
     # -- requests -------------------------------------------------------------------
     def _auth(self, session: Session | None = None) -> tuple[dict[str, str], tuple[str, ...], str]:
@@ -296,7 +538,12 @@ class BlueskyPublisher(Publisher):
         root: dict[str, str] | None = None
         parent: dict[str, str] | None = None
         uploads = self.uploads(post)
-        requests.extend(self.upload_request(item) for item in uploads)
+        requests.extend(
+            self.video_upload_request(item, None, repo)
+            if item.kind == "video"
+            else self.upload_request(item)
+            for item in uploads
+        )
         placeholders = [
             {
                 "$type": "blob",

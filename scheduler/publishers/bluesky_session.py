@@ -27,6 +27,9 @@ class Session:
     refresh_jwt: str
     did: str
     handle: str
+    #: The account's own PDS from the DID document the session came with
+    #: (`#atproto_pds`), when it named one: service tokens name it as audience.
+    pds: str | None = None
 
 
 class ExpiredTokenError(PublishError):
@@ -128,6 +131,19 @@ class SessionStore:
         return _session(json_body(response))
 
 
+def _pds(doc: object) -> str | None:
+    """The `#atproto_pds` service endpoint of a DID document, if it names one."""
+    services = doc.get("service") if isinstance(doc, dict) else None
+    for service in services if isinstance(services, list) else []:
+        if (
+            isinstance(service, dict)
+            and str(service.get("id", "")).endswith("#atproto_pds")
+            and isinstance(service.get("serviceEndpoint"), str)
+        ):
+            return service["serviceEndpoint"].rstrip("/")
+    return None
+
+
 def _session(data: dict) -> Session:
     try:
         return Session(
@@ -135,6 +151,7 @@ def _session(data: dict) -> Session:
             refresh_jwt=str(data["refreshJwt"]),
             did=str(data["did"]),
             handle=str(data.get("handle") or data["did"]),
+            pds=_pds(data.get("didDoc")),
         )
     except KeyError as exc:
         raise RetryableError(f"Bluesky session answer lacks {exc.args[0]}") from None

@@ -79,8 +79,20 @@ def test_a_video_is_checked_against_each_platform(tmp_path) -> None:
     )
     assert warnings == []
     refusals = [
-        ("bluesky", {"handle": "a.example"}, [video], "video service"),
-        ("linkedin", {"author": "urn:li:person:a"}, [video], "Videos API"),
+        (
+            "bluesky",
+            {"handle": "a.example"},
+            [str(clip(tmp_path, "m.mov", brand=b"qt  "))],
+            "Bluesky takes no video/quicktime video",
+        ),
+        ("bluesky", {"handle": "a.example"}, [video, str(photo(tmp_path))], "not both"),
+        (
+            "linkedin",
+            {"author": "urn:li:person:a"},
+            [str(clip(tmp_path, "li.mov", brand=b"qt  "))],
+            "LinkedIn takes no video/quicktime video",
+        ),
+        ("linkedin", {"author": "urn:li:person:a"}, [video], "under the 76800 bytes"),
         ("slack", {}, [video], "incoming webhook shows images from a URL only"),
         ("mastodon", {"instance": "https://s.example"}, [video, video], "at most 1 video"),
         ("x", {}, [video, str(photo(tmp_path))], "a video or images in one post, not both"),
@@ -177,10 +189,11 @@ def test_queue_add_takes_a_video_and_the_preview_lists_it(ready, tmp_path) -> No
     html = page.read_text(encoding="utf-8")
     assert re.search(f'<div class="file">video/mp4 · [^<]*/{digest}.mp4</div>', html)
     assert "data:video/mp4" not in html
-    # Bluesky refuses it when queued, in one line, and nothing is queued.
+    # Bluesky refuses one over its 3 minutes when queued, in one line, and nothing is queued.
+    long = clip(tmp_path, "long.mp4", seconds=200)
     refused = ready(
-        "queue", "add", "sky", "Race start", "--at", "+1h", "--media", str(video), "--alt", "x"
+        "queue", "add", "sky", "Race start", "--at", "+1h", "--media", str(long), "--alt", "x"
     )
     assert refused.code != 0 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    assert "video service" in refused.stderr
+    assert "200 s long, over Bluesky's 180 s" in refused.stderr
