@@ -9,7 +9,6 @@ import typer
 
 from scheduler.cli.common import JsonOpt, edit_in_editor, print_created, read_input, state
 from scheduler.output import console, gist, lit, print_json, styled_status, warn
-from scheduler.planning.held import HELD, is_held
 
 app = typer.Typer(
     help="The queue of posts: list, add, show, edit, move, approve, reject, cancel, retry.",
@@ -122,6 +121,7 @@ def queue_show(ctx: typer.Context, post_id: int, json_out: JsonOpt = False) -> N
     from sqlmodel import Session
 
     from scheduler.desk.posts import show_post
+    from scheduler.planning.held import HELD, is_held
 
     with Session(state(ctx).engine()) as session:
         data = show_post(session, post_id)

@@ -10,7 +10,6 @@ import typer
 
 from scheduler.cli.common import complete_channel, edit_in_editor, state
 from scheduler.output import console, error, lit, styled_status
-from scheduler.planning.held import is_held, what_is_missing
 
 KEYS = {"a": "approve", "e": "edit", "s": "skip", "r": "reject", "q": "quit"}
 
@@ -129,6 +128,8 @@ def _confirm(question: str) -> bool:
 
 
 def _show(card: dict[str, Any], n: int, total: int) -> None:
+    from scheduler.planning.held import is_held, what_is_missing
+
     console.rule(f"draft {n} of {total}: post {card['id']} on {lit(card['channel'])}")
     due = f"due {card['due_local']} ({styled_status(card['status'])})"
     if card["slot_passed"]:
