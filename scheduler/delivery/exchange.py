@@ -121,6 +121,8 @@ class Exchange:
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
         #: The channel the last claim took posts from (see `_claim`).
         self._after = 0
+        #: A channel id after which the last look found no due channel.
+        self._none_after = -1
 
     @property
     def lease(self) -> dt.timedelta:
@@ -232,7 +234,7 @@ class Exchange:
                 [notify.Notice("failed", i, names.get(i, "?"), None, e) for i, e in failures],
             )
         ids = attempts.insert_attempts(conn, self.owner, [f.post.id for f in result.started], now)
-        watched = [f for f in result.started if self._watched(f.channel)]
+        watched = [f for f in result.started if f.post.watchable and self._watched(f.channel)]
         if watched:
             found = watch.targets(conn, [f.post.id for f in watched])
             for flight in watched:
@@ -249,12 +251,21 @@ class Exchange:
         rows at a time, as the caller consumes them: a pass that starts 10
         sends reads about 10 channels, not every channel with a post due."""
         chunk = min(budget + 16, 256)
-        legs = [(self._after, None)]
+        legs: list[tuple[int, int | None]] = [(self._after, None)]
         if self._after > 0:
-            legs.append((0, self._after))
+            if self._after == self._none_after:
+                # The last look found no due channel after this one (one
+                # channel, or the last by id): start from the first, one
+                # statement instead of an empty one and then the wrap-around.
+                legs = [(0, None)]
+            else:
+                legs.append((0, self._after))
         for low, upto in legs:
             while True:
                 rows = claims.due_channel_rows_after(conn, now, low, chunk, upto)
+                if upto is None and len(rows) < chunk:
+                    # Read to the end: no due channel after the last row.
+                    self._none_after = rows[-1][0] if rows else low
                 for row in rows:
                     yield row[0], row
                 if len(rows) < chunk:
