@@ -58,8 +58,8 @@ log = logging.getLogger("scheduler.delivery.dispatcher")
 #: How long a pass that has outcomes to record waits for the other sends in
 #: flight: a pass costs about the same for one outcome as for several. At 2 ms
 #: one channel's 4 sends fell into two groups out of step, 2.4 posts a pass
-#: (10,000 posts to a local sink); at 5 ms they merge, 3.5 a pass, a third
-#: fewer passes. A pass waits at most this long, so a slow platform loses at
+#: (10,000 posts to a local sink); at 5 ms they mostly merge, 3.2 a pass, a
+#: quarter fewer passes. A pass waits at most this long, so a slow platform loses at
 #: most 5 ms per round of sends.
 _SETTLE_SECONDS = 0.005
 
