@@ -102,6 +102,9 @@ class Claimed:
     #: `Post.media` as the claim read it (JSON text or a list, by driver).
     media: Any = None
     link_card: Any = None
+    #: A quote post of an article whose source watch was not released: the
+    #: only kind `watch.targets` can find (the others skip its lookup).
+    watchable: bool = False
 
 
 def claim_and_begin(
@@ -129,7 +132,8 @@ def claim_and_begin(
     }
     convert = _due_at_reader(conn.dialect)
     out: list[Claimed | tuple[int, str]] = []
-    for post_id, text, due_raw, count, key, link, media, card in stmt.run(conn, params).all():
+    for row in stmt.run(conn, params).all():
+        post_id, text, due_raw, count, key, link, media, card, kind, article, released = row
         try:
             due_at = convert(due_raw)
             if not isinstance(due_at, dt.datetime):
@@ -137,7 +141,8 @@ def claim_and_begin(
         except Exception as exc:
             out.append((post_id, f"{type(exc).__name__}: {exc}"))
             continue
-        out.append(Claimed(post_id, text, due_at, count, key, link, media, card))
+        watchable = kind == "quote" and article is not None and not released
+        out.append(Claimed(post_id, text, due_at, count, key, link, media, card, watchable))
     out.sort(key=lambda c: c.id if isinstance(c, Claimed) else c[0])
     return out
 

@@ -162,6 +162,11 @@ def _claim_statement(dialect: str, by_channel: bool, begin: bool = False) -> sa.
             posts.c.link,
             posts.c.media,
             posts.c.link_card,
+            # Whether the source watch may apply (a quote post of an article,
+            # not released): the watch's lookup runs only for those.
+            posts.c.source_kind,
+            posts.c.article_id,
+            posts.c.watch_released,
         )
     if dialect == "postgresql":
         # Rows another daemon is claiming right now are skipped, not waited on.

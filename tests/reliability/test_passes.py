@@ -209,3 +209,37 @@ def test_attempt_rows_for_a_large_pass_are_written_in_chunks(db_url: str) -> Non
     rows = _rows(engine, "attempts")
     assert {r["post_id"]: r["id"] for r in rows} == ids
     engine.dispose()
+
+
+def test_a_pass_over_posts_that_quote_no_source_runs_no_watch_lookup(db_url: str) -> None:
+    """The source-watch lookup (articles and quotes) runs only for claimed
+    quote posts of an article; a pass of plain posts has one statement fewer,
+    and one of them turned into a quote post of an article brings it back."""
+    from scheduler.delivery.exchange import Exchange
+
+    engine, _channel = _queue(db_url, 6)
+    exchange = Exchange(engine, settings(db_url), "me")
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    first = exchange.run([], utcnow(), lambda _c: 3)
+    assert len(first.started) == 3 and all(f.watch is None for f in first.started)
+    assert not [s for s in seen if "quotes" in s], seen
+    from scheduler.storage.models import Article
+
+    with Session(engine) as session:
+        story = Article(content_hash="h" * 64, source="url", url="http://127.0.0.1:9/s", text="x")
+        session.add(story)
+        session.commit()
+        article = story.id
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE posts SET source_kind = 'quote', article_id = :a WHERE status = 'queued'"
+            ),
+            {"a": article},
+        )
+    seen.clear()
+    exchange.run([], utcnow(), lambda _c: 3)
+    exchange.release()
+    assert [s for s in seen if "quotes" in s], seen
+    engine.dispose()

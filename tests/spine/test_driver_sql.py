@@ -65,3 +65,44 @@ def test_prepared_writes_what_core_writes(tmp_path: Path) -> None:
         engine.dispose()
     assert results[0] == results[1]
     assert Prepared(UPDATE, sa.create_engine("sqlite://").dialect).sql is not None
+
+
+def test_prepared_runs_in_the_connections_transaction_and_wraps_driver_errors(
+    tmp_path: Path,
+) -> None:
+    """On SQLite `Prepared` runs on the driver's cursor: what it writes is
+    committed or rolled back with the Connection, a statement someone listens
+    to goes through SQLAlchemy (the listener sees it), and a locked database
+    raises SQLAlchemy's OperationalError, which the daemon's retries know."""
+    from scheduler.storage import database
+
+    engine = _engine(tmp_path / "tx.db")
+    update = Prepared(UPDATE, engine.dialect)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert update.direct
+    with engine.connect() as conn:
+        assert update.run(conn, {"p_id": 1, "p_at": at, "p_note": "undone"}).rowcount == 1
+        conn.rollback()
+        assert update.run(conn, {"p_id": 2, "p_at": at, "p_note": "kept"}).rowcount == 1
+        conn.commit()
+    notes = {row[0]: row[3] for row in _rows(engine)}
+    assert notes[1] is None and notes[2] == "kept"
+
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    with engine.begin() as conn:
+        update.run(conn, {"p_id": 3, "p_at": at, "p_note": "seen"})
+    assert seen == [update.sql]
+    engine.dispose()
+
+    plain = sa.create_engine(f"sqlite:///{tmp_path / 'tx.db'}", connect_args={"timeout": 0.05})
+    with plain.connect() as holder, plain.connect() as conn:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            update.run(conn, {"p_id": 4, "p_at": at, "p_note": "locked out"})
+        except sa.exc.OperationalError as exc:
+            assert database.is_transient(exc)
+        else:
+            raise AssertionError("a write under another writer's lock went through")
+        holder.rollback()
+    plain.dispose()
