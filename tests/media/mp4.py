@@ -5,7 +5,12 @@ scheduler reads: type, sides and length come from the boxes, never a codec."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from pathlib import Path
+from typing import Any
+
+from scheduler.publishers.base import MediaItem
 
 
 def box(kind: bytes, payload: bytes) -> bytes:
@@ -54,3 +59,30 @@ def mp4(
     filler = bytes((seed + i * 7) % 251 for i in range(payload))
     mdat = box(b"mdat", filler)
     return ftyp + (mdat + moov if moov_last else moov + mdat)
+
+
+def mp4_item(
+    folder: Path,
+    width: int,
+    height: int,
+    seconds: float,
+    *,
+    seed: int = 0,
+    alt: str = "A rower crossing the line",
+    **kw: Any,
+) -> MediaItem:
+    """An MP4 written to `folder` as an adapter gets it: a `MediaItem` with
+    its hash, sides and length."""
+    data = mp4(width, height, seconds, seed=seed, **kw)
+    path = folder / f"clip-{seed}.mp4"
+    path.write_bytes(data)
+    return MediaItem(
+        sha256=hashlib.sha256(data).hexdigest(),
+        mime="video/mp4",
+        size=len(data),
+        path=str(path),
+        alt=alt,
+        width=width,
+        height=height,
+        seconds=seconds,
+    )

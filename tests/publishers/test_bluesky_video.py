@@ -20,7 +20,7 @@ from scheduler.media.attach import attach_files
 from scheduler.publishers import bluesky as bluesky_module
 from scheduler.publishers.base import ChannelInfo, MediaItem
 from scheduler.publishers.bluesky import BlueskyPublisher
-from tests.media.mp4 import mp4
+from tests.media.mp4 import mp4, mp4_item
 
 from .conftest import LoseAnswers, channel, outgoing, run, with_client, with_transport
 from .video_service import VideoService
@@ -37,19 +37,7 @@ def video(pds, monkeypatch):
 
 
 def clip(tmp_path: Path, seed: int, alt: str = "A rower crossing the line", **kw) -> MediaItem:
-    data = mp4(640, 360, 4.0, payload=4096, seed=seed, **kw)
-    path = tmp_path / f"clip-{seed}.mp4"
-    path.write_bytes(data)
-    return MediaItem(
-        sha256=hashlib.sha256(data).hexdigest(),
-        mime="video/mp4",
-        size=len(data),
-        path=str(path),
-        alt=alt,
-        width=640,
-        height=360,
-        seconds=4.0,
-    )
+    return mp4_item(tmp_path, 640, 360, 4.0, payload=4096, seed=seed, alt=alt, **kw)
 
 
 def adapter(pds, video: VideoService) -> BlueskyPublisher:

@@ -19,7 +19,7 @@ from scheduler.media.attach import attach_files
 from scheduler.publishers import linkedin as linkedin_module
 from scheduler.publishers.base import MediaItem
 from scheduler.publishers.linkedin import LinkedInPublisher
-from tests.media.mp4 import mp4
+from tests.media.mp4 import mp4, mp4_item
 
 from .conftest import channel, outgoing, run, with_client
 from .linkedin_videos import LinkedInVideos
@@ -38,19 +38,7 @@ def linkedin(monkeypatch):
 
 
 def clip(tmp_path: Path, seed: int = 0, payload: int = 80_000) -> MediaItem:
-    data = mp4(1280, 720, 12.0, payload=payload, seed=seed)
-    path = tmp_path / f"clip-{seed}.mp4"
-    path.write_bytes(data)
-    return MediaItem(
-        sha256=hashlib.sha256(data).hexdigest(),
-        mime="video/mp4",
-        size=len(data),
-        path=str(path),
-        alt="A rower crossing the line",
-        width=1280,
-        height=720,
-        seconds=12.0,
-    )
+    return mp4_item(tmp_path, 1280, 720, 12.0, payload=payload, seed=seed)
 
 
 def adapter(server: LinkedInVideos) -> LinkedInPublisher:
