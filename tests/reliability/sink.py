@@ -43,6 +43,9 @@ class SinkStats:
     replays: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     keys_of_post: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    #: Connections accepted, and the most requests being answered at once.
+    connections: int = 0
+    peak_busy: int = 0
 
     def duplicate_publications(self) -> list[int]:
         """Posts published under more than one key: the receiver shows them twice."""
@@ -64,8 +67,13 @@ class Sink:
         hang_seconds: float = 30.0,
         retry_after: str = "1",
         unclear_first: dict[str, int] | None = None,
+        ok_delay: float = 0.0,
     ) -> None:
         self.fail_share = fail_share
+        # How long `/ok` takes to answer: long enough for sends to pile up, so
+        # a test sees how many the scheduler puts on the wire at once.
+        self.ok_delay = ok_delay
+        self._busy = 0
         # Path prefix -> how many of its first requests get an unclear answer
         # (a hang or a cut connection) whatever the dice say, so a run always
         # meets the case it exists to test, not only on most seeds.
@@ -129,11 +137,15 @@ class Sink:
                 keys_of_post=defaultdict(
                     set, {k: set(v) for k, v in self.stats.keys_of_post.items()}
                 ),
+                connections=self.stats.connections,
+                peak_busy=self.stats.peak_busy,
             )
 
     # -- HTTP --------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self.lock:
+            self.stats.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -145,7 +157,14 @@ class Sink:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                keep = await self._respond(method, path, headers, body, writer)
+                with self.lock:
+                    self._busy += 1
+                    self.stats.peak_busy = max(self.stats.peak_busy, self._busy)
+                try:
+                    keep = await self._respond(method, path, headers, body, writer)
+                finally:
+                    with self.lock:
+                        self._busy -= 1
                 if not keep:
                     return
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -208,6 +227,8 @@ class Sink:
         if fault == "drop":
             writer.transport.abort()
             return False
+        if self.ok_delay and path.startswith("/ok"):
+            await asyncio.sleep(self.ok_delay)
         await self._write(writer, 200, json.dumps({"id": key}).encode())
         with self.lock:
             self.stats.acked[key] += 1

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 from scheduler.delivery.dispatcher import Dispatcher
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.outgoing import POOL_CONNECTIONS, make_client
 from scheduler.previews.simulation import simulate
 from scheduler.storage import database
 
@@ -58,6 +58,39 @@ def test_many_channels_share_a_global_bound_and_all_get_through(sqlite_url: str,
     assert len(first_pass_channels) >= 3
     assert d.in_flight == 0 and not d._done and d._events is None
     assert sum(d._busy.values()) == 0
+
+
+def test_sends_on_the_wire_are_bounded_by_the_pool_and_connections_are_kept(sqlite_url: str):
+    """100 sends in flight over many channels, against a receiver slow enough
+    for them to pile up: at most the client's pool size are answered at once,
+    and no connection is closed and reopened (more connections than the pool
+    holds would mean some were). Before the bound, sends past the pool waited
+    inside httpcore's pool and kept-alive slots were fewer than connections,
+    so nearly every post opened a new connection."""
+    server = Sink(ok_delay=0.05)
+    server.start()
+    try:
+        channels = harness.add_channels(
+            sqlite_url, {f"c{i}": f"{server.base}/ok" for i in range(60)}
+        )
+        harness.add_posts(sqlite_url, list(channels.values()), 360)
+        cfg = settings(sqlite_url, max_in_flight=100, channel_concurrency=4)
+        peak = 0
+
+        def observe(d: Dispatcher, started: int) -> None:
+            nonlocal peak
+            peak = max(peak, d.in_flight)
+
+        _pump_all(sqlite_url, cfg, observe)
+        stats = server.snapshot()
+    finally:
+        server.stop()
+    assert [p.status for p in posts(sqlite_url)].count("sent") == 360
+    assert sorted(stats.requests.values()) == [1] * 360
+    # More sends were in flight than the pool holds, so the bound was tested.
+    assert peak > POOL_CONNECTIONS
+    assert 1 <= stats.peak_busy <= POOL_CONNECTIONS
+    assert stats.connections <= POOL_CONNECTIONS
 
 
 def test_channels_take_turns_under_the_bound(sqlite_url: str, sink: Sink):
