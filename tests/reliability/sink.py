@@ -43,8 +43,10 @@ class SinkStats:
     replays: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     keys_of_post: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    #: Connections accepted, and the most requests being answered at once.
+    #: Connections accepted, the most open at once, and the most requests
+    #: being answered at once.
     connections: int = 0
+    peak_open: int = 0
     peak_busy: int = 0
 
     def duplicate_publications(self) -> list[int]:
@@ -74,6 +76,7 @@ class Sink:
         # a test sees how many the scheduler puts on the wire at once.
         self.ok_delay = ok_delay
         self._busy = 0
+        self._open = 0
         # Path prefix -> how many of its first requests get an unclear answer
         # (a hang or a cut connection) whatever the dice say, so a run always
         # meets the case it exists to test, not only on most seeds.
@@ -138,6 +141,7 @@ class Sink:
                     set, {k: set(v) for k, v in self.stats.keys_of_post.items()}
                 ),
                 connections=self.stats.connections,
+                peak_open=self.stats.peak_open,
                 peak_busy=self.stats.peak_busy,
             )
 
@@ -146,6 +150,8 @@ class Sink:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with self.lock:
             self.stats.connections += 1
+            self._open += 1
+            self.stats.peak_open = max(self.stats.peak_open, self._open)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -170,6 +176,8 @@ class Sink:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             return
         finally:
+            with self.lock:
+                self._open -= 1
             with contextlib.suppress(Exception):
                 writer.close()
 
