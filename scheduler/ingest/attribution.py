@@ -736,6 +736,10 @@ _REPORTED_TAIL = regex.compile(
 )
 
 
+# "After Doe said ...": the verb belongs to a clause inside the sentence.
+_SUBORDINATE = regex.compile(r"(?i)\b(?:who|which|that|when|after|because|if)\b")
+
+
 def reported_lead(text: str, q: QuoteSpan, sent: Span) -> Speaker | None:
     """The speaker of a quote with no attribution of its own that follows, in
     its paragraph, a sentence reporting what someone said: "The local MP, Doe,
@@ -751,7 +755,7 @@ def reported_lead(text: str, q: QuoteSpan, sent: Span) -> Speaker | None:
         if not _REPORTED_TAIL.match(s, v.end()):
             return None
         head = s[: v.start()]
-        if regex.search(r"(?i)\b(?:who|which|that|when|after|because|if)\b", head):
+        if _SUBORDINATE.search(head):
             return None  # the verb of a clause inside the sentence, not its own
         found = _subject_before(head, sent[0], anchored=False)
         if found is None or found.kind == "pronoun":

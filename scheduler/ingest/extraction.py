@@ -61,6 +61,9 @@ _NARRATION = regex.compile(
 )
 # A title sung or chanted is words someone uttered ("singing "It's Our Time."").
 _SUNG = regex.compile(r"(?i)\b(?:sing|sings|sang|sung|singing|chant|chants|chanted|chanting)\W*$")
+# The verb stands just before the quote mark: look that far back, not to the
+# article's start for every title-like quote.
+_SUNG_REACH = 40
 
 
 def _is_title(inner: str) -> bool:
@@ -134,7 +137,7 @@ def _quotes(
         p_start, p_end = paras[q.para]
         if (
             _is_title(text[q.start : q.end])
-            and not _SUNG.search(text, 0, q.open)
+            and not _SUNG.search(text, max(0, q.open - _SUNG_REACH), q.open)
             and _NARRATION.search(text[p_start : q.open] + " " + text[q.end + 1 : p_end])
         ):
             continue
