@@ -12,11 +12,11 @@ of one channel. Wall and CPU time are both printed; CPU time is less moved by
 other load on the machine.
 
 The in-flight bound: at most `channel_concurrency` (4) sends per channel and
-`max_in_flight` (100) in all, over one httpx client whose pool holds
-`POOL_CONNECTIONS` (20) connections, all kept alive, and at most that many
-sends on the wire at once (`scheduler/delivery/outgoing.py`, `Dispatcher._wire`).
-One channel runs 4 sends at a time; many channels claim up to 100, of which 20
-are on the wire.
+`max_in_flight` (100) in all, over the daemon's lanes: `LANES` (5) httpx
+clients whose pools hold `LANE_CONNECTIONS` (4) connections each, all kept
+alive, 20 per host in all, and at most that many sends on the wire at once
+(`scheduler/delivery/lanes.py`). One channel runs 4 sends at a time; many
+channels claim up to 100, of which 20 are on the wire.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 from benchmarks._common import add_webhook_channels, fresh_db, rate, report, verdict
 from benchmarks.dispatch import TEXT, sent_count, settings_for
 from benchmarks.sink import SinkProcess
-from scheduler.delivery.outgoing import POOL_CONNECTIONS
+from scheduler.delivery.lanes import CONNECTIONS, LANE_CONNECTIONS, LANES
 
 
 def build(path: Path, sink_url: str, channels: int, per_channel: int) -> tuple[Any, str]:
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"  in-flight bound: channel_concurrency {first['channel_concurrency']},"
-        f" max_in_flight {first['max_in_flight']}, httpx pool {POOL_CONNECTIONS} connections"
+        f" max_in_flight {first['max_in_flight']}, {LANES} httpx pools x {LANE_CONNECTIONS} = {CONNECTIONS} connections"
     )
     print(f"  {args.channels:,} channels  posts/s {_mmm(many_rate)}   CPU µs/post {_mmm(many_cpu)}")
     print(f"  1 channel       posts/s {_mmm(one_rate)}   CPU µs/post {_mmm(one_cpu)}")

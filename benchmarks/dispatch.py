@@ -112,7 +112,7 @@ def outgoing_requests(sink_url: str, n: int) -> list[tuple[bytes, dict[str, str]
 
 
 async def _raw_send_all(url: str, requests: list[tuple[bytes, dict[str, str]]], conc: int) -> None:
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
 
     async with make_client() as client:
         limit = asyncio.Semaphore(conc)
@@ -178,7 +178,7 @@ async def _aps_run(
 
     from benchmarks.enqueue import apscheduler_store
     from scheduler.config import Settings
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
 
     # On the project's SQLite settings (WAL, synchronous=NORMAL), as in enqueue.
     jobstore = (
@@ -263,7 +263,7 @@ def project_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float)
 async def _raw_paced(
     url: str, requests: list[tuple[bytes, dict[str, str]]], dues: list[dt.datetime], conc: int
 ) -> list[float]:
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
 
     late: list[float] = []
     async with make_client() as client:

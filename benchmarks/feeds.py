@@ -202,7 +202,7 @@ def setup(db: Path, base: str, feeds: int) -> tuple[Any, str]:
 
 async def poller_round(engine: Any, settings: Any) -> tuple[int, int]:
     from scheduler.compose import make_environment
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
     from scheduler.feeds.poller import Poller
 
     async with make_client(settings.request_timeout_seconds) as client:
@@ -222,7 +222,7 @@ async def raw_round(
     in a dict."""
     import feedparser
 
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
 
     gate = asyncio.Semaphore(concurrency or settings.feed_concurrency)
     counts = {200: 0, 304: 0}

@@ -76,7 +76,7 @@ def make_app(conninfo: str) -> Any:
     async def bench_send(url: str, body: str, headers: dict[str, str]) -> None:
         if not client:
             from scheduler.config import Settings
-            from scheduler.delivery.outgoing import make_client
+            from scheduler.delivery.lanes import make_client
 
             client.append(make_client(Settings().request_timeout_seconds))
         response = await client[0].post(url, content=body.encode(), headers=headers)

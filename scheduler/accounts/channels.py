@@ -424,7 +424,7 @@ def set_calendar_rule(session: Session, name: str, rule: CalendarRule | None) ->
 def check_account(engine: Engine, name: str) -> dict[str, Any]:
     """Ask the platform who the channel's credential belongs to (`channels test`).
     The database is closed before the request goes out."""
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
 
     with Session(engine) as session:
         publisher = publisher_for(get_channel(session, name), reveal=True, engine=engine)

@@ -136,7 +136,7 @@ def _long_lived(spec: Platform, options: dict[str, Any], token: dict, secret: st
 
 def _account(channel: Channel, access_token: str) -> dict[str, Any]:
     """Who the token belongs to, as the adapter's `check` asks the platform."""
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
     from scheduler.publishers import publisher_class
 
     info = ChannelInfo(

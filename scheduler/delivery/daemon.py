@@ -38,7 +38,7 @@ from scheduler.config import Settings
 from scheduler.delivery import wakeups
 from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.events import SendEvent
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.lanes import Lanes, make_client, make_lanes
 from scheduler.errors import DatabaseUnavailable
 
 log = logging.getLogger("scheduler.delivery.daemon")
@@ -101,8 +101,8 @@ class Daemon:
 
     async def run_once(self) -> list[SendEvent]:
         """Publish what is due now, then return (`scheduler daemon --once`)."""
-        async with make_client(self.settings.request_timeout_seconds) as client:
-            self.dispatcher = self._dispatcher(client)
+        async with make_lanes(self.settings.request_timeout_seconds) as lanes:
+            self.dispatcher = self._dispatcher(lanes)
             return await self.dispatcher.run_due()
 
     async def run_forever(self) -> None:
@@ -110,8 +110,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread
                 loop.add_signal_handler(sig, self.stop)
-        async with make_client(self.settings.request_timeout_seconds) as client:
-            self.dispatcher = self._dispatcher(client)
+        async with make_lanes(self.settings.request_timeout_seconds) as lanes:
+            self.dispatcher = self._dispatcher(lanes)
             self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
             self._scheduler.add_job(
                 self._wake_job,
@@ -318,11 +318,11 @@ class Daemon:
             min(self.settings.sweep_seconds, 1.0) if self.dry_run else self.settings.sweep_seconds
         )
 
-    def _dispatcher(self, client) -> Dispatcher:  # type: ignore[no-untyped-def]
+    def _dispatcher(self, lanes: Lanes) -> Dispatcher:
         return Dispatcher(
             self.engine,
             self.settings,
-            client=client,
+            lanes=lanes,
             dry_run=self.dry_run,
             on_event=self.on_event,
             on_capacity=self.wake,

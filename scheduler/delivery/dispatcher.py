@@ -38,7 +38,8 @@ from scheduler.config import Settings
 from scheduler.delivery import attempts
 from scheduler.delivery.events import SendEvent
 from scheduler.delivery.exchange import Exchange, Flight, Pass, one_line
-from scheduler.delivery.outgoing import POOL_CONNECTIONS, make_client, outgoing
+from scheduler.delivery.lanes import CONNECTIONS, Lanes, make_client, make_lanes
+from scheduler.delivery.outgoing import outgoing
 from scheduler.delivery.watch import Watcher
 from scheduler.errors import (
     PermanentError,
@@ -95,6 +96,7 @@ class Dispatcher:
         settings: Settings,
         *,
         client: httpx.AsyncClient | None = None,
+        lanes: Lanes | None = None,
         dry_run: bool = False,
         owner: str | None = None,
         on_event: Callable[[SendEvent], None] | None = None,
@@ -105,6 +107,9 @@ class Dispatcher:
         self.engine = engine
         self.settings = settings
         self.client = client
+        #: Sends go over these (see `delivery.lanes`); a `client` given alone
+        #: is one lane as wide as its pool.
+        self.lanes = lanes
         self.dry_run = dry_run
         self.owner = owner or new_owner()
         self.on_event = on_event
@@ -128,8 +133,6 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Channel -> time before which it is not claimed from (a 429's Retry-After).
         self._hold: dict[int, dt.datetime] = {}
-        #: Sends on the wire at once, at most the client's connections (see `_wire`).
-        self._wire_gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._last_upkeep = float("-inf")
         #: Events kept for `run_due`'s caller; None while the daemon pumps, so a
         #: daemon that runs for months keeps nothing per post once it is recorded.
@@ -454,8 +457,14 @@ class Dispatcher:
             if held is not None:
                 return attempts.Outcome(PostStatus.held, held, attempt_outcome="not-sent")
         try:
-            async with self._wire():
-                result = await publisher.publish(self._client(), flight.out)
+            # At most as many sends on the wire as the lanes hold connections.
+            # Up to `max_in_flight` (100) are claimed at once; past the pools'
+            # size the rest wait in line here, not inside httpcore's pool, whose
+            # every hand-out walks all the waiting requests against all the
+            # connections (1,000 channels x 10 posts, cProfile: 25 million
+            # `can_handle_request` calls for 10,000 posts).
+            async with self._lanes().lane() as client:
+                result = await publisher.publish(client, flight.out)
         except RetryableError as exc:
             unsure = maybe_delivered(exc)
             if exc.status_code == 429 or exc.retry_after:
@@ -565,25 +574,18 @@ class Dispatcher:
             self.watcher = Watcher(self.engine, self.settings, self._client())
         return self.watcher
 
-    def _wire(self) -> asyncio.Semaphore:
-        """The gate a send passes before its requests leave: at most as many
-        sends at once as the client holds connections. Up to `max_in_flight`
-        (100) sends may be claimed at once, and past the pool's size (20) the rest
-        used to wait inside httpcore's pool, whose every hand-out walks all the
-        waiting requests against all the connections: with 100 in flight that
-        walk was most of a send's CPU (1,000 channels x 10 posts, cProfile:
-        25 million `can_handle_request` calls for 10,000 posts). Here they
-        wait in line at a semaphore instead. One per event loop (a semaphore
-        is bound to the loop it first waits on)."""
-        loop = asyncio.get_running_loop()
-        gate = self._wire_gate
-        if gate is None or gate[0] is not loop:
-            gate = self._wire_gate = (loop, asyncio.Semaphore(POOL_CONNECTIONS))
-        return gate[1]
+    def _lanes(self) -> Lanes:
+        if self.lanes is None:
+            if self.client is not None:
+                self.lanes = Lanes([self.client], CONNECTIONS)
+            else:
+                self.lanes = make_lanes(self.settings.request_timeout_seconds)
+        return self.lanes
 
     def _client(self) -> httpx.AsyncClient:
+        """The client for what is not a send (a source watch's check)."""
         if self.client is None:
-            self.client = make_client()
+            self.client = self._lanes().clients[0] if self.lanes is not None else make_client()
         return self.client
 
     def _emit(self, event: SendEvent) -> None:

@@ -1,4 +1,5 @@
-"""A stored post as its adapter gets it, and the HTTP client sends go through.
+"""A stored post as its adapter gets it (the client it goes through is in
+`delivery.lanes`).
 
 Previews, the dry run, reconcile and real sends all build the adapter's input
 here, so none of them can see different text or thread parts than another.
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-
-import httpx
 
 from scheduler.delivery.attempts import Claimed
 from scheduler.errors import PermanentError
@@ -81,22 +80,3 @@ def unread(post: OutgoingPost) -> OutgoingPost:
     if card is not None and card.thumb is not None:
         card = dataclasses.replace(card, thumb=UnreadMedia(**dataclasses.asdict(card.thumb)))
     return dataclasses.replace(post, media=media, card=card)
-
-
-#: Connections the client holds at most, all of them kept alive between posts.
-#: Fewer keep-alive slots than connections closed and reopened a connection for
-#: nearly every post once more than that many sends ran at once (1,000 channels
-#: x 10 posts: 10,000 connects for 10,000 posts, with 100 sends in flight).
-POOL_CONNECTIONS = 20
-
-
-def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
-    """One client per daemon: keep-alive connections are reused across posts."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-        limits=httpx.Limits(
-            max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS
-        ),
-        follow_redirects=False,
-        headers={"User-Agent": "scheduler/0.1"},
-    )

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from scheduler.accounts.channels import publisher_for
-from scheduler.delivery.outgoing import make_client, outgoing
+from scheduler.delivery.lanes import make_client
+from scheduler.delivery.outgoing import outgoing
 from scheduler.errors import SchedulerError
 from scheduler.storage.models import Channel, Post, PostStatus, utcnow
 

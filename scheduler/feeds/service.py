@@ -122,7 +122,7 @@ def poll_now(
     ref: str | None = None,
 ) -> list[dict[str, Any]]:
     """Poll one feed (by id or URL) or every feed, now, whether due or not."""
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
     from scheduler.feeds.poller import Poller
 
     feed_id = None

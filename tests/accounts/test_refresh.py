@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 
 from scheduler.accounts import channels, oauth, secrets, tokens
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.lanes import make_client
 from scheduler.errors import (
     CredentialRejected,
     GrantRevoked,

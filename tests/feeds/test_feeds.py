@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.compose import make_environment
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.lanes import make_client
 from scheduler.errors import FeedError, SchedulerError
 from scheduler.feeds import service
 from scheduler.feeds.poller import Poller

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.lanes import make_client
 from scheduler.delivery.notify import Notifier
-from scheduler.delivery.outgoing import make_client
 from scheduler.desk.posts import add_post
 from scheduler.storage import database
 from scheduler.storage.models import Channel, Notification, Post, utcnow

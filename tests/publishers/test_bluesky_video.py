@@ -271,7 +271,7 @@ def test_the_daemon_retries_a_failed_video_upload_and_posts_once(pds, video, tmp
     from scheduler.accounts.channels import add_channel
     from scheduler.config import load_settings
     from scheduler.delivery.dispatcher import Dispatcher
-    from scheduler.delivery.outgoing import make_client
+    from scheduler.delivery.lanes import make_client
     from scheduler.desk.posts import add_by_hand
     from scheduler.storage import database
 

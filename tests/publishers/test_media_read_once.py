@@ -20,7 +20,7 @@ from PIL import Image
 
 from scheduler.config import load_settings
 from scheduler.delivery.dispatcher import Dispatcher
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.lanes import make_client
 from scheduler.storage import database
 
 from .conftest import Reply, Seen

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from scheduler.delivery import claims
 from scheduler.delivery.dispatcher import Dispatcher
-from scheduler.delivery.outgoing import make_client
+from scheduler.delivery.lanes import make_client
 from scheduler.storage import database
 from scheduler.storage.models import Attempt, Post, utcnow
 

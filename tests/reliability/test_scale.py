@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import httpx
+import pytest
+
 from scheduler.delivery.dispatcher import Dispatcher
-from scheduler.delivery.outgoing import POOL_CONNECTIONS, make_client
+from scheduler.delivery.lanes import CONNECTIONS as POOL_CONNECTIONS
+from scheduler.delivery.lanes import LANE_CONNECTIONS, Lanes, make_client, make_lanes
 from scheduler.previews.simulation import simulate
 from scheduler.storage import database
 
@@ -16,11 +20,19 @@ from .sink import Sink
 from .test_dispatch import posts, settings
 
 
-def _pump_all(url: str, cfg, observe) -> Dispatcher:  # type: ignore[no-untyped-def]
+def _pump_all(url: str, cfg, observe, lanes: bool = False) -> Dispatcher:  # type: ignore[no-untyped-def]
+    """Pump until everything is sent, through one client given to the
+    dispatcher, or (`lanes`) through the daemon's several small pools."""
+
     async def go() -> Dispatcher:
         engine = database.make_engine(url)
+        wire = make_lanes(cfg.request_timeout_seconds) if lanes else None
         async with make_client(cfg.request_timeout_seconds) as client:
-            d = Dispatcher(engine, cfg, client=client)
+            d = (
+                Dispatcher(engine, cfg, lanes=wire)
+                if lanes
+                else Dispatcher(engine, cfg, client=client)
+            )
             for _ in range(10_000):
                 started = await d.pump()
                 observe(d, started)
@@ -30,6 +42,8 @@ def _pump_all(url: str, cfg, observe) -> Dispatcher:  # type: ignore[no-untyped-
                 if d._tasks:
                     await asyncio.wait(set(d._tasks), return_when=asyncio.FIRST_COMPLETED)
             await d.drain(timeout=10)
+        if wire is not None:
+            await wire.aclose()
         engine.dispose()
         return d
 
@@ -60,7 +74,10 @@ def test_many_channels_share_a_global_bound_and_all_get_through(sqlite_url: str,
     assert sum(d._busy.values()) == 0
 
 
-def test_sends_on_the_wire_are_bounded_by_the_pool_and_connections_are_kept(sqlite_url: str):
+@pytest.mark.parametrize("lanes", [False, True], ids=["one-client", "lanes"])
+def test_sends_on_the_wire_are_bounded_by_the_pool_and_connections_are_kept(
+    sqlite_url: str, lanes: bool
+):
     """100 sends in flight over many channels, against a receiver slow enough
     for them to pile up: at most the client's pool size are answered at once,
     no more connections are open at once than the pool holds, and they are
@@ -81,7 +98,7 @@ def test_sends_on_the_wire_are_bounded_by_the_pool_and_connections_are_kept(sqli
             nonlocal peak
             peak = max(peak, d.in_flight)
 
-        _pump_all(sqlite_url, cfg, observe)
+        _pump_all(sqlite_url, cfg, observe, lanes=lanes)
         stats = server.snapshot()
     finally:
         server.stop()
@@ -95,6 +112,61 @@ def test_sends_on_the_wire_are_bounded_by_the_pool_and_connections_are_kept(sqli
     # pool size: on a busy machine an idle connection may outlive its
     # keep-alive and be reopened now and then.)
     assert stats.connections <= 360 // 4
+
+
+def test_lanes_let_through_at_most_their_connections_each_and_all_get_a_turn():
+    """20 sends at once over 3 lanes of 2: never more than 2 on one lane nor 6
+    in all, every lane used, and the sink never sees more connections open at
+    once than the lanes hold (each pool opens at most its 2)."""
+    server = Sink(ok_delay=0.02)
+    server.start()
+    busy: dict[int, int] = {}
+    peak: dict[int, int] = {}
+    peak_total = 0
+
+    async def one(lanes: Lanes, n: int) -> int:
+        nonlocal peak_total
+        async with lanes.lane() as client:
+            k = id(client)
+            busy[k] = busy.get(k, 0) + 1
+            peak[k] = max(peak.get(k, 0), busy[k])
+            peak_total = max(peak_total, sum(busy.values()))
+            try:
+                resp = await client.post(f"{server.base}/ok", headers={"Idempotency-Key": f"k{n}"})
+                return resp.status_code
+            finally:
+                busy[k] -= 1
+
+    async def go() -> list[int]:
+        clients = [make_client(5.0, 2) for _ in range(3)]
+        async with Lanes(clients, 2) as lanes:
+            assert lanes.size == 6
+            return await asyncio.gather(*(one(lanes, n) for n in range(20)))
+
+    try:
+        codes = asyncio.run(go())
+        stats = server.snapshot()
+    finally:
+        server.stop()
+    assert codes == [200] * 20
+    assert sorted(stats.requests.values()) == [1] * 20
+    assert len(peak) == 3 and max(peak.values()) <= 2
+    assert peak_total == 6  # the gate let as many through as there is room for
+    assert stats.peak_open <= 6
+
+
+def test_the_daemon_lanes_keep_the_per_host_total():
+    """Five pools of four: the same 20 connections per host as one pool held."""
+    lanes = make_lanes()
+    assert lanes.size == POOL_CONNECTIONS == len(lanes.clients) * LANE_CONNECTIONS
+    for client in lanes.clients:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == pool._max_keepalive_connections == LANE_CONNECTIONS
+    with pytest.raises(ValueError):
+        Lanes([], 4)
+    with pytest.raises(ValueError):
+        Lanes([httpx.AsyncClient()], 0)
+    asyncio.run(lanes.aclose())
 
 
 def test_channels_take_turns_under_the_bound(sqlite_url: str, sink: Sink):
