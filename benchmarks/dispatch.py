@@ -11,9 +11,10 @@ Two parts:
               lateness = sent_at - due_at (from the database), p50 and p99.
 
 Goals (issue 7): throughput >= 0.7x the raw loop; p99 lateness < 50 ms at 100
-posts/s. The raw loop uses the same client settings and the same concurrency
-as the daemon's per-channel limit, so the ratio measures the scheduler's own
-cost per post.
+posts/s. The raw loop (and APScheduler's job) sends over the daemon's own
+lanes (`scheduler.delivery.lanes.make_lanes`: the same httpx clients, pools
+and gate) with the same concurrency as the daemon's per-channel limit, so the
+ratio measures the scheduler's own cost per post.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from benchmarks._common import add_webhook_channel, fresh_db, percentile, rate, report, verdict
 from benchmarks.sink import SinkProcess
+
+if TYPE_CHECKING:
+    from scheduler.delivery.lanes import Lanes
 
 TEXT = "Post {i}: \u201cWe trained for this all winter,\u201d said the captain. #bench"
 
@@ -112,13 +116,14 @@ def outgoing_requests(sink_url: str, n: int) -> list[tuple[bytes, dict[str, str]
 
 
 async def _raw_send_all(url: str, requests: list[tuple[bytes, dict[str, str]]], conc: int) -> None:
-    from scheduler.delivery.lanes import make_client
+    from scheduler.delivery.lanes import make_lanes
 
-    async with make_client() as client:
+    # The daemon's own lanes (its pools and its gate), as it sends.
+    async with make_lanes() as lanes:
         limit = asyncio.Semaphore(conc)
 
         async def one(body: bytes, headers: dict[str, str]) -> None:
-            async with limit:
+            async with limit, lanes.lane() as client:
                 response = await client.post(url, content=body, headers=headers)
                 response.raise_for_status()
 
@@ -136,7 +141,7 @@ def raw_throughput(sink: SinkProcess, n: int, conc: int) -> dict[str, Any]:
 
 # -- APScheduler: one job per post ---------------------------------------------
 
-_client: httpx.AsyncClient | None = None
+_lanes: Lanes | None = None
 _aps_done: list[tuple[float, float]] = []  # (due as epoch, sent as epoch)
 _aps_finished: asyncio.Event | None = None
 _aps_target = 0
@@ -149,10 +154,10 @@ async def aps_send(url: str, body: bytes, headers: dict[str, str], due: float) -
     """The job: what a user would write around httpx with APScheduler, with the
     same concurrency limit as the daemon's (APScheduler's asyncio executor
     starts every due job at once, which would exhaust the connection pool)."""
-    assert _client is not None and _aps_limit is not None
+    assert _lanes is not None and _aps_limit is not None
     try:
-        async with _aps_limit:
-            response = await _client.post(url, content=body, headers=headers)
+        async with _aps_limit, _lanes.lane() as client:
+            response = await client.post(url, content=body, headers=headers)
         response.raise_for_status()
         _aps_done.append((due, time.time()))
     except httpx.HTTPError:
@@ -171,14 +176,14 @@ async def _aps_run(
     """Add one job per request (paused), then resume and time until all ran.
     `dues` may be a function, called once the store is open, so that paced
     jobs can be timed from after the slow part (adding them) is done."""
-    global _client, _aps_finished, _aps_target, _aps_limit
+    global _lanes, _aps_finished, _aps_target, _aps_limit
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.triggers.date import DateTrigger
 
     from benchmarks.enqueue import apscheduler_store
     from scheduler.config import Settings
-    from scheduler.delivery.lanes import make_client
+    from scheduler.delivery.lanes import make_lanes
 
     # On the project's SQLite settings (WAL, synchronous=NORMAL), as in enqueue.
     jobstore = (
@@ -189,8 +194,8 @@ async def _aps_run(
     _aps_limit = asyncio.Semaphore(Settings().channel_concurrency)
     _aps_finished = asyncio.Event()
     _aps_target = len(requests)
-    async with make_client() as client:
-        _client = client
+    async with make_lanes() as lanes:
+        _lanes = lanes
         sched = AsyncIOScheduler(
             jobstores={"default": jobstore},
             job_defaults={"misfire_grace_time": None, "coalesce": False},
@@ -216,7 +221,7 @@ async def _aps_run(
             print(f"APScheduler: gave up waiting; {len(_aps_done):,} of {_aps_target:,} done")
         seconds = time.perf_counter() - start
         sched.shutdown(wait=False)
-        _client = None
+        _lanes = None
     return seconds
 
 
@@ -263,17 +268,17 @@ def project_lateness(folder: Path, sink: SinkProcess, n: int, per_second: float)
 async def _raw_paced(
     url: str, requests: list[tuple[bytes, dict[str, str]]], dues: list[dt.datetime], conc: int
 ) -> list[float]:
-    from scheduler.delivery.lanes import make_client
+    from scheduler.delivery.lanes import make_lanes
 
     late: list[float] = []
-    async with make_client() as client:
+    async with make_lanes() as lanes:
         limit = asyncio.Semaphore(conc)
         loop = asyncio.get_running_loop()
         wall0, mono0 = time.time(), loop.time()
 
         async def one(body: bytes, headers: dict[str, str], due: dt.datetime) -> None:
             await asyncio.sleep(max(0.0, due.timestamp() - wall0 - (loop.time() - mono0)))
-            async with limit:
+            async with limit, lanes.lane() as client:
                 response = await client.post(url, content=body, headers=headers)
                 response.raise_for_status()
             late.append(time.time() - due.timestamp())

@@ -18,8 +18,8 @@ theirs: initdb, fsync off, 127.0.0.1; see tests/reliability/pgserver.py), then:
                (`batch_defer_async`; its arguments are the request's body and
                headers, built before, untimed), then 1 or 2 processes of
                `app.run_worker_async(wait=False, concurrency=C)`, whose async task
-               posts the body with the same httpx client (`make_client`, same
-               timeout, pool and keep-alive)
+               posts the body over the daemon's own lanes (`make_lanes`: the same
+               httpx clients, pools, keep-alive and gate)
 
 Both sides have C sends in flight per process (the daemon's `channel_concurrency`,
 procrastinate's `concurrency`). Timed: spawn of the worker processes to the exit
@@ -76,10 +76,11 @@ def make_app(conninfo: str) -> Any:
     async def bench_send(url: str, body: str, headers: dict[str, str]) -> None:
         if not client:
             from scheduler.config import Settings
-            from scheduler.delivery.lanes import make_client
+            from scheduler.delivery.lanes import make_lanes
 
-            client.append(make_client(Settings().request_timeout_seconds))
-        response = await client[0].post(url, content=body.encode(), headers=headers)
+            client.append(make_lanes(Settings().request_timeout_seconds))
+        async with client[0].lane() as http:
+            response = await http.post(url, content=body.encode(), headers=headers)
         response.raise_for_status()
 
     app.bench_client = client  # type: ignore[attr-defined]
