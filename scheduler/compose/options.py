@@ -1,11 +1,15 @@
 """What a channel asks of its post text, beside what its platform adapter takes.
 
 Set with `channels add/edit -o key=value`, kept in the channel's options, and
-handed to templates as `channel.credit`, `channel.hashtags`, `channel.link`:
+handed to templates as `channel.credit`, `channel.hashtags`, `channel.link`,
+`channel.headline`:
 
 - `credit`: a line crediting the outlet ("via Speed Weekly"), shown as written;
 - `hashtags`: `true` adds tags from the article's subject (`compose.hashtags`);
-- `link`: `true` ends the post with the article's address.
+- `link`: `true` ends the post with the article's address;
+- `headline`: `false` leaves the article's headline off quote posts, for an
+  account whose link card under the post already shows it (planning then
+  plans the quote without its `lead_in`).
 
 The adapter never sees these keys (`split` takes them out).
 """
@@ -24,6 +28,7 @@ class PostOptions(BaseModel):
     credit: str | None = Field(default=None, max_length=200)
     hashtags: bool = False
     link: bool = False
+    headline: bool = True
 
 
 KEYS = frozenset(PostOptions.model_fields)

@@ -102,6 +102,7 @@ def channel_context(channel: Channel) -> dict[str, Any]:
         "credit": wanted.credit,
         "hashtags": wanted.hashtags,
         "link": wanted.link,
+        "headline": wanted.headline,
     }
 
 
@@ -283,8 +284,12 @@ def plan_article(
             # A whole quote's card shows all its parts, as the post does.
             words = source.context.get("quote", {}).get("text")
             media = [quote_card(session, publisher, folders, article, quote, text=words)]
+        base = source.context
+        if not chan["headline"] and "quote" in base:
+            # The channel's link card shows the headline: the post need not.
+            base = dict(base, quote=without_lead_in(base["quote"]))
         context = dict(
-            source.context,
+            base,
             channel=chan,
             media=[{k: m[k] for k in ("alt", "mime", "width", "height")} for m in media or []],
         )

@@ -65,3 +65,54 @@ def test_lists_show_the_quote_not_the_shared_headline() -> None:
         "In 2017, Okafor won her first race."
     )
     assert gist("") == "" and gist(None) == ""
+
+
+def test_a_channel_can_leave_the_headline_to_its_link_card(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`-o headline=false`: the same quote posts, without the headline line."""
+    from sqlmodel import select
+
+    from scheduler.accounts import channels
+    from scheduler.compose import make_environment
+    from scheduler.demo import SAMPLE
+    from scheduler.ingest import extract, load_article
+    from scheduler.ingest.articles import store_article
+    from scheduler.planning.service import plan_from_article
+    from scheduler.storage import database, migrations
+    from scheduler.storage.models import Channel, Post
+
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    migrations.upgrade(engine)
+    loaded = load_article(str(SAMPLE))
+    texts: dict[str, list[str]] = {}
+    with database.session_scope(engine) as session:
+        stored = store_article(session, loaded, extract(loaded.text))
+        title = stored.article.title
+        assert title
+        for name, options in (("with", {}), ("without", {"headline": "false"})):
+            channels.add_channel(
+                session,
+                name,
+                "outbox",
+                options={"path": f"{name}.jsonl", **options},
+                secret_env=None,
+                timezone="UTC",
+                slots="mon-sun 09:00",
+            )
+            planned = plan_from_article(
+                session,
+                make_environment(),
+                str(stored.article.id),
+                name,
+                kinds=["quote"],
+                templates={},
+            )
+            assert planned.rows
+            chan = session.exec(select(Channel).where(Channel.name == name)).one()
+            posts = session.exec(select(Post).where(Post.channel_id == chan.id).order_by(Post.id))
+            texts[name] = [p.text for p in posts]
+    engine.dispose()
+    assert texts["with"] and len(texts["with"]) == len(texts["without"])
+    assert all(t.startswith(lead_in(title) + "\n") for t in texts["with"])
+    assert not any(lead_in(title) in t for t in texts["without"])
+    # Nothing else changes: the quote and its speaker are the same.
+    assert [t.split("\n\n", 1)[1] for t in texts["with"]] == texts["without"]
