@@ -183,14 +183,16 @@ def queue_edit(
     json_out: JsonOpt = False,
 ) -> None:
     """Change a draft's or queued post's words or time. Words are counted again for the
-    platform, a quote checked against its source, and the post gets a new key."""
+    platform, a quote checked against its source, a quote card drawn again from the
+    new words and name, and the post gets a new key."""
     from scheduler.desk.editing import edit_post
     from scheduler.errors import PlanningError
     from scheduler.storage import database
 
     if text == "-":
         text, _ = read_input("-", PlanningError)
-    engine = state(ctx).engine()
+    current = state(ctx)
+    engine = current.engine()
     if text is None and at is None:
         from sqlmodel import Session
 
@@ -202,7 +204,14 @@ def queue_edit(
             console.print(f"post {post_id} unchanged")
             return
     with database.session_scope(engine) as session:
-        data = edit_post(session, post_id, text=text, at=at, not_verbatim=not_verbatim)
+        data = edit_post(
+            session,
+            post_id,
+            text=text,
+            at=at,
+            not_verbatim=not_verbatim,
+            templates=[*current.templates, *current.settings.templates],
+        )
     if data["late_seconds"]:
         warn(f"post {post_id} is due {data['due_local']}, {_ago(data['late_seconds'])}")
     if json_out:
@@ -214,6 +223,10 @@ def queue_edit(
         said.append(f"new text, {m['count']}/{m['limit']} {m['unit']}, new key")
         if data["verbatim"] is False:
             said.append("marked not verbatim")
+        if data["card"] == "drawn":
+            said.append("quote card drawn again")
+        elif data["card"] == "dropped":
+            said.append("quote card dropped (no name to put on it)")
     elif text is not None:
         said.append("text unchanged")
     if data["moved"]:

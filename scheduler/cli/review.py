@@ -91,13 +91,15 @@ def _decide(
                 continue
             try:
                 with database.session_scope(engine) as session:
-                    edit_post(session, post_id, text=text)
+                    edit_post(session, post_id, text=text, templates=settings.templates)
             except NotVerbatimError as exc:
                 error(str(exc))
                 if not _confirm("keep the edit, marked not verbatim?"):
                     continue
                 with database.session_scope(engine) as session:
-                    edit_post(session, post_id, text=text, not_verbatim=True)
+                    edit_post(
+                        session, post_id, text=text, not_verbatim=True, templates=settings.templates
+                    )
             console.print(f"post {post_id} edited")
             tally["edited"] += 1
         except SchedulerError as exc:  # over the limit, expired, changed meanwhile

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import regex
 from sqlmodel import Session
 
 from scheduler.errors import NotVerbatimError, PlanningError
-from scheduler.planning.held import is_held
+from scheduler.planning.held import UNKNOWN_SPEAKER, is_held
 from scheduler.storage.models import PENDING, Article, Channel, Post, PostStatus, Quote, utcnow
 
 # Text between quotation marks, curly or straight, in the languages posts use.
@@ -161,6 +163,45 @@ def clean_text(text: str) -> str:
     return text
 
 
+#: A quote post's attribution line ("— Lena Varga"), and the words between
+#: its quotation marks (`templates/posts/quote.j2`).
+_ATTRIBUTION = regex.compile(r"^[ \t]*[—–][ \t]*(?P<name>\S.*?)[ \t]*$", regex.M)
+_QUOTED = regex.compile(r"“(?P<words>.+)”", regex.S)
+
+
+def redrawn_card(
+    session: Session, post: Post, channel: Channel, text: str, templates: Sequence[Path] = ()
+) -> tuple[str, list[dict[str, Any]] | None] | None:
+    """The quote card for a quote post's edited `text` on a channel with
+    cards: ("drawn", media) with the words and the name the text now shows,
+    ("dropped", None) for a held draft whose text still names nobody (its
+    card would have no name), or None when the card stays as it is (no cards
+    here, or an edit without an attribution line to draw from)."""
+    if post.source_kind != "quote" or post.source_id is None:
+        return None
+    from scheduler.accounts.channels import publisher_for
+    from scheduler.media.attach import cards_on, quote_card
+    from scheduler.resources import templates_dir
+
+    publisher = publisher_for(channel, reveal=False)
+    if not cards_on(publisher):
+        return None
+    names = [m["name"] for m in _ATTRIBUTION.finditer(text)]
+    speaker = names[-1] if names else None
+    if speaker is None or UNKNOWN_SPEAKER in speaker:
+        return ("dropped", None) if is_held(post.reason) and post.media else None
+    quote = session.get(Quote, post.source_id)
+    article = session.get(Article, post.article_id) if post.article_id else None
+    if quote is None or article is None:
+        return None
+    quoted = _QUOTED.search(text)
+    words = quoted["words"].strip() if quoted else None
+    folders = [*map(Path, templates), templates_dir()]
+    return "drawn", [
+        quote_card(session, publisher, folders, article, quote, text=words, speaker=speaker)
+    ]
+
+
 def edit_post(
     session: Session,
     post_id: int,
@@ -169,9 +210,12 @@ def edit_post(
     at: str | None = None,
     not_verbatim: bool = False,
     now: dt.datetime | None = None,
+    templates: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Give a draft or queued post new words, a new time (`at`, read in its
-    channel's zone), or both; nothing is written unless every check passes."""
+    channel's zone), or both; nothing is written unless every check passes.
+    A quote post's card is drawn again from the new words (`redrawn_card`;
+    `templates`: the folders a user's card layout may be in)."""
     import sqlalchemy as sa
 
     from scheduler.desk.posts import get_post, post_dict
@@ -187,6 +231,7 @@ def edit_post(
     changed = new_text != post.text
     editable(post, text_changes=changed)
     values: dict[str, Any] = {}
+    card: tuple[str, list[dict[str, Any]] | None] | None = None
     counted = count(post, channel, new_text)
     if changed:
         if not counted.ok:
@@ -203,6 +248,9 @@ def edit_post(
         if is_held(post.reason):
             # A person has put in what was missing: the draft may be approved.
             values["reason"] = "edited after it was " + post.reason
+        card = redrawn_card(session, post, channel, new_text, templates)
+        if card is not None:
+            values["media"] = card[1]
     if at is not None:
         values |= {"due_at": parse_when(at, channel.timezone), "next_attempt_at": None}
     if values:
@@ -223,6 +271,7 @@ def edit_post(
     late = (now - post.due_at).total_seconds() if at is not None else 0
     return post_dict(post, channel) | {
         "text_changed": changed,
+        "card": card[0] if card is not None else None,
         "moved": at is not None,
         "verbatim": post.verbatim,
         "lengths": counted.lengths,

@@ -63,14 +63,16 @@ def quote_card(
     quote: Quote,
     root: Path | None = None,
     text: str | None = None,
+    speaker: str | None = None,
 ) -> dict[str, Any]:
     """Render, store and check the card of `quote` for the publisher's
-    platform (`text`: its words as posted, when a whole quote joins parts); its
-    alt text is the quote and attribution within the platform's limit."""
+    platform (`text`: its words as posted, when a whole quote joins parts or
+    an editor changed them; `speaker`: the name an editor gave); its alt text
+    is the quote and attribution within the platform's limit."""
     layout = load_layout(find_layout(folders))
     card = CardText(
         quote=text or quote.text,
-        speaker=quote.speaker or "",
+        speaker=speaker if speaker is not None else (quote.speaker or ""),
         outlet=outlet_of(article.url, layout.text.outlet),
         date=article.published,
     )

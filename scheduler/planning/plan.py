@@ -278,7 +278,9 @@ def plan_article(
             result.expired += 1
             continue
         media = None
-        if cards and source.kind == "quote":
+        # A held draft has no name to put on its card: it gets one when a
+        # person has finished it (`desk.editing.redrawn_card`).
+        if cards and source.kind == "quote" and source.held is None:
             quote = session.get(Quote, source.id)
             assert quote is not None
             # A whole quote's card shows all its parts, as the post does.

@@ -299,6 +299,71 @@ def test_a_cards_channel_plans_quote_posts_with_their_card(engine, cli, tmp_path
     assert "alt: “The lake was glass" in shown.stdout
 
 
+UNSAID = (
+    "Rowers return to the lake\n\n"
+    "The regatta ran late into Saturday evening under a clear sky.\n\n"
+    '"We rowed it like it owed us nothing."\n\n'
+    "The club meets again in April."
+)
+
+
+def test_a_quote_card_follows_the_edited_words_and_a_held_draft_gets_one_once_named(
+    engine, cli, tmp_path
+) -> None:
+    """A held draft (nobody is known to have said it) has no card: it would
+    name nobody. The editor puts the name in; `queue edit` draws the card with
+    it. Editing a named quote's words draws its card again from them."""
+    import datetime as dt
+
+    from sqlmodel import Session, select
+
+    from scheduler.compose import make_environment
+    from scheduler.ingest.service import ingest_sources
+    from scheduler.planning.service import plan_from_article
+    from scheduler.storage import database
+    from scheduler.storage.models import Post
+
+    (tmp_path / "a.txt").write_text(UNSAID, encoding="utf-8")
+    list(ingest_sources(engine, ["a.txt"], published=dt.date(2026, 3, 7)))
+    with database.session_scope(engine) as session:
+        plan_from_article(
+            session, make_environment(), "latest", "card", kinds=["quote"], templates={}
+        )
+    with Session(engine) as session:
+        (held,) = session.exec(select(Post).where(Post.source_kind == "quote")).all()
+        assert held.status == "draft" and "[speaker unknown]" in held.text
+        assert held.media is None
+        held_id, held_text = held.id, held.text
+    media = tmp_path / "scheduler-media"
+    env = {"SCHEDULER_MEDIA_DIR": str(media)}
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return cli(*args, env=env)
+
+    named = held_text.replace("[speaker unknown]", "Mira Kovalenko")
+    done = run("queue", "edit", str(held_id), "--text", named)
+    assert done.code == 0, done.stderr
+    assert "quote card drawn again" in done.stdout
+    (card,) = run("queue", "show", str(held_id), "--json").json()["media"]
+    assert card["alt"].startswith("“We rowed it like it owed us nothing.” — Mira Kovalenko")
+    assert Image.open(media / card["path"]).size == (1200, 675)
+    # The same post's words shortened by hand: the card shows them, not the old ones.
+    shorter = named.replace("We rowed it like it owed us nothing.", "We rowed it.")
+    done = run("queue", "edit", str(held_id), "--text", shorter, "--not-verbatim")
+    assert done.code == 0, done.stderr
+    (again,) = run("queue", "show", str(held_id), "--json").json()["media"]
+    assert again["alt"].startswith("“We rowed it.” — Mira Kovalenko")
+    assert again["sha256"] != card["sha256"]
+    # Put back to nobody: the draft is held no longer, but the card keeps its
+    # name rather than show none, and approval refuses the text.
+    back = run("queue", "edit", str(held_id), "--text", held_text)
+    assert back.code == 0, back.stderr
+    (kept,) = run("queue", "show", str(held_id), "--json").json()["media"]
+    assert kept["sha256"] == again["sha256"]
+    refused = run("queue", "approve", str(held_id))
+    assert refused.code != 0 and "[speaker unknown]" in refused.stderr
+
+
 def test_the_daemon_sends_the_stored_media_exactly_once(engine, cli, tmp_path) -> None:
     from scheduler.desk.posts import add_by_hand
     from scheduler.storage import database
