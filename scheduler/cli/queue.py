@@ -223,10 +223,8 @@ def queue_edit(
         said.append(f"new text, {m['count']}/{m['limit']} {m['unit']}, new key")
         if data["verbatim"] is False:
             said.append("marked not verbatim")
-        if data["card"] == "drawn":
+        if data["card_redrawn"]:
             said.append("quote card drawn again")
-        elif data["card"] == "dropped":
-            said.append("quote card dropped (no name to put on it)")
     elif text is not None:
         said.append("text unchanged")
     if data["moved"]:

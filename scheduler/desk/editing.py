@@ -163,20 +163,31 @@ def clean_text(text: str) -> str:
     return text
 
 
-#: A quote post's attribution line ("— Lena Varga"), and the words between
-#: its quotation marks (`templates/posts/quote.j2`).
+#: A quote post's attribution line ("— Lena Varga"), and a line opening
+#: the quote (`templates/posts/quote.j2`).
 _ATTRIBUTION = regex.compile(r"^[ \t]*[—–][ \t]*(?P<name>\S.*?)[ \t]*$", regex.M)
-_QUOTED = regex.compile(r"“(?P<words>.+)”", regex.S)
+_OPENS_QUOTE = regex.compile(r"^[ \t]*“", regex.M)
+#: The quote's words, its marks around them, and the ellipsis a cut leaves outside.
+_QUOTE_BLOCK = regex.compile(r"“(?P<words>.+)”[ \t]*…?", regex.S)
+
+
+def _quote_words(text: str) -> str | None:
+    """The words of the quote that ends `text` (above its attribution line):
+    from the last line opening a quote, so a headline above it is left out."""
+    opens = [m.start() for m in _OPENS_QUOTE.finditer(text)]
+    if not opens:
+        return None
+    block = _QUOTE_BLOCK.fullmatch(text[opens[-1] :].strip())
+    return block["words"].strip() if block else None
 
 
 def redrawn_card(
     session: Session, post: Post, channel: Channel, text: str, templates: Sequence[Path] = ()
-) -> tuple[str, list[dict[str, Any]] | None] | None:
-    """The quote card for a quote post's edited `text` on a channel with
-    cards: ("drawn", media) with the words and the name the text now shows,
-    ("dropped", None) for a held draft whose text still names nobody (its
-    card would have no name), or None when the card stays as it is (no cards
-    here, or an edit without an attribution line to draw from)."""
+) -> list[dict[str, Any]] | None:
+    """A quote post's card drawn again for its edited `text`, on a channel with
+    cards: the words the text now quotes and the name on its attribution line.
+    None when the card stays as it is: no cards here, or no name to draw (the
+    line missing, or still `[speaker unknown]`: a card never names nobody)."""
     if post.source_kind != "quote" or post.source_id is None:
         return None
     from scheduler.accounts.channels import publisher_for
@@ -186,20 +197,19 @@ def redrawn_card(
     publisher = publisher_for(channel, reveal=False)
     if not cards_on(publisher):
         return None
-    names = [m["name"] for m in _ATTRIBUTION.finditer(text)]
-    speaker = names[-1] if names else None
-    if speaker is None or UNKNOWN_SPEAKER in speaker:
-        return ("dropped", None) if is_held(post.reason) and post.media else None
+    names = list(_ATTRIBUTION.finditer(text))
+    if not names or UNKNOWN_SPEAKER in names[-1]["name"]:
+        return None
     quote = session.get(Quote, post.source_id)
     article = session.get(Article, post.article_id) if post.article_id else None
     if quote is None or article is None:
         return None
-    quoted = _QUOTED.search(text)
-    words = quoted["words"].strip() if quoted else None
+    words = _quote_words(text[: names[-1].start()])
     folders = [*map(Path, templates), templates_dir()]
-    return "drawn", [
-        quote_card(session, publisher, folders, article, quote, text=words, speaker=speaker)
-    ]
+    card = quote_card(
+        session, publisher, folders, article, quote, text=words, speaker=names[-1]["name"]
+    )
+    return [card]
 
 
 def edit_post(
@@ -231,7 +241,7 @@ def edit_post(
     changed = new_text != post.text
     editable(post, text_changes=changed)
     values: dict[str, Any] = {}
-    card: tuple[str, list[dict[str, Any]] | None] | None = None
+    card: list[dict[str, Any]] | None = None
     counted = count(post, channel, new_text)
     if changed:
         if not counted.ok:
@@ -250,7 +260,7 @@ def edit_post(
             values["reason"] = "edited after it was " + post.reason
         card = redrawn_card(session, post, channel, new_text, templates)
         if card is not None:
-            values["media"] = card[1]
+            values["media"] = card
     if at is not None:
         values |= {"due_at": parse_when(at, channel.timezone), "next_attempt_at": None}
     if values:
@@ -271,7 +281,7 @@ def edit_post(
     late = (now - post.due_at).total_seconds() if at is not None else 0
     return post_dict(post, channel) | {
         "text_changed": changed,
-        "card": card[0] if card is not None else None,
+        "card_redrawn": card is not None,
         "moved": at is not None,
         "verbatim": post.verbatim,
         "lengths": counted.lengths,

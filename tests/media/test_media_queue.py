@@ -344,6 +344,10 @@ def test_a_quote_card_follows_the_edited_words_and_a_held_draft_gets_one_once_na
     done = run("queue", "edit", str(held_id), "--text", named)
     assert done.code == 0, done.stderr
     assert "quote card drawn again" in done.stdout
+    assert (
+        run("queue", "edit", str(held_id), "--text", named + " ", "--json").json()["card_redrawn"]
+        is False
+    )
     (card,) = run("queue", "show", str(held_id), "--json").json()["media"]
     assert card["alt"].startswith("“We rowed it like it owed us nothing.” — Mira Kovalenko")
     assert Image.open(media / card["path"]).size == (1200, 675)
@@ -362,6 +366,27 @@ def test_a_quote_card_follows_the_edited_words_and_a_held_draft_gets_one_once_na
     assert kept["sha256"] == again["sha256"]
     refused = run("queue", "approve", str(held_id))
     assert refused.code != 0 and "[speaker unknown]" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("“We rowed it.”\n", "We rowed it."),
+        # A headline above, itself quoting someone: the card takes the post's quote.
+        (
+            "Coach: “we will be back”\n\n“We rowed it like it owed us nothing.”\n",
+            "We rowed it like it owed us nothing.",
+        ),
+        ("“Dawn came early” on the lake\n\n“We rowed it.”\n", "We rowed it."),
+        # Cut between sentences: the ellipsis stands outside the marks.
+        ("“The lake was glass at dawn.”…\n", "The lake was glass at dawn."),
+        ("No quote here at all.\n", None),
+    ],
+)
+def test_the_card_takes_the_words_of_the_quote_above_the_attribution(text, words) -> None:
+    from scheduler.desk.editing import _quote_words
+
+    assert _quote_words(text) == words
 
 
 def test_the_daemon_sends_the_stored_media_exactly_once(engine, cli, tmp_path) -> None:
