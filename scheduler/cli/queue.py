@@ -340,16 +340,23 @@ def queue_import(
         str,
         typer.Argument(help="CSV file (or - for stdin): channel,text,at[,link,expires,media,alt]."),
     ],
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again", help="Also import rows whose post was cancelled or rejected by hand."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Queue many hand-written posts from CSV. All or nothing: one bad row imports none."""
+    """Queue many hand-written posts from CSV. All or nothing: one bad row imports none.
+    Rows already queued, and rows whose post was cancelled or rejected, are skipped."""
     from scheduler.errors import PlanningError
     from scheduler.planning.csv_import import import_posts
     from scheduler.storage import database
 
     data, name = read_input(file, PlanningError)
     with database.session_scope(state(ctx).engine()) as session:
-        rows, result = import_posts(session, data, name)
+        rows, result = import_posts(session, data, name, again=again)
     print_created(
         rows,
         [rows[i]["id"] for i in result.over_limit],
@@ -359,8 +366,15 @@ def queue_import(
             f"; lines {', '.join(map(str, result.duplicates))} already queued, skipped"
             if result.duplicates
             else ""
+        )
+        + (
+            f"; lines {', '.join(map(str, result.removed))} cancelled or rejected by hand, "
+            "skipped (--again imports them)"
+            if result.removed
+            else ""
         ),
         duplicate_lines=result.duplicates,
+        removed_lines=result.removed,
     )
 
 

@@ -16,7 +16,10 @@ channel's platform (type, size, alt text) with the rest of its row.
 All or nothing: every row is checked first; if any row is bad, nothing is
 imported and the one-line error names each bad row (by the line it starts on).
 A row identical to a post already in the queue (same channel, text and time) is
-skipped, so importing the same file twice does not double the posts.
+skipped, so importing the same file twice does not double the posts. A row
+whose post a person cancelled or rejected is skipped too, as `plan` skips a
+source removed by hand: importing the file again does not bring it back, unless
+asked (`again`, `queue import --again`).
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from scheduler.accounts.channels import publisher_for
 from scheduler.errors import PlanningError, SchedulerError
 from scheduler.media.attach import attach_files
 from scheduler.planning.plan import new_post
-from scheduler.storage.models import Channel, Post, PostStatus, utcnow
+from scheduler.storage.models import REMOVED_BY_HAND, Channel, Post, utcnow
 from scheduler.when import parse_when
 
 REQUIRED = ("channel", "text", "at")
+_BY_HAND = {s.value for s in REMOVED_BY_HAND}
 OPTIONAL = ("link", "expires", "media", "alt")
 MAX_SHOWN = 3
 
@@ -45,6 +49,8 @@ MAX_SHOWN = 3
 class ImportResult:
     created: list[Post] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)  # file lines skipped
+    #: File lines skipped because their post was cancelled or rejected by hand.
+    removed: list[int] = field(default_factory=list)
     over_limit: list[int] = field(default_factory=list)  # indexes into created
 
 
@@ -81,7 +87,11 @@ def read_rows(data: str, name: str) -> list[tuple[int, dict[str, str]]]:
 
 
 def import_csv(
-    session: Session, data: str, name: str = "CSV", now: dt.datetime | None = None
+    session: Session,
+    data: str,
+    name: str = "CSV",
+    now: dt.datetime | None = None,
+    again: bool = False,
 ) -> ImportResult:
     now = now or utcnow()
     rows = read_rows(data, name)
@@ -120,8 +130,12 @@ def import_csv(
     fits = {}
     for line, channel, values in good:
         key = (channel.id or 0, values["text"], values["due_at"])
-        if key in seen or _exists(session, channel, values["text"], values["due_at"]):
+        statuses = _statuses(session, channel, values["text"], values["due_at"])
+        if key in seen or statuses - _BY_HAND:
             result.duplicates.append(line)
+            continue
+        if statuses and not again:
+            result.removed.append(line)
             continue
         seen.add(key)
         if values["media"]:
@@ -176,26 +190,23 @@ def _check_row(
     }
 
 
-def _exists(session: Session, channel: Channel, text: str, due_at: dt.datetime) -> bool:
-    return (
+def _statuses(session: Session, channel: Channel, text: str, due_at: dt.datetime) -> set[str]:
+    """The statuses of the posts identical to a row (same channel, text, time)."""
+    return set(
         session.exec(
-            select(Post.id).where(
-                Post.channel_id == channel.id,
-                Post.text == text,
-                Post.due_at == due_at,
-                Post.status != PostStatus.cancelled.value,
+            select(Post.status).where(
+                Post.channel_id == channel.id, Post.text == text, Post.due_at == due_at
             )
-        ).first()
-        is not None
+        )
     )
 
 
 def import_posts(
-    session: Session, data: str, name: str
+    session: Session, data: str, name: str, again: bool = False
 ) -> tuple[list[dict[str, Any]], ImportResult]:
     """`import_csv`, with the new posts as plain data (`queue import`)."""
     from scheduler.desk.posts import planned_dict
 
-    result = import_csv(session, data, name)
+    result = import_csv(session, data, name, again=again)
     by_id = {c.id: c for c in session.exec(select(Channel))}
     return [planned_dict(p, by_id[p.channel_id]) for p in result.created], result

@@ -30,6 +30,35 @@ def test_good_file_imports_every_row(cli, seeded, tmp_path: Path) -> None:
     assert len(cli.json("queue", "list")["posts"]) == 2
 
 
+def test_a_row_cancelled_by_hand_is_not_imported_again_unless_asked(
+    cli, seeded, tmp_path: Path
+) -> None:
+    add_outbox(cli, "club")
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "channel,text,at\nclub,Keep me,2030-06-01T09:00\nclub,Not this one,2030-06-02T09:00\n",
+        encoding="utf-8",
+    )
+    first = cli.json("queue", "import", str(path))
+    dropped = next(p["id"] for p in first["created"] if p["text"] == "Not this one")
+    cli.run("queue", "cancel", str(dropped))
+    again = cli.json("queue", "import", str(path))
+    assert again["created"] == [] and again["duplicate_lines"] == [2]
+    assert again["removed_lines"] == [3]
+    said = cli.run("queue", "import", str(path))
+    assert "lines 3 cancelled or rejected by hand, skipped (--again imports them)" in said.stdout
+    # Asked for: the row comes back as a new post; the cancelled one stays cancelled.
+    forced = cli.json("queue", "import", str(path), "--again")
+    assert [p["text"] for p in forced["created"]] == ["Not this one"]
+    assert [p["text"] for p in cli.json("queue", "list", "--status", "queued")["posts"]] == [
+        "Keep me",
+        "Not this one",
+    ]
+    assert [p["id"] for p in cli.json("queue", "list", "--status", "cancelled")["posts"]] == [
+        dropped
+    ]
+
+
 def test_bad_rows_import_nothing_and_say_which(cli, seeded, tmp_path: Path) -> None:
     add_outbox(cli, "club")
     path = tmp_path / "bad.csv"
