@@ -40,8 +40,9 @@ from scheduler.storage.models import REMOVED_BY_HAND, Channel, Post, utcnow
 from scheduler.when import parse_when
 
 REQUIRED = ("channel", "text", "at")
-_BY_HAND = {s.value for s in REMOVED_BY_HAND}
 OPTIONAL = ("link", "expires", "media", "alt")
+#: Statuses a person gave a post (cancel, reject): its row is not imported again.
+_BY_HAND = {s.value for s in REMOVED_BY_HAND}
 MAX_SHOWN = 3
 
 
