@@ -8,7 +8,7 @@ costs the square of the pool's size. One channel keeps 4 sends in flight and its
 pool grows to 4 connections; many channels kept one pool of 20 busy, and the
 hand-out was 29 % of their CPU (cProfile, 500 channels x 10 posts: 7.3 of 24.9 s
 in `_assign_requests_to_connections`). Five pools of 4 keep the same 20
-connections per host in all, and each hand-out walks 4.
+connections in all (so at most 20 to one host), and each hand-out walks 4.
 
 A send takes a lane (a pool with a free connection) for the whole of its
 publish, so its requests (uploads, then the post; thread parts one after the
@@ -28,14 +28,15 @@ import httpx
 
 __all__ = ["CONNECTIONS", "LANES", "LANE_CONNECTIONS", "Lanes", "make_client", "make_lanes"]
 
-#: Pools a daemon's sends are spread over, and connections in each: 20 per host
-#: in all. Fewer keep-alive slots than connections closed and reopened a
+#: Pools a daemon's sends are spread over, and connections in each: 20 in all
+#: (httpx counts a pool's connections over every host), so at most 20 to any
+#: one host. Fewer keep-alive slots than connections closed and reopened a
 #: connection for nearly every post once more than that many sends ran at once
 #: (1,000 channels x 10 posts: 10,000 connects for 10,000 posts), so each pool
 #: keeps all of its connections alive.
 LANES = 5
 LANE_CONNECTIONS = 4
-#: Connections per host in all, and sends on the wire at once.
+#: Connections in all, and sends on the wire at once.
 CONNECTIONS = LANES * LANE_CONNECTIONS
 
 
