@@ -585,7 +585,7 @@ class Dispatcher:
     def _client(self) -> httpx.AsyncClient:
         """The client for what is not a send (a source watch's check)."""
         if self.client is None:
-            self.client = self._lanes().clients[0] if self.lanes is not None else make_client()
+            self.client = self._lanes().clients[0]
         return self.client
 
     def _emit(self, event: SendEvent) -> None:

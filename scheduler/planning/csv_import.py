@@ -35,14 +35,12 @@ from sqlmodel import Session, select
 from scheduler.accounts.channels import publisher_for
 from scheduler.errors import PlanningError, SchedulerError
 from scheduler.media.attach import attach_files
-from scheduler.planning.plan import new_post
-from scheduler.storage.models import REMOVED_BY_HAND, Channel, Post, utcnow
+from scheduler.planning.plan import new_post, skip_because
+from scheduler.storage.models import Channel, Post, utcnow
 from scheduler.when import parse_when
 
 REQUIRED = ("channel", "text", "at")
 OPTIONAL = ("link", "expires", "media", "alt")
-#: Statuses a person gave a post (cancel, reject): its row is not imported again.
-_BY_HAND = {s.value for s in REMOVED_BY_HAND}
 MAX_SHOWN = 3
 
 
@@ -131,11 +129,15 @@ def import_csv(
     fits = {}
     for line, channel, values in good:
         key = (channel.id or 0, values["text"], values["due_at"])
-        statuses = _statuses(session, channel, values["text"], values["due_at"])
-        if key in seen or statuses - _BY_HAND:
+        skip = (
+            "live"
+            if key in seen
+            else skip_because(_statuses(session, channel, values["text"], values["due_at"]), again)
+        )
+        if skip == "live":
             result.duplicates.append(line)
             continue
-        if statuses and not again:
+        if skip == "removed":
             result.removed.append(line)
             continue
         seen.add(key)

@@ -219,6 +219,17 @@ def planned_statuses(session: Session, channel: Channel, source: Source) -> set[
     )
 
 
+def skip_because(statuses: set[str], again: bool = False) -> str | None:
+    """Why a source (or an imported row) with posts of these statuses gets no
+    new one: "live" while one of them is not cancelled or rejected by hand,
+    "removed" when every one was and `again` was not asked; None: make it."""
+    if statuses - REMOVED_BY_HAND:
+        return "live"
+    if statuses and not again:
+        return "removed"
+    return None
+
+
 def already_planned(session: Session, channel: Channel, source: Source) -> bool:
     """Whether planning must skip the source: it has a post, whatever became of it
     (one a person removed stays removed)."""
@@ -267,11 +278,10 @@ def plan_article(
     cards = publisher is not None and cards_on(publisher)
     folders = [Path(p) for p in getattr(env.loader, "searchpath", [])]
     for source in sources_for(session, article, kinds, names, result):
-        statuses = planned_statuses(session, channel, source)
-        live = statuses - {s.value for s in REMOVED_BY_HAND}
-        if live or (statuses and not again):
+        skip = skip_because(planned_statuses(session, channel, source), again)
+        if skip is not None:
             result.skipped += 1
-            result.removed += 0 if live else 1
+            result.removed += skip == "removed"
             continue
         ends = expires(source) if expires is not None else None
         if ends is not None and ends <= start:
