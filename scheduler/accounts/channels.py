@@ -21,8 +21,6 @@ from sqlmodel import Session, select
 from scheduler.accounts.platforms import connectable
 from scheduler.compose import options as post_options
 from scheduler.errors import ConfigError, NotFoundError, PermanentError
-from scheduler.planning.rules import CalendarRule, EvergreenRule, set_calendar, set_evergreen
-from scheduler.planning.slots import parse_slots
 from scheduler.publishers import ChannelInfo, Publisher, publisher_class
 from scheduler.publishers.base import REDACTED
 from scheduler.storage.models import Attempt, Channel, Post, PostStatus, utcnow
@@ -30,6 +28,8 @@ from scheduler.storage.models import Attempt, Channel, Post, PostStatus, utcnow
 if TYPE_CHECKING:
     import jinja2
     from sqlalchemy.engine import Engine
+
+    from scheduler.planning.rules import CalendarRule, EvergreenRule
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -132,6 +132,11 @@ def add_channel(
         slots=slots,
         review=review,
     )
+    # Imported here: planning's slot and rule modules (APScheduler's triggers)
+    # are a tenth of a second that the daemon, which only reads channels,
+    # would pay at every start.
+    from scheduler.planning.slots import parse_slots
+
     parse_slots(slots, channel.timezone)
     session.add(channel)
     session.flush()
@@ -327,6 +332,8 @@ def edit_channel(
     channel = get_channel(session, name)
     zone = check_timezone(timezone) if timezone is not None else channel.timezone
     if slots is not None or timezone is not None:
+        from scheduler.planning.slots import parse_slots
+
         parse_slots(slots if slots is not None else channel.slots, zone)
     if options:
         channel.options = validate_options(channel.platform, dict(channel.options or {}) | options)
@@ -404,6 +411,7 @@ def set_evergreen_rule(
     `templates` gives the template environment; it is asked for only when there
     is a rule whose template must exist."""
     from scheduler.compose import load
+    from scheduler.planning.rules import set_evergreen
 
     channel = get_channel(session, name)
     if rule is not None:
@@ -415,6 +423,8 @@ def set_evergreen_rule(
 
 def set_calendar_rule(session: Session, name: str, rule: CalendarRule | None) -> dict[str, Any]:
     """Replace (None: turn off) the channel's calendar settings."""
+    from scheduler.planning.rules import set_calendar
+
     channel = get_channel(session, name)
     set_calendar(channel, rule)
     session.add(channel)

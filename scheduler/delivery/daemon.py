@@ -28,10 +28,8 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from scheduler.config import Settings
@@ -40,6 +38,11 @@ from scheduler.delivery.dispatcher import Dispatcher
 from scheduler.delivery.events import SendEvent
 from scheduler.delivery.lanes import Lanes, make_client, make_lanes
 from scheduler.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    # Imported where the long-running daemon starts its timers: `daemon --once`
+    # has none, and APScheduler's import reads every package's entry points.
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("scheduler.delivery.daemon")
 
@@ -110,6 +113,9 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread
                 loop.add_signal_handler(sig, self.stop)
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         async with make_lanes(self.settings.request_timeout_seconds) as lanes:
             self.dispatcher = self._dispatcher(lanes)
             self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
@@ -304,6 +310,8 @@ class Daemon:
         if when is None or when == self._armed:
             return
         self._armed = when
+        from apscheduler.triggers.date import DateTrigger
+
         self._scheduler.add_job(
             self._wake_job,
             DateTrigger(run_date=max(when, now + dt.timedelta(milliseconds=10))),

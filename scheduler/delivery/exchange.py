@@ -36,7 +36,6 @@ from scheduler.delivery.outgoing import outgoing, unread
 from scheduler.errors import SchedulerError
 from scheduler.planning.expiry import EXPIRED, expire_due
 from scheduler.publishers import OutgoingPost, Publisher, publisher_class
-from scheduler.publishers.registry import available
 from scheduler.storage import database
 from scheduler.storage.models import Channel, Post
 
@@ -116,7 +115,8 @@ class Exchange:
         self.settings = settings
         self.owner = owner
         self.batch = batch
-        self._idempotent: list[str] | None = None
+        #: Platform -> whether its adapter dedupes a resend by key.
+        self._idempotent: dict[str, bool] = {}
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
         self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
@@ -430,7 +430,7 @@ class Exchange:
         (a daemon that stalled past its lease is still the one sending them)."""
         with database.session_scope(self.engine) as session:
             recovered = claims.recover_expired_leases(
-                session, now, self.idempotent_platforms(), holding=holding
+                session, now, self.idempotent_platforms(session), holding=holding
             )
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
@@ -470,18 +470,27 @@ class Exchange:
         with Session(self.engine) as session:
             return claims.next_due_at(session, after=now)
 
-    def idempotent_platforms(self) -> list[str]:
-        """Platforms whose adapter dedupes a resend by key."""
-        if self._idempotent is not None:
-            return self._idempotent
+    def idempotent_platforms(self, session: Session) -> list[str]:
+        """Platforms of the queue's channels whose adapter dedupes a resend by
+        key. Only the platforms in use are asked: loading every installed
+        adapter took a tenth of a second at each daemon start. Read again at
+        every upkeep, so a channel added meanwhile counts; a platform left out
+        is treated as unsafe (its lost sends become `unknown`), never the other
+        way round."""
+        in_use = session.execute(sa.select(Channel.platform).distinct()).scalars()
         names = []
-        for name in available():
-            try:
-                if publisher_class(name).idempotent:
-                    names.append(name)
-            except SchedulerError:
-                continue
-        self._idempotent = names
+        for name in in_use:
+            safe = self._idempotent.get(name)
+            if safe is None:
+                try:
+                    safe = bool(publisher_class(name).idempotent)
+                except SchedulerError:
+                    # Not installed (any more): cannot say, so not safe; asked
+                    # again next time, in case it is installed meanwhile.
+                    continue
+                self._idempotent[name] = safe
+            if safe:
+                names.append(name)
         return names
 
     # -- the dry run ---------------------------------------------------------------

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, select
 
 from scheduler.errors import MediaError
@@ -118,6 +117,10 @@ def sniff(data: bytes) -> tuple[str, int | None, int | None]:
                 "a Matroska (.mkv) video: no platform here takes it; convert it to WebM or MP4"
             )
         return "video/webm", found.width, found.height
+    # Pillow is imported where an image is read: the daemon imports this module
+    # for sends and reads no image for a text post (Pillow's import is 20 ms).
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             mime = Image.MIME.get(image.format or "", "")
@@ -157,6 +160,8 @@ def without_metadata(data: bytes, mime: str) -> bytes:
     turn would be lost with the tag."""
     if mime != "image/jpeg" or data[:2] != b"\xff\xd8":
         return data
+    from PIL import Image, ImageOps
+
     with Image.open(io.BytesIO(data)) as image:
         orientation = image.getexif().get(0x0112, 1)
         if orientation not in (1, None):

@@ -222,3 +222,23 @@ def test_retry_transient_waits_out_a_locked_database() -> None:
 
     with pytest.raises(OperationalError):
         database.retry_transient(broken, sleep=lambda s: None)
+
+
+def test_recovery_asks_only_the_platforms_in_use(db_url: str) -> None:
+    """Which platforms dedupe a resend is read from the queue's channels at
+    every upkeep: one added later counts, and a platform whose adapter is not
+    installed is never called safe."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+
+    harness.add_channels(db_url, {"hook": "http://127.0.0.1:9/a"})
+    harness.add_channels(db_url, {"tg": "http://127.0.0.1:9/b"}, platform="telegram")
+    harness.add_channels(db_url, {"gone": "http://127.0.0.1:9/c"}, platform="uninstalled")
+    engine = database.make_engine(db_url)
+    exchange = Exchange(engine, load_settings(db=db_url), "me")
+    with Session(engine) as session:
+        assert exchange.idempotent_platforms(session) == ["webhook"]
+    harness.add_channels(db_url, {"toot": "http://127.0.0.1:9/d"}, platform="mastodon")
+    with Session(engine) as session:
+        assert sorted(exchange.idempotent_platforms(session)) == ["mastodon", "webhook"]
+    engine.dispose()
