@@ -26,7 +26,8 @@ procrastinate's `concurrency`). Timed: spawn of the worker processes to the exit
 of the last one. CPU: the worker processes, whole (from the kernel's accounting
 of children, `RUSAGE_CHILDREN`), and beside it the PostgreSQL server's (the
 postmaster, its live children and the backends that exited, from /proc).
-Checked every run: the sink received N requests with N distinct
+The `run_once` processes also report the CPU of `run_once` alone (no
+interpreter, imports or exit), printed as its own 2 / 1 figure. Checked every run: the sink received N requests with N distinct
 Idempotency-Keys, none twice; every post `sent` / every job `succeeded`.
 
 Goals (issue "Scale"): scheduler >= 1.5x procrastinate's posts/s with 1 and
@@ -186,8 +187,15 @@ def run_once_worker(db_url: str) -> None:
     from scheduler.storage import database
 
     engine = database.make_engine(db_url)
+    cpu = time.process_time()
     asyncio.run(Daemon(engine, load_settings(db=db_url)).run_once())
+    # The CPU of the dispatch itself (no interpreter, imports or exit), read by
+    # `run_workers`: with 2 daemons, what contention costs the engine alone.
+    print(f"{_LOOP_CPU} {time.process_time() - cpu:.4f}", file=sys.stderr)
     engine.dispose()
+
+
+_LOOP_CPU = "run_once CPU s:"
 
 
 def scheduler_done(db_url: str) -> dict[str, int]:
@@ -265,10 +273,20 @@ def run_workers(cmds: list[list[str]], env: dict[str, str], server: ServerCpu) -
         r.join()
     seconds = time.perf_counter() - start
     cpu, srv = children_cpu() - cpu0, server.seconds() - srv0
+    loop_cpu = 0.0
     for p, err in zip(procs, errs, strict=True):
         if p.returncode != 0:
             raise RuntimeError(f"{p.args} exited {p.returncode}: {err[-800:].decode()}")
-    return {"seconds": seconds, "cpu": cpu, "server_cpu": srv, "lines": sum(lines)}
+        for line in err.decode(errors="replace").splitlines():
+            if line.startswith(_LOOP_CPU):
+                loop_cpu += float(line.removeprefix(_LOOP_CPU))
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "server_cpu": srv,
+        "lines": sum(lines),
+        "loop_cpu": loop_cpu,
+    }
 
 
 def libpq(url: str) -> str:
@@ -452,6 +470,13 @@ def main(argv: list[str] | None = None) -> None:
                     f" less start-up {verdict(two_net <= one_net)})"
                 )
             print(line)
+        if "run_once" in sides:
+            one = statistics.median(r["loop_cpu"] for r in runs[("run_once", 1)])
+            two = statistics.median(r["loop_cpu"] for r in runs[("run_once", 2)])
+            print(
+                f"  run_once: CPU per post in `run_once` itself (no start-up or exit), 2 / 1:"
+                f" {two / one:.2f} ({two / n * 1e6:,.0f} vs {one / n * 1e6:,.0f} µs)"
+            )
     exact = all(r["exactly_once"] for rs in runs.values() for r in rs)
     print(f"  every post sent, each Idempotency-Key exactly once at the sink: {exact}")
     report(
