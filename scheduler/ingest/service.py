@@ -15,8 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from scheduler.errors import DatabaseError, NotFoundError, SchedulerError
-from scheduler.ingest import extract, load_article
-from scheduler.ingest.articles import store_article
 from scheduler.storage import database
 from scheduler.storage.models import Milestone, Quote, in_id_range
 
@@ -52,6 +50,11 @@ def ingest_sources(
     on. `published` overrides the date the article gives (and updates a copy
     stored before); `allow_private` lets URLs reach non-public addresses;
     `track` wraps the list of sources, e.g. in a progress bar."""
+    # Here, not at the top: listing or tagging quotes must not pay for
+    # trafilatura and the extraction rules (0.9 s of a `quotes list` start).
+    from scheduler.ingest import extract, load_article
+    from scheduler.ingest.articles import store_article
+
     for source in track(expand_sources(sources)):
         try:
             loaded = load_article(source, allow_private=allow_private)

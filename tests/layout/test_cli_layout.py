@@ -138,3 +138,24 @@ def test_help_loads_no_heavy_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_listings_load_neither_the_extraction_nor_the_planner(tmp_path: Path) -> None:
+    # `quotes list` once imported trafilatura and every extraction rule, and
+    # `queue list` the planner's templates and media (0.9 s and 0.2 s of start).
+    url = f"sqlite:///{tmp_path / 'lists.db'}"
+    subprocess.run(
+        [sys.executable, "-m", "scheduler", "--db", url, "init"], capture_output=True, check=True
+    )
+    unwanted = ["trafilatura", "scheduler.ingest.extraction", "scheduler.planning.plan", "jinja2"]
+    for command in (["quotes", "list"], ["milestones", "list"], ["queue", "list"]):
+        code = (
+            "import sys\n"
+            "from scheduler.cli import main\n"
+            f"try:\n    main(['--db', {url!r}, *{command!r}, '--json'])\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            f"print(sorted(m for m in {unwanted!r} if m in sys.modules), file=sys.stderr)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stderr.strip().splitlines()[-1] == "[]", (command, done.stderr)
