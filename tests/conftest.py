@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -56,9 +57,24 @@ def cli(tmp_path: Path, db_url: str) -> Callable[..., Result]:
     return run
 
 
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database that `scheduler init` made, once a session; tests take
+    a copy (an `init` is about 2 s of CPU, and the suite needs one per test
+    otherwise). `scheduler init` itself is tested where it is the subject."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--db", f"sqlite:///{path}", "init"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return path
+
+
 @pytest.fixture
-def ready_cli(cli: Callable[..., Result]) -> Callable[..., Result]:
+def ready_cli(cli: Callable[..., Result], db_url: str, migrated: Path) -> Callable[..., Result]:
     """The CLI on a database that `scheduler init` has prepared."""
-    result = cli("init")
-    assert result.code == 0, result.stderr
+    shutil.copyfile(migrated, db_url.removeprefix("sqlite:///"))
     return cli

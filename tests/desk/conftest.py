@@ -105,20 +105,6 @@ class Desk:
         return self("plan", "latest", "-c", name, "--json").json()["created"]
 
 
-@pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty database `scheduler init` made, once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("desk-template") / "desk.db"
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "--db", f"sqlite:///{path}", "init"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return path
-
-
 @pytest.fixture
 def desk(
     tmp_path: Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -71,9 +72,10 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, migrated: Path) -> Cli:
+    """The CLI on a copy of the database `scheduler init` made (tests/conftest.py)."""
     c = Cli(tmp_path / "editor.db", tmp_path)
-    c.run("init")
+    shutil.copyfile(migrated, c.db)
     return c
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from scheduler.accounts import channels
 from scheduler.config import Settings
-from scheduler.storage import database, migrations
+from scheduler.storage import database
 
 from .server import Served, Site
 
@@ -41,17 +40,6 @@ def served() -> Iterator[Site]:
     server = Served()
     yield server.site
     server.close()
-
-
-@pytest.fixture(scope="session")
-def migrated(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
-    """One migrated database file, copied for each test (migrating costs more
-    than most of these tests)."""
-    path = tmp_path_factory.mktemp("template") / "feeds.db"
-    eng = database.make_engine(f"sqlite:///{path}")
-    migrations.upgrade(eng)
-    eng.dispose()
-    return path
 
 
 @pytest.fixture
