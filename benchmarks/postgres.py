@@ -27,8 +27,9 @@ of the last one. CPU: the worker processes, whole (from the kernel's accounting
 of children, `RUSAGE_CHILDREN`), and beside it the PostgreSQL server's (the
 postmaster, its live children and the backends that exited, from /proc).
 The `run_once` processes also report the CPU of `run_once` alone (no
-interpreter, imports or exit), printed as its own 2 / 1 figure. Checked every run: the sink received N requests with N distinct
-Idempotency-Keys, none twice; every post `sent` / every job `succeeded`.
+interpreter, imports or exit), printed as its own 2 / 1 figure. Checked every
+run: the sink received N requests with N distinct Idempotency-Keys, none twice;
+every post `sent` / every job `succeeded`.
 
 Goals (issue "Scale"): scheduler >= 1.5x procrastinate's posts/s with 1 and
 with 2 workers; the scheduler's CPU per post with 2 daemons no worse than with 1.
@@ -180,6 +181,10 @@ def prepare_scheduler(db_url: str, sink_url: str, n: int) -> None:
     engine.dispose()
 
 
+#: How a `run_once` process reports the CPU of the dispatch alone on stderr.
+_LOOP_CPU = "run_once CPU s:"
+
+
 def run_once_worker(db_url: str) -> None:
     """One process running `Daemon.run_once` and nothing else."""
     from scheduler.config import load_settings
@@ -193,9 +198,6 @@ def run_once_worker(db_url: str) -> None:
     # `run_workers`: with 2 daemons, what contention costs the engine alone.
     print(f"{_LOOP_CPU} {time.process_time() - cpu:.4f}", file=sys.stderr)
     engine.dispose()
-
-
-_LOOP_CPU = "run_once CPU s:"
 
 
 def scheduler_done(db_url: str) -> dict[str, int]:
