@@ -27,7 +27,7 @@ import importlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -101,6 +101,8 @@ class Daemon:
         #: Feed polls and notifications delivered so far (tests and status count them).
         self.feed_polls = 0
         self.notified = 0
+        #: APScheduler jobs running now (recurring planning, token upkeep).
+        self._jobs: set[asyncio.Task[object]] = set()
 
     async def run_once(self) -> list[SendEvent]:
         """Publish what is due now, then return (`scheduler daemon --once`)."""
@@ -175,6 +177,13 @@ class Daemon:
             # Stopping: no new claims; sends in flight finish. If they outlast a
             # lease, we leave anyway and the posts are recovered like a crash.
             self.dispatcher.claiming = False
+            # A job still running (a stop right after the start, during the
+            # first planning of recurring posts) ends first: APScheduler's
+            # shutdown cancels it half-way and logs that as a crash, traceback
+            # and all. No job starts meanwhile.
+            self._scheduler.pause()
+            if self._jobs:
+                await asyncio.wait(set(self._jobs), timeout=self.settings.lease_seconds)
             self._scheduler.shutdown(wait=False)
             await self.dispatcher.drain(timeout=self.settings.lease_seconds)
             stop_beat()
@@ -203,13 +212,26 @@ class Daemon:
         # in APScheduler's thread pool, where touching asyncio objects is unsafe).
         self.wake()
 
-    async def _recurring_job(self) -> None:
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[None]:
+        """Counts a job as running until it returns (see `run_forever`'s stop)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
         try:
-            created = await asyncio.to_thread(self._plan_recurring)
-        except Exception:
-            # A broken recurring template must not stop the daemon publishing.
-            log.exception("planning recurring posts failed")
-            return
+            yield
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
+
+    async def _recurring_job(self) -> None:
+        with self._job():
+            try:
+                created = await asyncio.to_thread(self._plan_recurring)
+            except Exception:
+                # A broken recurring template must not stop the daemon publishing.
+                log.exception("planning recurring posts failed")
+                return
         if created:
             log.info("queued %d recurring posts", created)
             self.wake()
@@ -217,10 +239,11 @@ class Daemon:
     async def _credentials_job(self) -> None:
         from scheduler.accounts.tokens import upkeep
 
-        try:
-            await asyncio.to_thread(upkeep, self.engine)
-        except Exception:
-            log.exception("checking connected channels' tokens failed")
+        with self._job():
+            try:
+                await asyncio.to_thread(upkeep, self.engine)
+            except Exception:
+                log.exception("checking connected channels' tokens failed")
 
     def _plan_recurring(self) -> int:
         from scheduler.compose import make_environment
