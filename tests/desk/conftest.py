@@ -7,17 +7,18 @@ The article is ours: a fictional sprinter and her coach.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# The suite's root conftest (tests/ is on sys.path, as pytest puts it there).
+from conftest import scheduler_run
 
 ARTICLE = """Lena Brandt Wins in the Rain
 
@@ -46,24 +47,18 @@ class Ran:
 class Desk:
     """`scheduler ARGS` against one database, in this process or in a subprocess."""
 
-    def __init__(self, url: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.url, self.cwd, self._capsys = url, cwd, capsys
+    def __init__(self, url: str, cwd: Path) -> None:
+        self.url, self.cwd = url, cwd
 
     def __call__(self, *args: str, ok: bool = True, stdin: str = "") -> Ran:
-        from scheduler.cli import app
-        from scheduler.cli.common import run
-
-        self._capsys.readouterr()
-        old_stdin = sys.stdin
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
-        try:
-            code = run(app, ["--db", self.url, *args])
-        finally:
-            sys.stdin = old_stdin
-        out, err = self._capsys.readouterr()
-        ran = Ran(code, out, err)
+        """In this process (`scheduler_run`), in the environment the test set."""
+        environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+        code, out, err = scheduler_run(
+            ["--db", self.url, *args], cwd=self.cwd, env=environ, stdin=stdin.encode()
+        )
+        ran = Ran(code, out.decode(), err.decode())
         if ok:
-            assert code == 0, (args, err)
+            assert code == 0, (args, ran.err)
         return ran
 
     def fail(self, *args: str) -> str:
@@ -77,15 +72,15 @@ class Desk:
     def process(self, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> Ran:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
         environ.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", **(env or {})})
-        proc = subprocess.run(
-            [sys.executable, "-m", "scheduler", "--db", self.url, *args],
+        code, out, err = scheduler_run(
+            ["--db", self.url, *args],
             cwd=self.cwd,
-            input=stdin.encode(),
-            capture_output=True,
             env=environ,
+            stdin=stdin.encode(),
             timeout=60,
+            process=True,
         )
-        return Ran(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        return Ran(code, out.decode(), err.decode())
 
     def posts(self, status: str | None = None) -> list[dict]:  # type: ignore[type-arg]
         args = ["queue", "list", "--json", "--limit", "1000"]
@@ -108,18 +103,14 @@ class Desk:
 @pytest.fixture
 def desk(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     migrated: Path,
 ) -> Iterator[Desk]:
     for key in [k for k in os.environ if k.startswith("SCHEDULER_")]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)  # scheduler.toml is read from here
-    from scheduler.output import console
-
-    monkeypatch.setattr(console, "width", 200)  # tables unwrapped, as in a wide terminal
     shutil.copyfile(migrated, tmp_path / "desk.db")
-    yield Desk(f"sqlite:///{tmp_path / 'desk.db'}", tmp_path, capsys)
+    yield Desk(f"sqlite:///{tmp_path / 'desk.db'}", tmp_path)
 
 
 @pytest.fixture

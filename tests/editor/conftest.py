@@ -1,4 +1,5 @@
-"""Fixtures for the editor tests: the real CLI in a subprocess on a real SQLite file.
+"""Fixtures for the editor tests: the real CLI (in this process, or in a
+subprocess where only one shows the behaviour: `scheduler_run`) on a real SQLite file.
 
 Articles, quotes and milestones are written straight into the database so the
 tests do not depend on what the extractor finds; everything else goes through
@@ -12,12 +13,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The suite's root conftest (tests/ is on sys.path, as pytest puts it there).
+from conftest import scheduler_run
 
 ARTICLE = (
     "Mira Kovalenko rowed her first race on the Assiniboine at fourteen. "
@@ -40,20 +43,23 @@ class Cli:
         return f"sqlite:///{self.db}"
 
     def run(
-        self, *args: str, ok: bool = True, env: dict[str, str] | None = None, stdin: str = ""
+        self,
+        *args: str,
+        ok: bool = True,
+        env: dict[str, str] | None = None,
+        stdin: str = "",
+        process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """`scheduler --db URL ARGS` (in this process unless `process=True`:
+        see `scheduler_run` in tests/conftest.py), its output read as text."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
         full_env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
         full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, "-m", "scheduler", "--db", self.url, *args],
-            cwd=self.cwd,
-            env=full_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        argv = ["--db", self.url, *args]
+        code, out, err = scheduler_run(
+            argv, cwd=self.cwd, env=full_env, stdin=stdin.encode(), process=process
         )
+        proc = subprocess.CompletedProcess(argv, code, _text(out), _text(err))
         if ok and proc.returncode != 0:
             raise AssertionError(
                 f"scheduler {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
@@ -69,6 +75,11 @@ class Cli:
         from scheduler.storage import database
 
         return database.session_scope(database.make_engine(self.url))
+
+
+def _text(data: bytes) -> str:
+    # As `subprocess.run(text=True)` reads a pipe: UTF-8, universal newlines.
+    return data.decode().replace("\r\n", "\n").replace("\r", "\n")
 
 
 @pytest.fixture

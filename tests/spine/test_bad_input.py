@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+# The suite's root conftest (tests/ is on sys.path, as pytest puts it there).
+from conftest import scheduler_run
 
 ARTICLE = 'Ines Okafor Wins Again\n\n"I train for the hard days," Okafor said.\nIn 2020, Okafor won gold.\n'
 
@@ -48,13 +49,8 @@ def seeded_db(tmp_path_factory) -> Path:
         ["channels", "add", "box", "--platform", "outbox"],
         ["queue", "add", "box", "kept", "--at", "+1d"],
     ):
-        subprocess.run(
-            [sys.executable, "-m", "scheduler", *args],
-            cwd=folder,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        code, _out, err = scheduler_run(args, cwd=folder, env=env)
+        assert code == 0, (args, err.decode())
     return folder / "seed.db"
 
 
