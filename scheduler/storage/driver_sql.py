@@ -3,12 +3,16 @@
 For every execution SQLAlchemy turns each row of parameters into the driver's
 form again (per row, per column), which for the daemon's few-row statements on
 SQLite costs more than SQLite's own work. `Prepared` compiles a statement once
-for a dialect with positional parameters (SQLite) and builds the driver's
-parameter tuples itself, with the same column-type processors. On SQLite it
-runs on the driver's cursor inside the Connection's transaction (so commit and
-rollback are the Connection's, and errors are wrapped as SQLAlchemy wraps
-them), unless someone listens to the engine's statements; elsewhere through
-`exec_driver_sql`. Other dialects run the statement through Core as usual.
+for a dialect and builds the driver's parameters itself, with the same
+column-type processors: tuples for positional drivers (SQLite), dicts for
+named ones (psycopg's `%(name)s`). On PostgreSQL this matters most for the
+attempts' multi-row INSERT, which SQLAlchemy cannot cache and compiled again
+at every pass. On SQLite it runs on the driver's cursor inside the
+Connection's transaction (so commit and rollback are the Connection's, and
+errors are wrapped as SQLAlchemy wraps them), unless someone listens to the
+engine's statements; elsewhere through `exec_driver_sql`. A statement that
+needs SQLAlchemy at each execution (an expanding IN) runs through Core.
+Rows come back as the driver gives them, unconverted, on every dialect.
 """
 
 from __future__ import annotations
@@ -28,12 +32,19 @@ class Prepared:
     def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
         self.statement = statement
         compiled = statement.compile(dialect=dialect)
-        names = compiled.positiontup
+        positional = compiled.positiontup
+        names = positional if positional is not None else list(compiled.binds)
         self.sql: str | None = None
         self.getters: tuple[Getter, ...] = ()
+        #: The driver's parameter names, for a driver that takes a dict.
+        self.names: tuple[str, ...] | None = None
         self.direct = False
-        if names is None or compiled.literal_execute_params or compiled.post_compile_params:
+        if compiled.literal_execute_params or compiled.post_compile_params:
             return
+        if positional is None and (dialect.paramstyle not in ("pyformat", "named")):
+            return
+        if positional is None and getattr(compiled, "escaped_bind_names", None):
+            return  # names the driver sees differ from the binds' (not ours)
         getters: list[Getter] = []
         for name in names:
             bind = compiled.binds[name]
@@ -48,6 +59,8 @@ class Prepared:
                 getters.append(_converting(name, process))
         self.sql = compiled.string
         self.getters = tuple(getters)
+        if positional is None:
+            self.names = tuple(names)
         #: Run on the driver's cursor (see `_direct`): Python's sqlite3 only.
         self.direct = dialect.name == "sqlite" and dialect.driver == "pysqlite"
 
@@ -57,14 +70,18 @@ class Prepared:
         if self.sql is None:
             return conn.execute(self.statement, rows)  # type: ignore[arg-type]
         many = not isinstance(rows, Mapping)
-        params: Any = (
-            [tuple(get(row) for get in self.getters) for row in rows]
-            if many
-            else tuple(get(rows) for get in self.getters)  # type: ignore[arg-type]
-        )
+        one = self._one if self.names is None else self._one_named
+        params: Any = [one(row) for row in rows] if many else one(rows)  # type: ignore[arg-type]
         if self.direct and not _observed(conn):
             return self._direct(conn, params, many)
         return conn.exec_driver_sql(self.sql, params)
+
+    def _one(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(get(row) for get in self.getters)
+
+    def _one_named(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.names is not None
+        return {name: get(row) for name, get in zip(self.names, self.getters, strict=True)}
 
     def _direct(self, conn: Connection, params: Any, many: bool) -> Rows:
         """The statement on the driver's cursor, inside the Connection's
