@@ -36,12 +36,12 @@ class Prepared:
         names = positional if positional is not None else list(compiled.binds)
         self.sql: str | None = None
         self.getters: tuple[Getter, ...] = ()
-        #: The driver's parameter names, for a driver that takes a dict.
-        self.names: tuple[str, ...] | None = None
+        #: (name, getter) for each parameter, for a driver that takes a dict.
+        self.named: tuple[tuple[str, Getter], ...] | None = None
         self.direct = False
         if compiled.literal_execute_params or compiled.post_compile_params:
             return
-        if positional is None and (dialect.paramstyle not in ("pyformat", "named")):
+        if positional is None and dialect.paramstyle not in ("pyformat", "named"):
             return
         if positional is None and getattr(compiled, "escaped_bind_names", None):
             return  # names the driver sees differ from the binds' (not ours)
@@ -60,7 +60,7 @@ class Prepared:
         self.sql = compiled.string
         self.getters = tuple(getters)
         if positional is None:
-            self.names = tuple(names)
+            self.named = tuple(zip(names, self.getters, strict=True))
         #: Run on the driver's cursor (see `_direct`): Python's sqlite3 only.
         self.direct = dialect.name == "sqlite" and dialect.driver == "pysqlite"
 
@@ -70,7 +70,7 @@ class Prepared:
         if self.sql is None:
             return conn.execute(self.statement, rows)  # type: ignore[arg-type]
         many = not isinstance(rows, Mapping)
-        one = self._one if self.names is None else self._one_named
+        one = self._one if self.named is None else self._one_named
         params: Any = [one(row) for row in rows] if many else one(rows)  # type: ignore[arg-type]
         if self.direct and not _observed(conn):
             return self._direct(conn, params, many)
@@ -80,8 +80,7 @@ class Prepared:
         return tuple(get(row) for get in self.getters)
 
     def _one_named(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        assert self.names is not None
-        return {name: get(row) for name, get in zip(self.names, self.getters, strict=True)}
+        return {name: get(row) for name, get in self.named or ()}
 
     def _direct(self, conn: Connection, params: Any, many: bool) -> Rows:
         """The statement on the driver's cursor, inside the Connection's

@@ -48,7 +48,7 @@ def test_prepared_writes_and_returns_what_core_does_on_postgres(pg_url: str) -> 
         ids = _seed(conn)
         statement = _attempt_insert_rows(3)
         prepared = Prepared(statement, conn.dialect)
-        assert prepared.sql is not None and prepared.names is not None  # compiled once
+        assert prepared.sql is not None and prepared.named is not None  # compiled once
         core_params = {"p_owner": "core", "p_now": started} | {
             f"p_id_{n}": i for n, i in enumerate(ids[:3])
         }
