@@ -242,3 +242,50 @@ def test_recovery_asks_only_the_platforms_in_use(db_url: str) -> None:
     with Session(engine) as session:
         assert sorted(exchange.idempotent_platforms(session)) == ["mastodon", "webhook"]
     engine.dispose()
+
+
+def test_upkeep_reports_every_missed_post_in_a_few_reads(db_url: str) -> None:
+    """A daemon back after a long stop finds many posts missed: each one is
+    reported with its own channel and text, read a chunk at a time (was one
+    query per post)."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+
+    ids = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"})
+    harness.add_posts(db_url, [ids["a"], ids["b"]], 1_100, due=utcnow() - dt.timedelta(hours=3))
+    engine = database.make_engine(db_url)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "channels.name" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    events = Exchange(engine, load_settings(db=db_url), "me").upkeep(utcnow())
+    sa.event.remove(engine, "before_cursor_execute", count)
+    assert [e.post_id for e in events] == list(range(1, 1_101))
+    assert {e.status for e in events} == {"missed"}
+    for e in events[:3] + events[-3:]:
+        assert e.text == f"post number {e.post_id - 1}"
+        assert e.channel == ("a" if e.post_id % 2 else "b")
+    assert 1 <= len(reads) <= 3  # 500 posts a read
+    engine.dispose()
+
+
+def test_a_missed_post_that_does_not_read_falls_back_alone(sqlite_url: str) -> None:
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+
+    ids = harness.add_channels(sqlite_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(sqlite_url, [ids["a"]], 3, due=utcnow() - dt.timedelta(hours=3))
+    engine = database.make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE posts SET due_at = 'not a date' WHERE id = 2"))
+    now = utcnow()
+    with Session(engine) as session:
+        events = Exchange(engine, load_settings(db=sqlite_url), "me")._missed_events(
+            session, [1, 2, 3], now
+        )
+    assert [(e.post_id, e.channel) for e in events] == [(1, "a"), (2, "?"), (3, "a")]
+    assert events[1].due_at == now and events[0].text == "post number 0"
+    engine.dispose()
