@@ -52,11 +52,29 @@ def _due_now() -> sa.ColumnElement[bool]:
 
 
 @functools.cache
-def _due_channels_statement() -> sa.Select[tuple[int]]:
+def _due_channels_statement(dialect: str = "sqlite") -> sa.Select[tuple[int]]:
     # Per channel EXISTS: one index seek per channel (ix_posts_channel_status_due),
     # where DISTINCT over the due posts reads the whole backlog on every pump.
     posts, channels = _posts_table(), _channels_table()
-    has_due = sa.exists().where(posts.c.channel_id == channels.c.id, _due_now())
+    if dialect == "postgresql":
+        # PostgreSQL turns an EXISTS into a semi-join: a bitmap scan of every
+        # due post, hashed by channel, then the channels. That reads the whole
+        # backlog at every pass (10,000 due posts on one channel: 3 ms a pass,
+        # the server's CPU a post growing with the queue), and a bitmap scan
+        # never marks the index entries of posts already sent as dead, so
+        # they are read again each time. The first due post by the index's
+        # order, LIMIT 1, stays one short index scan per channel.
+        first_due = (
+            sa.select(posts.c.id)
+            .where(posts.c.channel_id == channels.c.id, _due_now())
+            .order_by(posts.c.due_at)
+            .limit(1)
+            .correlate(channels)
+            .scalar_subquery()
+        )
+        has_due: sa.ColumnElement[bool] = first_due.is_not(None)
+    else:
+        has_due = sa.exists().where(posts.c.channel_id == channels.c.id, _due_now())
     return (
         sa.select(channels.c.id)
         .where(channels.c.paused.is_(False), has_due)
@@ -82,7 +100,8 @@ def due_channel_rows(conn: Connection, now: dt.datetime) -> dict[int, tuple[Any,
     converts only a row that changed (`channel_row`): cheaper than converting
     every row on every pass, and a value that no longer reads fails only its
     own channel."""
-    rows = prepared(_due_channel_rows_statement(), conn.dialect).run(conn, {"p_now": now})
+    stmt = _due_channel_rows_statement(conn.dialect.name)
+    rows = prepared(stmt, conn.dialect).run(conn, {"p_now": now})
     return {row[0]: tuple(row) for row in rows}
 
 
@@ -97,7 +116,9 @@ def due_channel_rows_after(
     `after` (and at most `upto`), in id order: a pass reads only as many
     channels as it can start sends on, from where the last one stopped, so
     its cost does not grow with the number of channels that have posts due."""
-    stmt = prepared(_due_channel_rows_after_statement(upto is not None), conn.dialect)
+    stmt = prepared(
+        _due_channel_rows_after_statement(upto is not None, conn.dialect.name), conn.dialect
+    )
     params: dict[str, Any] = {"p_now": now, "p_after": after, "p_limit": limit}
     if upto is not None:
         params["p_upto"] = upto
@@ -105,9 +126,9 @@ def due_channel_rows_after(
 
 
 @functools.cache
-def _due_channel_rows_after_statement(bounded: bool) -> sa.Select[Any]:
+def _due_channel_rows_after_statement(bounded: bool, dialect: str = "sqlite") -> sa.Select[Any]:
     channels = _channels_table()
-    stmt = _due_channel_rows_statement().where(
+    stmt = _due_channel_rows_statement(dialect).where(
         channels.c.id > sa.bindparam("p_after", type_=sa.Integer)
     )
     if bounded:
@@ -122,11 +143,11 @@ def channel_row(conn: Connection, channel_id: int) -> dict[str, Any]:
 
 
 @functools.cache
-def _due_channel_rows_statement() -> sa.Select[Any]:
+def _due_channel_rows_statement(dialect: str = "sqlite") -> sa.Select[Any]:
     stored = (
         sa.type_coerce(c, sa.types.NullType()).label(c.key) for c in _channels_table().columns
     )
-    return _due_channels_statement().with_only_columns(*stored)
+    return _due_channels_statement(dialect).with_only_columns(*stored)
 
 
 @functools.cache

@@ -289,3 +289,40 @@ def test_a_missed_post_that_does_not_read_falls_back_alone(sqlite_url: str) -> N
     assert [(e.post_id, e.channel) for e in events] == [(1, "a"), (2, "?"), (3, "a")]
     assert events[1].due_at == now and events[0].text == "post number 0"
     engine.dispose()
+
+
+def _rows_read_from_posts(plan: dict) -> int:  # type: ignore[type-arg]
+    """Rows the plan's scans of `posts` produced, summed over their loops."""
+    own = plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1)
+    total = own if plan.get("Relation Name") == "posts" else 0
+    return total + sum(_rows_read_from_posts(p) for p in plan.get("Plans", []))
+
+
+@pytest.mark.parametrize("analyzed", [False, True])
+def test_finding_due_channels_does_not_read_the_backlog_on_postgres(
+    pg_url: str, analyzed: bool
+) -> None:
+    """Each pass asks which channels have a post due. With 2,000 due on one
+    channel, PostgreSQL planned that as a scan of every due post (a pass's
+    cost growing with the queue: 10,000 posts took twice the time); it must
+    stay one short index scan a channel, with fresh statistics or stale."""
+    ids = harness.add_channels(pg_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"})
+    harness.add_posts(pg_url, [ids["a"]], 2_000, due=utcnow() - dt.timedelta(minutes=5))
+    engine = database.make_engine(pg_url)
+    if analyzed:
+        with engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE posts"))
+            conn.commit()
+    compiled = claims._due_channel_rows_after_statement(False, "postgresql").compile(
+        dialect=engine.dialect
+    )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    params = {**compiled.params, "p_now": now, "p_after": 0, "p_limit": 20}
+    with engine.connect() as conn:
+        (plan,) = conn.exec_driver_sql(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, params
+        ).scalar_one()
+        found = claims.due_channel_rows_after(conn, utcnow(), 0, 20)
+    assert [row[0] for row in found] == [ids["a"]]
+    assert _rows_read_from_posts(plan["Plan"]) <= 2  # one post a channel probed
+    engine.dispose()
