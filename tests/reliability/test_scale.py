@@ -4,6 +4,7 @@ taking turns under it, and no per-post state kept once a post is recorded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import httpx
@@ -26,13 +27,13 @@ def _pump_all(url: str, cfg, observe, lanes: bool = False) -> Dispatcher:  # typ
 
     async def go() -> Dispatcher:
         engine = database.make_engine(url)
-        wire = make_lanes(cfg.request_timeout_seconds) if lanes else None
-        async with make_client(cfg.request_timeout_seconds) as client:
-            d = (
-                Dispatcher(engine, cfg, lanes=wire)
-                if lanes
-                else Dispatcher(engine, cfg, client=client)
-            )
+        async with contextlib.AsyncExitStack() as stack:
+            if lanes:
+                wire = await stack.enter_async_context(make_lanes(cfg.request_timeout_seconds))
+                d = Dispatcher(engine, cfg, lanes=wire)
+            else:
+                client = await stack.enter_async_context(make_client(cfg.request_timeout_seconds))
+                d = Dispatcher(engine, cfg, client=client)
             for _ in range(10_000):
                 started = await d.pump()
                 observe(d, started)
@@ -42,8 +43,6 @@ def _pump_all(url: str, cfg, observe, lanes: bool = False) -> Dispatcher:  # typ
                 if d._tasks:
                     await asyncio.wait(set(d._tasks), return_when=asyncio.FIRST_COMPLETED)
             await d.drain(timeout=10)
-        if wire is not None:
-            await wire.aclose()
         engine.dispose()
         return d
 
