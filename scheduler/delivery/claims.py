@@ -52,18 +52,22 @@ def _due_now() -> sa.ColumnElement[bool]:
 
 
 @functools.cache
-def _due_channels_statement(dialect: str = "sqlite") -> sa.Select[tuple[int]]:
+def _due_channels_statement(
+    dialect: str = "sqlite", by_post: bool = False
+) -> sa.Select[tuple[int]]:
     # Per channel EXISTS: one index seek per channel (ix_posts_channel_status_due),
     # where DISTINCT over the due posts reads the whole backlog on every pump.
     posts, channels = _posts_table(), _channels_table()
-    if dialect == "postgresql":
+    if dialect == "postgresql" and not by_post:
         # PostgreSQL turns an EXISTS into a semi-join: a bitmap scan of every
         # due post, hashed by channel, then the channels. That reads the whole
         # backlog at every pass (10,000 due posts on one channel: 3 ms a pass,
         # the server's CPU a post growing with the queue), and a bitmap scan
         # never marks the index entries of posts already sent as dead, so
         # they are read again each time. The first due post by the index's
-        # order, LIMIT 1, stays one short index scan per channel.
+        # order, LIMIT 1, stays one short index scan per channel. With far
+        # more channels than due posts the semi-join is the cheaper one
+        # (`by_post`, chosen by `fewer_due_than_channels`).
         first_due = (
             sa.select(posts.c.id)
             .where(posts.c.channel_id == channels.c.id, _due_now())
@@ -111,13 +115,18 @@ def due_channel_rows_after(
     after: int,
     limit: int,
     upto: int | None = None,
+    *,
+    by_post: bool = False,
 ) -> list[tuple[Any, ...]]:
     """`due_channel_rows` for the first `limit` channels with an id above
     `after` (and at most `upto`), in id order: a pass reads only as many
     channels as it can start sends on, from where the last one stopped, so
-    its cost does not grow with the number of channels that have posts due."""
+    its cost does not grow with the number of channels that have posts due.
+    `by_post`: found from the due posts rather than channel by channel, for
+    when there are fewer of those (PostgreSQL; SQLite looks channel by channel)."""
     stmt = prepared(
-        _due_channel_rows_after_statement(upto is not None, conn.dialect.name), conn.dialect
+        _due_channel_rows_after_statement(upto is not None, conn.dialect.name, by_post),
+        conn.dialect,
     )
     params: dict[str, Any] = {"p_now": now, "p_after": after, "p_limit": limit}
     if upto is not None:
@@ -126,9 +135,11 @@ def due_channel_rows_after(
 
 
 @functools.cache
-def _due_channel_rows_after_statement(bounded: bool, dialect: str = "sqlite") -> sa.Select[Any]:
+def _due_channel_rows_after_statement(
+    bounded: bool, dialect: str = "sqlite", by_post: bool = False
+) -> sa.Select[Any]:
     channels = _channels_table()
-    stmt = _due_channel_rows_statement(dialect).where(
+    stmt = _due_channel_rows_statement(dialect, by_post).where(
         channels.c.id > sa.bindparam("p_after", type_=sa.Integer)
     )
     if bounded:
@@ -143,11 +154,24 @@ def channel_row(conn: Connection, channel_id: int) -> dict[str, Any]:
 
 
 @functools.cache
-def _due_channel_rows_statement(dialect: str = "sqlite") -> sa.Select[Any]:
+def _due_channel_rows_statement(dialect: str = "sqlite", by_post: bool = False) -> sa.Select[Any]:
     stored = (
         sa.type_coerce(c, sa.types.NullType()).label(c.key) for c in _channels_table().columns
     )
-    return _due_channels_statement(dialect).with_only_columns(*stored)
+    return _due_channels_statement(dialect, by_post).with_only_columns(*stored)
+
+
+def fewer_due_than_channels(session: Session, now: dt.datetime) -> bool:
+    """Whether fewer posts are due than there are active channels: then the
+    due channels are cheaper found from the due posts than channel by channel
+    (`due_channel_rows_after`'s `by_post`). Counts at most one post more than
+    there are channels, so asking costs the smaller of the two, not the
+    backlog."""
+    channels = session.execute(
+        sa.select(sa.func.count()).select_from(Channel).where(Channel.paused.is_(False))
+    ).scalar_one()
+    due = sa.select(Post.id).where(claimable_clause(now)).limit(channels + 1).subquery()
+    return session.execute(sa.select(sa.func.count()).select_from(due)).scalar_one() < channels
 
 
 @functools.cache

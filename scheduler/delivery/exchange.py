@@ -124,6 +124,9 @@ class Exchange:
         self._after = 0
         #: A channel id after which the last look found no due channel.
         self._none_after = -1
+        #: Find due channels from the due posts (fewer of them than channels,
+        #: as the last upkeep counted; PostgreSQL only): see `claims`.
+        self._by_post = False
         #: The connection passes run on while sends are in flight (`_connection`).
         self._conn: Connection | None = None
 
@@ -290,7 +293,9 @@ class Exchange:
                 legs.append((0, self._after))
         for low, upto in legs:
             while True:
-                rows = claims.due_channel_rows_after(conn, now, low, chunk, upto)
+                rows = claims.due_channel_rows_after(
+                    conn, now, low, chunk, upto, by_post=self._by_post
+                )
                 if upto is None and len(rows) < chunk:
                     # Read to the end: no due channel after the last row.
                     self._none_after = rows[-1][0] if rows else low
@@ -436,6 +441,8 @@ class Exchange:
                 log.info("took back posts from stopped daemons: %s", recovered)
             expired = expire_due(session, now)
             missed = claims.mark_missed(session, now, self.settings.grace_seconds)
+            if self.engine.dialect.name == "postgresql":
+                self._by_post = claims.fewer_due_than_channels(session, now)
             events = [
                 *self._missed_events(session, [i for i in expired], now, EXPIRED),
                 *self._missed_events(session, [i for i, _grace in missed], now),

@@ -326,3 +326,104 @@ def test_finding_due_channels_does_not_read_the_backlog_on_postgres(
     assert [row[0] for row in found] == [ids["a"]]
     assert _rows_read_from_posts(plan["Plan"]) <= 2  # one post a channel probed
     engine.dispose()
+
+
+def test_due_channels_found_either_way_are_the_same(db_url: str) -> None:
+    """From the due posts or channel by channel, the same channels, in the
+    same order: due ones only, not paused, not a retry still waiting, not
+    expired. The daemon asks from the due posts when, at its last upkeep,
+    fewer were due than there are channels (PostgreSQL)."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+
+    now = utcnow()
+    names = {f"c{i}": f"http://127.0.0.1:9/{i}" for i in range(8)}
+    ids = harness.add_channels(db_url, names)
+    paused = harness.add_channels(db_url, {"paused": "http://127.0.0.1:9/p"}, paused=True)
+    harness.add_posts(db_url, list(ids.values()), 16, due=now + dt.timedelta(days=1))
+    harness.add_posts(
+        db_url, [ids["c1"], ids["c4"], ids["c6"]], 3, due=now - dt.timedelta(minutes=1)
+    )
+    harness.add_posts(db_url, [paused["paused"], ids["c2"], ids["c3"]], 3, due=now)
+    engine = database.make_engine(db_url)
+    with database.session_scope(engine) as session:
+        waiting, expired = (
+            session.execute(
+                sa.select(Post.id)
+                .where(Post.channel_id.in_([ids["c2"], ids["c3"]]))
+                .where(Post.due_at <= now)
+                .order_by(Post.channel_id)
+            )
+            .scalars()
+            .all()
+        )
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == waiting)
+            .values(next_attempt_at=now + dt.timedelta(hours=1))
+        )
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == expired)
+            .values(expires_at=now - dt.timedelta(seconds=1))
+        )
+    due = [ids["c1"], ids["c4"], ids["c6"]]
+    with engine.connect() as conn:
+        for by_post in (False, True):
+            rows = claims.due_channel_rows_after(conn, now, 0, 20, by_post=by_post)
+            assert [row[0] for row in rows] == due
+            rows = claims.due_channel_rows_after(
+                conn, now, ids["c1"], 20, ids["c4"], by_post=by_post
+            )
+            assert [row[0] for row in rows] == [ids["c4"]]
+    with Session(engine) as session:
+        # 3 due, 8 channels not paused: fewer due than channels.
+        assert claims.fewer_due_than_channels(session, now)
+    harness.add_posts(db_url, [ids["c0"]], 10, due=now - dt.timedelta(minutes=1))
+    with Session(engine) as session:
+        assert not claims.fewer_due_than_channels(session, now)
+    exchange = Exchange(engine, load_settings(db=db_url), "me")
+    exchange.upkeep(now)
+    # Only PostgreSQL switches; SQLite's EXISTS already looks channel by channel.
+    assert exchange._by_post is False
+    engine.dispose()
+
+
+def test_many_idle_channels_are_not_probed_one_by_one_on_postgres(pg_url: str) -> None:
+    """300 channels with only future posts and one with 3 due: after an
+    upkeep the daemon finds the due channel from the due posts, without an
+    index probe of each idle channel."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+
+    now = utcnow()
+    ids = harness.add_channels(pg_url, {f"c{i}": "http://127.0.0.1:9/x" for i in range(301)})
+    harness.add_posts(pg_url, list(ids.values()), 602, due=now + dt.timedelta(days=1))
+    harness.add_posts(pg_url, [ids["c150"]], 3, due=now - dt.timedelta(minutes=1))
+    engine = database.make_engine(pg_url)
+    exchange = Exchange(engine, load_settings(db=pg_url), "me")
+    assert exchange._by_post is False
+    exchange.upkeep(now)
+    assert exchange._by_post is True
+    compiled = claims._due_channel_rows_after_statement(False, "postgresql", True).compile(
+        dialect=engine.dialect
+    )
+    params = {
+        **compiled.params,
+        "p_now": now.replace(tzinfo=None),
+        "p_after": 0,
+        "p_limit": 20,
+    }
+    with engine.connect() as conn:
+        (plan,) = conn.exec_driver_sql(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, params
+        ).scalar_one()
+    # The 3 due posts, not one probe per channel (300 loops of the posts scan).
+    assert _rows_read_from_posts(plan["Plan"]) <= 10
+    assert _loops_over_posts(plan["Plan"]) <= 2
+    engine.dispose()
+
+
+def _loops_over_posts(plan: dict) -> int:  # type: ignore[type-arg]
+    own = plan.get("Actual Loops", 1) if plan.get("Relation Name") == "posts" else 0
+    return max([own, *(_loops_over_posts(p) for p in plan.get("Plans", []))])
