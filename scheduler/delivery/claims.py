@@ -134,6 +134,22 @@ def due_channel_rows_after(
     return [tuple(row) for row in stmt.run(conn, params)]
 
 
+def due_channel_rows_among(
+    conn: Connection, now: dt.datetime, channel_ids: list[int]
+) -> list[tuple[Any, ...]]:
+    """`due_channel_rows` for the given channels (ascending ids) and any
+    between them: one prepared statement per channel for a few (an IN list
+    would be compiled again at every pass), else one over their id range."""
+    if len(channel_ids) > 8:
+        return due_channel_rows_after(
+            conn, now, channel_ids[0] - 1, len(channel_ids) + 256, channel_ids[-1]
+        )
+    rows = []
+    for channel_id in channel_ids:
+        rows.extend(due_channel_rows_after(conn, now, channel_id - 1, 1, channel_id))
+    return rows
+
+
 @functools.cache
 def _due_channel_rows_after_statement(
     bounded: bool, dialect: str = "sqlite", by_post: bool = False
@@ -269,7 +285,9 @@ def claim_due(
     return ids
 
 
-def next_due_at(session: Session, after: dt.datetime | None = None) -> dt.datetime | None:
+def next_due_at(
+    session: Session | Connection, after: dt.datetime | None = None
+) -> dt.datetime | None:
     """When the earliest queued post becomes due (for the daemon's wake-up);
     with `after`, the earliest one strictly later than that. Two index seeks
     (ix_posts_wake), not a scan: a daemon asks after every pass."""

@@ -163,7 +163,7 @@ class Daemon:
                 background.append(
                     asyncio.create_task(
                         wakeups.listen(
-                            self.engine, self.wake, self._stop, on_ready=self.listening.set
+                            self.engine, self._notified, self._stop, on_ready=self.listening.set
                         )
                     )
                 )
@@ -206,6 +206,12 @@ class Daemon:
     def wake(self) -> None:
         """Look at the queue again soon (safe to call often: wake-ups coalesce)."""
         self._wake.set()
+
+    def _notified(self) -> None:
+        """Posts were queued elsewhere, maybe on a channel that had nothing
+        due at the last look: the next pass looks at every channel."""
+        self.dispatcher.exchange.forget_due()
+        self.wake()
 
     async def _wake_job(self) -> None:
         # An async job runs on the event loop itself (a plain function would run

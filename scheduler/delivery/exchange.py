@@ -41,6 +41,11 @@ from scheduler.storage.models import Channel, Post
 
 log = logging.getLogger("scheduler.delivery.exchange")
 
+#: How long a complete look at the due channels is trusted while sending (see
+#: `Exchange._due_in_turn`): a post that another process adds for a channel
+#: that had nothing due waits at most this long behind a busy channel's backlog.
+_KNOWN_SECONDS = 1.0
+
 
 @dataclass
 class Flight:
@@ -124,6 +129,10 @@ class Exchange:
         self._after = 0
         #: A channel id after which the last look found no due channel.
         self._none_after = -1
+        #: The due channels the last complete look found, and until when no
+        #: other channel can have become due by time (see `_due_in_turn`).
+        self._known_due: list[int] | None = None
+        self._known_until: dt.datetime | None = None
         #: Find due channels from the due posts (fewer of them than channels,
         #: as the last upkeep counted; PostgreSQL only): see `claims`.
         self._by_post = False
@@ -189,7 +198,9 @@ class Exchange:
 
     def release(self) -> None:
         """Give the passes' connection back to the pool (the daemon is idle,
-        stopping, or the last pass failed); the next pass checks one out."""
+        stopping, or the last pass failed); the next pass checks one out, and
+        looks at every channel again."""
+        self._known_due = None
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -280,7 +291,20 @@ class Exchange:
         posts from, then from the first up to it, so with more due channels
         than the budget allows none waits on the others' backlogs. Read a few
         rows at a time, as the caller consumes them: a pass that starts 10
-        sends reads about 10 channels, not every channel with a post due."""
+        sends reads about 10 channels, not every channel with a post due.
+
+        A look that read every due channel (fewer than the budget) is kept
+        while the daemon is sending: until the next post falls due, or for
+        `_KNOWN_SECONDS` at most (a post added by another process, a channel
+        unpaused), later passes look only at those channels. One busy channel
+        beside 10,000 idle ones otherwise cost a probe of each idle channel at
+        every pass: 1,949 instead of 713 µs a post on SQLite."""
+        known = self._known_due
+        if known and self._known_until is not None and now < self._known_until:
+            yield from self._known_in_turn(conn, now, known)
+            return
+        self._known_due = None
+        seen: list[int] = []
         chunk = min(budget + 16, 256)
         legs: list[tuple[int, int | None]] = [(self._after, None)]
         if self._after > 0:
@@ -300,10 +324,37 @@ class Exchange:
                     # Read to the end: no due channel after the last row.
                     self._none_after = rows[-1][0] if rows else low
                 for row in rows:
+                    seen.append(row[0])
                     yield row[0], row
                 if len(rows) < chunk:
                     break
                 low = rows[-1][0]
+        # Reached only when the caller took every due channel: the look was complete.
+        self._known_due = sorted(seen)
+        later = claims.next_due_at(conn, after=now)
+        until = now + dt.timedelta(seconds=_KNOWN_SECONDS)
+        self._known_until = min(until, later) if later is not None else until
+
+    def _known_in_turn(
+        self, conn: Connection, now: dt.datetime, known: list[int]
+    ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """The channels of the last complete look that still have a post due,
+        in turn from the one after the last claim; the others are dropped."""
+        rows = (
+            {row[0]: row for row in claims.due_channel_rows_among(conn, now, known)}
+            if known
+            else {}
+        )
+        self._known_due = [i for i in known if i in rows]
+        after = self._after
+        for channel_id in [i for i in known if i > after] + [i for i in known if i <= after]:
+            row = rows.get(channel_id)
+            if row is not None:
+                yield channel_id, row
+
+    def forget_due(self) -> None:
+        """Look at every channel again at the next pass."""
+        self._known_due = None
 
     def _ready(
         self,

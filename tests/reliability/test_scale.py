@@ -217,3 +217,84 @@ def test_simulate_reads_each_post_once(sqlite_url: str, sink: Sink, monkeypatch)
     engine.dispose()
     assert len(steps) == 200
     assert read == 200  # once each, not once per moment walked
+
+
+def _looks(engine):  # type: ignore[no-untyped-def]
+    """Records each pass's looks for due channels: 'all' when one read every
+    channel (an open-ended id range), else 'known'."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        looks_at_channels = "FROM channels" in statement and "channels.id >" in statement
+        if statement.lstrip().startswith("SELECT") and looks_at_channels:
+            seen.append("known" if "channels.id <=" in statement else "all")
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_busy_channel_beside_idle_ones_does_not_look_at_them_every_pass(db_url: str) -> None:
+    """One channel with a backlog, 300 with nothing due until later: after one
+    complete look, passes look only at the busy channel, until a post of
+    another channel falls due, until the daemon is told of new posts
+    (`forget_due`, as on a NOTIFY), or until the look is a second old.
+    Virtual time: each pass is given its `now`."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+    from scheduler.storage.models import utcnow
+
+    t0 = utcnow()
+    busy = harness.add_channels(db_url, {"busy": "http://127.0.0.1:9/b"})["busy"]
+    idle = harness.add_channels(db_url, {f"c{i}": "http://127.0.0.1:9/x" for i in range(300)})
+    harness.add_posts(db_url, [busy], 40, due=t0 - dt.timedelta(minutes=1))
+    later = idle["c150"]
+    harness.add_posts(db_url, [later], 1, due=t0 + dt.timedelta(seconds=0.5))
+    harness.add_posts(db_url, list(idle.values()), 300, due=t0 + dt.timedelta(days=1))
+    engine = database.make_engine(db_url)
+    exchange = Exchange(engine, load_settings(db=db_url), "me")
+    looks = _looks(engine)
+
+    def one_pass(at: float) -> list[int]:
+        looks.clear()
+        result = exchange.run([], t0 + dt.timedelta(seconds=at), lambda _c: 2, 100)
+        return [f.channel_id for f in result.started]
+
+    assert one_pass(0.0) == [busy, busy] and looks == ["all"]
+    assert one_pass(0.1) == [busy, busy] and set(looks) == {"known"}
+    assert one_pass(0.2) == [busy, busy] and set(looks) == {"known"}
+    # c150's post falls due at 0.5 s: the look is over.
+    assert sorted(one_pass(0.6)) == [busy, busy, later] and "all" in looks
+    assert one_pass(0.7) == [busy, busy] and set(looks) == {"known"}
+    exchange.forget_due()
+    assert one_pass(0.8) == [busy, busy] and "all" in looks
+    assert one_pass(0.9) == [busy, busy] and set(looks) == {"known"}
+    assert one_pass(2.0) == [busy, busy] and "all" in looks
+    engine.dispose()
+
+
+def test_a_look_that_stopped_at_the_budget_is_not_kept(sqlite_url: str) -> None:
+    """With more due channels than the pass may start sends on, the look
+    stops early and says nothing of the channels it did not reach: the
+    next pass reads on from there."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+    from scheduler.storage.models import utcnow
+
+    t0 = utcnow()
+    ids = harness.add_channels(sqlite_url, {f"c{i}": "http://127.0.0.1:9/x" for i in range(30)})
+    harness.add_posts(sqlite_url, list(ids.values()), 60, due=t0 - dt.timedelta(minutes=1))
+    engine = database.make_engine(sqlite_url)
+    exchange = Exchange(engine, load_settings(db=sqlite_url), "me")
+    looks = _looks(engine)
+    taken: list[int] = []
+    for i in range(6):
+        looks.clear()
+        result = exchange.run([], t0 + dt.timedelta(seconds=i / 100), lambda _c: 1, 10)
+        taken += [f.channel_id for f in result.started]
+        assert "known" not in looks
+    # Every channel got its turn, each once, in two rounds of 30.
+    assert sorted(taken[:30]) == sorted(ids.values())
+    assert sorted(taken[30:]) == sorted(ids.values())[:30]
+    engine.dispose()
