@@ -183,20 +183,39 @@ def prepare_scheduler(db_url: str, sink_url: str, n: int) -> None:
 
 #: How a `run_once` process reports the CPU of the dispatch alone on stderr.
 _LOOP_CPU = "run_once CPU s:"
+_COUNTS = "run_once passes, statements:"
 
 
 def run_once_worker(db_url: str) -> None:
     """One process running `Daemon.run_once` and nothing else."""
+    import sqlalchemy as sa
+
     from scheduler.config import load_settings
     from scheduler.delivery.daemon import Daemon
+    from scheduler.delivery.exchange import Exchange
     from scheduler.storage import database
 
     engine = database.make_engine(db_url)
+    # Counts, not times: what a second daemon costs in passes (transactions)
+    # and statements a post, free of the machine's noise.
+    counts = {"passes": 0, "statements": 0}
+    run = Exchange.run
+
+    def counted_run(self: Exchange, *args: Any, **kwargs: Any) -> Any:
+        counts["passes"] += 1
+        return run(self, *args, **kwargs)
+
+    def counted_statement(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    Exchange.run = counted_run  # type: ignore[method-assign]
+    sa.event.listen(engine, "before_cursor_execute", counted_statement)
     cpu = time.process_time()
     asyncio.run(Daemon(engine, load_settings(db=db_url)).run_once())
     # The CPU of the dispatch itself (no interpreter, imports or exit), read by
     # `run_workers`: with 2 daemons, what contention costs the engine alone.
     print(f"{_LOOP_CPU} {time.process_time() - cpu:.4f}", file=sys.stderr)
+    print(f"{_COUNTS} {counts['passes']} {counts['statements']}", file=sys.stderr)
     engine.dispose()
 
 
@@ -276,18 +295,24 @@ def run_workers(cmds: list[list[str]], env: dict[str, str], server: ServerCpu) -
     seconds = time.perf_counter() - start
     cpu, srv = children_cpu() - cpu0, server.seconds() - srv0
     loop_cpu = 0.0
+    passes = statements = 0
     for p, err in zip(procs, errs, strict=True):
         if p.returncode != 0:
             raise RuntimeError(f"{p.args} exited {p.returncode}: {err[-800:].decode()}")
         for line in err.decode(errors="replace").splitlines():
             if line.startswith(_LOOP_CPU):
                 loop_cpu += float(line.removeprefix(_LOOP_CPU))
+            if line.startswith(_COUNTS):
+                a, b = line.removeprefix(_COUNTS).split()
+                passes, statements = passes + int(a), statements + int(b)
     return {
         "seconds": seconds,
         "cpu": cpu,
         "server_cpu": srv,
         "lines": sum(lines),
         "loop_cpu": loop_cpu,
+        "passes": passes,
+        "statements": statements,
     }
 
 
@@ -479,6 +504,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"  run_once: CPU per post in `run_once` itself (no start-up or exit), 2 / 1:"
                 f" {two / one:.2f} ({two / n * 1e6:,.0f} vs {one / n * 1e6:,.0f} µs)"
             )
+            for w in (1, 2):
+                rs = runs[("run_once", w)]
+                print(
+                    f"  run_once, {w} worker(s): posts a pass"
+                    f" {_mmm([n / r['passes'] for r in rs], '{:.2f}')},"
+                    f" statements a post {_mmm([r['statements'] / n for r in rs], '{:.2f}')}"
+                )
     exact = all(r["exactly_once"] for rs in runs.values() for r in rs)
     print(f"  every post sent, each Idempotency-Key exactly once at the sink: {exact}")
     report(
