@@ -490,6 +490,7 @@ class Exchange:
             )
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
+                self._known_due = None  # they may be due on channels the last look passed over
             expired = expire_due(session, now)
             missed = claims.mark_missed(session, now, self.settings.grace_seconds)
             if self.engine.dialect.name == "postgresql":
