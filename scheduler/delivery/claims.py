@@ -141,9 +141,9 @@ def due_channel_rows_among(
     between them: one prepared statement per channel for a few (an IN list
     would be compiled again at every pass), else one over their id range."""
     if len(channel_ids) > 8:
-        return due_channel_rows_after(
-            conn, now, channel_ids[0] - 1, len(channel_ids) + 256, channel_ids[-1]
-        )
+        # As many rows as the range has ids: none of the given ones is cut off.
+        first, last = channel_ids[0], channel_ids[-1]
+        return due_channel_rows_after(conn, now, first - 1, last - first + 1, last)
     rows = []
     for channel_id in channel_ids:
         rows.extend(due_channel_rows_after(conn, now, channel_id - 1, 1, channel_id))

@@ -298,3 +298,25 @@ def test_a_look_that_stopped_at_the_budget_is_not_kept(sqlite_url: str) -> None:
     assert sorted(taken[:30]) == sorted(ids.values())
     assert sorted(taken[30:]) == sorted(ids.values())[:30]
     engine.dispose()
+
+
+def test_a_kept_look_at_many_channels_still_finds_each_of_them(sqlite_url: str) -> None:
+    """A kept look at more than a few channels reads their id range at once;
+    every one of them that still has a post due comes back, whatever else in
+    the range fell due meanwhile."""
+    from scheduler.delivery import claims
+    from scheduler.storage.models import utcnow
+
+    now = utcnow()
+    ids = list(
+        harness.add_channels(
+            sqlite_url, {f"c{i}": "http://127.0.0.1:9/x" for i in range(1000)}
+        ).values()
+    )
+    harness.add_posts(sqlite_url, ids, 1000, due=now - dt.timedelta(minutes=1))
+    engine = database.make_engine(sqlite_url)
+    known = ids[::111]  # 10 of them, spread, with 990 others due in between
+    with engine.connect() as conn:
+        found = [row[0] for row in claims.due_channel_rows_among(conn, now, known)]
+    assert set(known) <= set(found)
+    engine.dispose()
