@@ -340,11 +340,7 @@ class Exchange:
     ) -> Iterator[tuple[int, tuple[Any, ...]]]:
         """The channels of the last complete look that still have a post due,
         in turn from the one after the last claim; the others are dropped."""
-        rows = (
-            {row[0]: row for row in claims.due_channel_rows_among(conn, now, known)}
-            if known
-            else {}
-        )
+        rows = {row[0]: row for row in claims.due_channel_rows_among(conn, now, known)}
         self._known_due = [i for i in known if i in rows]
         after = self._after
         for channel_id in [i for i in known if i > after] + [i for i in known if i <= after]:
