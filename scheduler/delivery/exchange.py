@@ -200,7 +200,7 @@ class Exchange:
         """Give the passes' connection back to the pool (the daemon is idle,
         stopping, or the last pass failed); the next pass checks one out, and
         looks at every channel again."""
-        self._known_due = None
+        self.forget_due()
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -486,7 +486,7 @@ class Exchange:
             )
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
-                self._known_due = None  # they may be due on channels the last look passed over
+                self.forget_due()  # they may be due on channels the last look passed over
             expired = expire_due(session, now)
             missed = claims.mark_missed(session, now, self.settings.grace_seconds)
             if self.engine.dialect.name == "postgresql":
