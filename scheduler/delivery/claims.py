@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -403,12 +403,15 @@ def recover_expired_leases(
     idempotent_platforms: Sequence[str],
     *,
     holding: Collection[int] = (),
+    tell: Callable[[Session, list[int]], None] | None = None,
 ) -> dict[str, int]:
     """Posts whose daemon died (or lost the database) mid-send. Back to the
     queue when resending is safe (no request had left, or the platform dedupes
     by key); otherwise `unknown`. Set-based, so a crash leaving thousands of
     leases is recovered in a few statements. `holding` are the caller's own
-    posts in flight: never taken back, even past their lease.
+    posts in flight: never taken back, even past their lease. `tell` gets the
+    posts made `unknown` before the commit, so whatever it writes of them (a
+    notice: someone must look on the platform) lands with them or not at all.
 
     On PostgreSQL a lease runs out by the database's clock (leases are set
     from it too), so daemons on machines whose clocks disagree agree on it."""
@@ -453,6 +456,8 @@ def recover_expired_leases(
                 .where(Attempt.post_id.in_(ids[i : i + 500]), Attempt.outcome.is_(None))
                 .values(outcome=label, finished_at=now)
             )
+    if unknown_ids and tell is not None:
+        tell(session, unknown_ids)
     session.commit()
     return {"queued": len(resent_ids) + untouched, "unknown": len(unknown_ids)}
 

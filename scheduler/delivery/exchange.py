@@ -477,12 +477,32 @@ class Exchange:
 
     def upkeep(self, now: dt.datetime, holding: Collection[int] = ()) -> list[SendEvent]:
         """Take back dead daemons' posts, expire and mark missed posts; the
-        missed ones come back as events. `holding`: the posts this daemon is
-        still sending, never taken back from itself, whatever their lease says
-        (a daemon that stalled past its lease is still the one sending them)."""
+        missed ones, and the posts a dead daemon left `unknown`, come back as
+        events. `holding`: the posts this daemon is still sending, never taken
+        back from itself, whatever their lease says (a daemon that stalled past
+        its lease is still the one sending them)."""
+        unknown: list[SendEvent] = []
+
+        def tell_unknown(session: Session, post_ids: list[int]) -> None:
+            # A post that may or may not be on the platform waits for a person
+            # (`queue reconcile`, `queue retry`): said on the daemon's output
+            # and in a notice, as for a send that itself ended unknown.
+            found = self._missed_events(session, post_ids, now, claims.LOST_UNSAFE, "unknown")
+            unknown[:] = found
+            if notify.wanted(self.settings):
+                notify.enqueue(
+                    session,
+                    self.settings,
+                    [notify.Notice("unknown", e.post_id, e.channel, None, e.error) for e in found],
+                )
+
         with database.session_scope(self.engine) as session:
             recovered = claims.recover_expired_leases(
-                session, now, self.idempotent_platforms(session), holding=holding
+                session,
+                now,
+                self.idempotent_platforms(session),
+                holding=holding,
+                tell=tell_unknown,
             )
             if any(recovered.values()):
                 log.info("took back posts from stopped daemons: %s", recovered)
@@ -492,21 +512,31 @@ class Exchange:
             if self.engine.dialect.name == "postgresql":
                 self._by_post = claims.fewer_due_than_channels(session, now)
             events = [
+                *unknown,
                 *self._missed_events(session, [i for i in expired], now, EXPIRED),
                 *self._missed_events(session, [i for i, _grace in missed], now),
             ]
-            if events and notify.wanted(self.settings):
+            missed_events = events[len(unknown) :]
+            if missed_events and notify.wanted(self.settings):
                 notify.enqueue(
                     session,
                     self.settings,
-                    [notify.Notice("missed", e.post_id, e.channel, None, e.error) for e in events],
+                    [
+                        notify.Notice("missed", e.post_id, e.channel, None, e.error)
+                        for e in missed_events
+                    ],
                 )
         return events
 
     def _missed_events(
-        self, session: Session, post_ids: list[int], now: dt.datetime, why: str | None = None
+        self,
+        session: Session,
+        post_ids: list[int],
+        now: dt.datetime,
+        why: str | None = None,
+        status: str = "missed",
     ) -> list[SendEvent]:
-        """One event per post, in the order given. The rows are read a chunk
+        """One `status` event per post, in the order given. The rows are read a chunk
         at a time: a daemon back from a week away may find thousands missed,
         and a query per post made that upkeep the slowest step of its start.
         A chunk that does not read (one bad stored date) is read again post
@@ -528,7 +558,7 @@ class Exchange:
         events = []
         for post_id in post_ids:
             due, text, name = found.get(post_id, (now, "", "?"))
-            events.append(SendEvent(post_id, name, "missed", due, now, text, error=why))
+            events.append(SendEvent(post_id, name, status, due, now, text, error=why))
         return events
 
     @staticmethod

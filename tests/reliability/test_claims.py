@@ -427,3 +427,60 @@ def test_many_idle_channels_are_not_probed_one_by_one_on_postgres(pg_url: str) -
 def _loops_over_posts(plan: dict) -> int:  # type: ignore[type-arg]
     own = plan.get("Actual Loops", 1) if plan.get("Relation Name") == "posts" else 0
     return max([own, *(_loops_over_posts(p) for p in plan.get("Plans", []))])
+
+
+def test_a_post_a_dead_daemon_left_unknown_is_told(db_url: str) -> None:
+    """A daemon died mid-send on a platform that does not dedupe: the upkeep
+    that takes its posts back says which ones are now `unknown` (someone has
+    to look on the platform), on the output and in a notice written in the
+    same transaction, and says nothing of the post that simply went back."""
+    from scheduler.config import load_settings
+    from scheduler.delivery.exchange import Exchange
+    from scheduler.storage.models import Notification
+
+    ids = harness.add_channels(db_url, {"tg": "http://127.0.0.1:9/a"}, platform="telegram")
+    harness.add_posts(db_url, [ids["tg"]], 2)
+    engine = database.make_engine(db_url)
+    then = utcnow()
+    with Session(engine) as session:
+        mid, idle = claims.claim_due(session, "dead", then, LEASE, 10)
+        attempts.start_attempt(session, mid, "dead", then, LEASE)
+    settings = load_settings(db=db_url, notify_urls=["json://127.0.0.1:9/alerts"])
+    events = Exchange(engine, settings, "me").upkeep(then + LEASE + dt.timedelta(seconds=1))
+    assert [(e.post_id, e.status, e.channel) for e in events] == [(mid, "unknown", "tg")]
+    assert events[0].error == claims.LOST_UNSAFE and events[0].text == "post number 0"
+    with Session(engine) as session:
+        told = session.execute(sa.select(Notification.event, Notification.post_id)).all()
+        assert _post(engine, idle).status == "queued"
+    assert [tuple(t) for t in told] == [("unknown", mid)]
+    engine.dispose()
+
+
+def test_recovery_writes_what_tells_of_unknown_posts_with_them(db_url: str) -> None:
+    """What `tell` writes lands in the recovery's own transaction: if it
+    fails, the posts stay as they were, to be taken back at the next try."""
+    ids = harness.add_channels(db_url, {"tg": "http://127.0.0.1:9/a"}, platform="telegram")
+    harness.add_posts(db_url, [ids["tg"]], 1)
+    engine = database.make_engine(db_url)
+    then = utcnow()
+    with Session(engine) as session:
+        (mid,) = claims.claim_due(session, "dead", then, LEASE, 10)
+        attempts.start_attempt(session, mid, "dead", then, LEASE)
+    told: list[list[int]] = []
+
+    def tell(session: Session, post_ids: list[int]) -> None:
+        told.append(post_ids)
+        raise RuntimeError("the notice could not be written")
+
+    later = then + LEASE + dt.timedelta(seconds=1)
+    with Session(engine) as session, pytest.raises(RuntimeError):
+        claims.recover_expired_leases(session, later, [], tell=tell)
+    assert told == [[mid]]
+    assert _post(engine, mid).status == "sending"
+    with Session(engine) as session:
+        assert claims.recover_expired_leases(session, later, [], tell=lambda s, i: None) == {
+            "queued": 0,
+            "unknown": 1,
+        }
+    assert _post(engine, mid).status == "unknown"
+    engine.dispose()
