@@ -143,7 +143,7 @@ class Dispatcher:
         self._running = 0
         self._ended = 0
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
-        #: Source watch (built on first use, on the send client).
+        #: Source watch (built on first use, on a client apart from the sends').
         self.watcher: Watcher | None = None
 
     @property
@@ -583,9 +583,10 @@ class Dispatcher:
         return self.lanes
 
     def _client(self) -> httpx.AsyncClient:
-        """The client for what is not a send (a source watch's check)."""
+        """The client for what is not a send (a source watch's check): the
+        lanes' client apart, or the one client the dispatcher was given."""
         if self.client is None:
-            self.client = self._lanes().clients[0]
+            self.client = self._lanes().apart()
         return self.client
 
     def _emit(self, event: SendEvent) -> None:

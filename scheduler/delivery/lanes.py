@@ -16,6 +16,9 @@ other) go over the one pool, and the gate counts sends, not requests. The
 lanes are handed out last-in first-out: the lane just freed has a warm
 connection, and at low load the same few connections carry every send while
 the rest expire, as one pool's keep-alive would.
+
+Requests that are not sends (a source watch's check of an article's page) go
+over a client apart, with a pool of its own, so they never queue behind sends.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import asyncio
 import contextlib
 import functools
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
@@ -62,13 +65,22 @@ def make_client(timeout: float = 20.0, connections: int = CONNECTIONS) -> httpx.
 
 
 class Lanes:
-    """`clients`, each taking `per_client` sends at once; `lane()` waits for one."""
+    """`clients`, each taking `per_client` sends at once; `lane()` waits for one.
+    `apart()` is a client for requests that are not sends (a source watch's
+    check): made by `aside` on first use, or the first client if none is given."""
 
-    def __init__(self, clients: Sequence[httpx.AsyncClient], per_client: int) -> None:
+    def __init__(
+        self,
+        clients: Sequence[httpx.AsyncClient],
+        per_client: int,
+        aside: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
         if not clients or per_client < 1:
             raise ValueError("lanes need at least one client and one connection each")
         self.clients = tuple(clients)
         self.per_client = per_client
+        self._aside = aside
+        self._apart: httpx.AsyncClient | None = None
         #: Free slots, as client indexes; the lanes interleaved, so that a few
         #: sends at once land on different pools. Taken from the end.
         self._free = [i for _ in range(per_client) for i in range(len(self.clients))][::-1]
@@ -96,9 +108,22 @@ class Lanes:
             finally:
                 self._free.append(index)
 
+    def apart(self) -> httpx.AsyncClient:
+        """The client for what is not a send. Its own pool: on a lane's client,
+        a check waited outside the gate for one of that pool's connections, so
+        sends hanging on a slow platform made it wait out the pool timeout and
+        pass the post unchecked."""
+        if self._aside is None:
+            return self.clients[0]
+        if self._apart is None:
+            self._apart = self._aside()
+        return self._apart
+
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
+        if self._apart is not None:
+            await self._apart.aclose()
 
     async def __aenter__(self) -> Lanes:
         return self
@@ -109,4 +134,8 @@ class Lanes:
 
 def make_lanes(timeout: float = 20.0) -> Lanes:
     """A daemon's lanes: `LANES` pools of `LANE_CONNECTIONS` connections."""
-    return Lanes([make_client(timeout, LANE_CONNECTIONS) for _ in range(LANES)], LANE_CONNECTIONS)
+    return Lanes(
+        [make_client(timeout, LANE_CONNECTIONS) for _ in range(LANES)],
+        LANE_CONNECTIONS,
+        aside=functools.partial(make_client, timeout, LANE_CONNECTIONS),
+    )

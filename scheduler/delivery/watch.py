@@ -86,7 +86,7 @@ def difference(before: str, after: str, quote: str) -> str:
 
 
 class Watcher:
-    """Re-checks watched posts' sources for one daemon (on its send client)."""
+    """Re-checks watched posts' sources for one daemon (on the lanes' client apart)."""
 
     def __init__(self, engine: Engine, settings: Settings, client: httpx.AsyncClient) -> None:
         self.engine = engine

@@ -36,6 +36,10 @@ class Site:
     posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Status a POST path answers (default 200).
     post_status: dict[str, int] = field(default_factory=dict)
+    #: POST paths left unanswered until their event is set (bounded at 60 s):
+    #: a platform that hangs. `arrived` counts the POSTs each path has received.
+    post_hold: dict[str, threading.Event] = field(default_factory=dict)
+    arrived: Counter[str] = field(default_factory=Counter)
     base: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,6 +103,11 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 data = {"raw": raw.decode(errors="replace")}
             path = self.path.split("?", 1)[0]
+            with site.lock:
+                site.arrived[path] += 1
+                hold = site.post_hold.get(path)
+            if hold is not None:
+                hold.wait(60)
             with site.lock:
                 status = site.post_status.get(path, 200)
                 if status < 400:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import threading
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -156,3 +157,55 @@ def test_watch_off_for_the_channel(served, engine, settings, tmp_path) -> None: 
     served.put("/story", CHANGED)
     assert set(run(engine, settings).values()) == {"sent"}
     assert len(story_requests(served)) == 1
+
+
+def test_a_check_never_waits_behind_sends_that_hang(served, engine, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Sends hanging on a platform that does not answer hold every connection
+    of one of the daemon's pools (16 sends: 4 on the first lane, 3 on each
+    other). A watched post of another channel still has its page checked, on a
+    client apart, and goes out; on the first lane's client the check waited
+    for a connection until the timeout and the post left unchecked."""
+    from scheduler.delivery.lanes import make_lanes
+    from scheduler.desk.posts import add_post
+    from scheduler.storage.models import Channel
+
+    settings.watch_allow_private = True
+    settings.request_timeout_seconds = 30.0
+    release = threading.Event()
+    served.post_hold["/stuck"] = release
+    for i in range(4):
+        add_channel(engine, f"stuck{i}", "webhook", url=served.url("/stuck"))
+    with database.session_scope(engine) as session:
+        for i in range(4):
+            chan = session.exec(select(Channel).where(Channel.name == f"stuck{i}")).one()
+            for n in range(4):
+                add_post(session, chan, f"stuck post {i}.{n}", utcnow() - dt.timedelta(seconds=5))
+
+    async def scenario() -> tuple[int, dict[int, str]]:
+        async with make_lanes(settings.request_timeout_seconds) as lanes:
+            dispatcher = Dispatcher(engine, settings, lanes=lanes)
+            for _ in range(400):
+                await dispatcher.pump()
+                if served.arrived["/stuck"] == 16:
+                    break
+                await asyncio.sleep(0.02)
+            on_the_wire = served.arrived["/stuck"]
+            ids = setup_posts(engine, served, tmp_path)
+            for _ in range(400):
+                await dispatcher.pump()
+                await asyncio.sleep(0.02)
+                with Session(engine) as session:
+                    statuses = {p.id: p.status for p in session.exec(select(Post))}
+                if all(statuses[i] == "sent" for i in ids):
+                    break
+            release.set()
+            await dispatcher.drain(timeout=30)
+        return on_the_wire, {i: statuses[i] for i in ids}
+
+    try:
+        on_the_wire, watched = asyncio.run(scenario())
+    finally:
+        release.set()
+    assert on_the_wire == 16
+    assert set(watched.values()) == {"sent"}
+    assert len(story_requests(served)) == 2  # the ingest, then the check

@@ -168,6 +168,19 @@ def test_the_daemon_lanes_keep_the_per_host_total():
     asyncio.run(lanes.aclose())
 
 
+def test_what_is_not_a_send_goes_over_a_client_apart():
+    """The lanes' client apart has a pool of its own, is made once, and is
+    closed with them; lanes of one given client share that one."""
+    lanes = make_lanes()
+    apart = lanes.apart()
+    assert apart is lanes.apart() and all(apart is not c for c in lanes.clients)
+    asyncio.run(lanes.aclose())
+    assert apart.is_closed and all(c.is_closed for c in lanes.clients)
+    only = httpx.AsyncClient()
+    assert Lanes([only], 4).apart() is only
+    asyncio.run(only.aclose())
+
+
 def test_channels_take_turns_under_the_bound(sqlite_url: str, sink: Sink):
     """The first channels' backlogs never starve the last channel."""
     channels = harness.add_channels(sqlite_url, {f"c{i}": f"{sink.base}/ok" for i in range(10)})
