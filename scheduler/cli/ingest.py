@@ -164,6 +164,12 @@ def milestones_list(
 
     table = Table("id", "article", "date", "precision", "tense", "person", "sentence")
     for r in rows:
+        sentence = Text(r["text"])
+        # How a post would put it, where that differs from the article.
+        if r["wording"] == "":
+            sentence.append("\n(no post: the sentence cannot stand alone)", style="dim")
+        elif r["wording"] and r["wording"] != r["text"]:
+            sentence.append(f"\nposted as: {r['wording']}", style="dim")
         table.add_row(
             str(r["id"]),
             str(r["article_id"]),
@@ -171,6 +177,6 @@ def milestones_list(
             r["precision"],
             r["tense"],
             lit(r["person"] or ""),
-            Text(r["text"]),
+            sentence,
         )
     console.print(table if rows else "no milestones yet")

@@ -162,6 +162,9 @@ def list_milestones(session: Session, *, article: int | None = None) -> list[dic
             "start": m.start,
             "end": m.end,
             "text": m.text,
+            # What a post says: the sentence made to stand alone; "" when it
+            # cannot, so no post is proposed; None for rows from before wordings.
+            "wording": m.wording,
         }
         for m in session.exec(stmt)
     ]

@@ -64,5 +64,6 @@ def test_ingest_reads_tense_from_the_published_date(ready_cli, tmp_path):
     assert ready_cli("ingest", "a.txt", "--published", "2024-01-15").code == 0
     (milestone,) = ready_cli("milestones", "list", "--json").json()
     assert milestone["tense"] == "planned"
+    assert milestone["wording"] == ""  # "now" goes stale: no post is proposed from it
     bad = ready_cli("ingest", "a.txt", "--published", "15/01/2024")
     assert bad.code != 0 and "bad --published date" in bad.stderr
