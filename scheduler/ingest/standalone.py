@@ -222,6 +222,10 @@ def wording(text: str, s: Sentence, people: People, rewrites: Sequence[Rewrite])
         if subject is None:
             return None
         edits.extend(subject)
+    pointed = _pointing_pronoun(s, sentence, body, people, edits)
+    if pointed is None:
+        return None
+    edits.extend(pointed)
     out = _apply(sentence, edits)
     if out is None:
         return None
@@ -298,6 +302,60 @@ def _subject(
         if full is not None and full != m.group("name"):
             return [(at, at + len(m.group("name")), full)]
     return []
+
+
+def _pointing_pronoun(
+    s: Sentence, sentence: str, body: int, people: People, edits: list[Rewrite]
+) -> list[Rewrite] | None:
+    """The edit that names whom a "her" or "he" later in the sentence means
+    when the sentence does not name that person before it ("A crash in March
+    2022 left her with a broken collarbone": the race or the place named
+    before it is not whom it means); [] when it needs none, None when it
+    cannot be named beyond doubt."""
+    plain = _unquoted(sentence)
+    for m in _GENDERED.finditer(plain, body):
+        a, b = m.span()
+        if any(x <= a < y for x, y, _ in edits):
+            continue  # the subject, already named
+        word = m.group().lower()
+        pronoun = "he" if word in ("he", "him", "his") else "she"
+        name = people.resolve_pronoun(pronoun, s.start + a)
+        full = (_full_name(people, name) or name) if name else None
+        if full is not None and _named_before(s, a, people, edits, full):
+            return []
+        if full is None or not _sure(people, full, pronoun, s.start, s.start + a):
+            # "the Utrecht climber ... her first attempt": the sentence says
+            # whom it means by what the person is; a post can stand on that.
+            described = any(is_person_noun(w.lower()) for w in regex.findall(r"\p{L}+", plain[:a]))
+            return [] if described else None
+        if word == "her":
+            possessive = _OBJECT_FOLLOWERS.match(plain, b) is None
+        else:
+            possessive = word in ("his", "hers")
+        return [(a, b, full + ("’s" if possessive else ""))]
+    return []
+
+
+def _named_before(s: Sentence, at: int, people: People, edits: list[Rewrite], full: str) -> bool:
+    """Whether the sentence names `full` before offset `at`, itself or by an
+    edit (the subject "She" written as her name)."""
+    for m in people.mentions:
+        if not s.start <= m.start < s.start + at or people.in_quote(m.start):
+            continue
+        if (_full_name(people, m.person.name) or m.person.name) == full:
+            return True
+    return any(x < at and r and full in r for x, _, r in edits)
+
+
+#: A personal pronoun of a man or a woman, in any case but the sentence's first word.
+_GENDERED = regex.compile(r"\b(?:[Hh]e|[Ss]he|him|[Hh]is|[Hh]er|hers)\b(?!['’])")
+#: What may follow an object "her" ("left her with", "gave her a", "told her
+#: that", "her."): anything else makes it a possessive ("her first title").
+_OBJECT_FOLLOWERS = regex.compile(
+    r"\s*(?:[.,;:!?)”\"—–-]|$|(?:with|to|in|on|at|for|from|into|onto|by|about|as|after|"
+    r"before|over|under|through|back|again|off|up|down|out|away|a|an|the|that|and|or|but|"
+    r"when|while|until|if|because|since|than)\b)"
+)
 
 
 def _sure(people: People, full: str, pronoun: str, start: int, pos: int) -> bool:

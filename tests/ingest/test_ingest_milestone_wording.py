@@ -146,3 +146,41 @@ def test_a_releases_defined_terms_go() -> None:
     assert _wordings(text)[2025] == (
         "Harwick Marine plc said that it had agreed to buy Solent Tugs Ltd in 2025 for £40 million."
     )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "wording"),
+    [
+        (
+            "A fall at the Harbour Cup in May 2021 left her with a broken wrist.",
+            "A fall at the Harbour Cup in May 2021 left Marit Solheim with a broken wrist.",
+        ),
+        (
+            "A mechanic rebuilt her bike overnight in April 2022, and she won the next race.",
+            "A mechanic rebuilt Marit Solheim’s bike overnight in April 2022,"
+            " and she won the next race.",
+        ),
+        (
+            "In 2023, the Northfield Open gave her a wildcard.",
+            "In 2023, the Northfield Open gave Marit Solheim a wildcard.",
+        ),
+    ],
+)
+def test_a_pronoun_later_in_the_sentence_is_named_when_nobody_is_before_it(
+    sentence: str, wording: str
+) -> None:
+    """A race or a place named before "her" is not whom it means: the post
+    names the person (the article's subject), as it does a leading "She"."""
+    text = (
+        "Marit Solheim will ride the winter series.\n\n“I am ready,” Solheim said.\n\n" + sentence
+    )
+    (year,) = [y for y in _wordings(text) if y < 2026]
+    assert _wordings(text)[year] == wording
+
+
+def test_a_later_pronoun_after_two_women_is_not_guessed() -> None:
+    text = (
+        "Marit Solheim and Ada Brekke will ride the winter series.\n\n"
+        "A fall at the Harbour Cup in May 2021 left her with a broken wrist."
+    )
+    assert _wordings(text)[2021] is None
