@@ -25,6 +25,8 @@ NAME_PATTERN = (
     rf"(?:{_TOKEN})(?:{_SP}(?:{_PARTICLE}{_SP})?(?:{_TOKEN}))*(?:,?{_SP}(?:Jr\.|Sr\.|II|III|IV))?"
 )
 NAME_SEQ = regex.compile(rf"(?<![\p{{L}}\p{{N}}]){NAME_PATTERN}", regex.V1)
+#: A first paragraph ending so is the story's first sentence, not its headline.
+_ENDS_SENTENCE = regex.compile(r"\.[\"”’')\]]*$")
 _OF_BEFORE = regex.compile(r"(\p{Lu}[\p{L}.]*)\s+(?:of|on|for|de|du)\s+(?:the\s+)?$")
 _PREPOSITION_BEFORE = regex.compile(
     r"(?i)\b(?:in|on|at|from|to|of|for|with|near|into|by|about|against|over|under|toward|towards)"
@@ -334,6 +336,23 @@ class People:
         self.mentions.sort(key=lambda m: m.start)
         self._by_surname = surnames
 
+    def _in_headline(
+        self, kept: list[str], spans: list[tuple[int, int]]
+    ) -> tuple[list[str], list[tuple[int, int]]]:
+        """A name in a title-case headline ends where the body's use of it does:
+        "Ines Okafor Wins Again" over a story that says "Okafor" is Ines Okafor,
+        not a person of four names (who then signed her quotes)."""
+        if len(kept) < 3 or not self.paras or spans[0][0] >= self.paras[0][1]:
+            return kept, spans
+        head = self.text[self.paras[0][0] : self.paras[0][1]].strip()
+        if "\n" in head or len(head) > 160 or _ENDS_SENTENCE.search(head):
+            return kept, spans  # the story's first sentence, not a headline
+        body = self.text[self.paras[0][1] :]
+        for n in range(len(kept), 1, -1):
+            if regex.search(rf"(?<!\p{{L}}){regex.escape(kept[n - 1])}(?!\p{{L}})", body):
+                return kept[:n], spans[:n]
+        return kept, spans
+
     def _candidate(self, m: regex.Match) -> tuple[int, int, list[str], str | None, bool] | None:
         """A capitalised sequence as (start, end, name tokens, title, relative), or None
         when it names no person (a sentence opener, a firm, a team, a place)."""
@@ -353,9 +372,10 @@ class People:
             return None
         kept = name_tokens(tokens)
         dropped = tokens[: len(tokens) - len(kept)]
+        spans = spans[len(dropped) :]
+        kept, spans = self._in_headline(kept, spans)
         if kept[-1] in NOT_NAMES or kept[-1].lower().rstrip(".") in TITLES:
             return None
-        spans = spans[len(dropped) :]
         start, end = spans[0][0], spans[-1][1]
         bare = _POSSESSIVE.sub("", kept[-1]) or kept[-1]
         end -= len(kept[-1]) - len(bare)

@@ -198,3 +198,27 @@ def test_a_pronoun_takes_the_woman_just_named_speaking_over_one_named_before() -
     )
     (quote,) = extract(text).quotes
     assert quote.speaker == "Ingrid Karvonen"
+
+
+@pytest.mark.parametrize(
+    ("headline", "name"),
+    [
+        ("Ines Okafor Wins Again", "Ines Okafor"),
+        ("Pia Lindqvist Eyes the Title", "Pia Lindqvist"),
+        ("Rowan Achterberg Keeps Climbing After the Final", "Rowan Achterberg"),
+    ],
+)
+def test_a_title_case_headline_does_not_lend_its_verb_to_the_name(headline: str, name: str) -> None:
+    """The body calls her by her surname only: the headline's capitalised
+    verb is not part of her name, in the quote's speaker nor in a milestone."""
+    surname = name.split()[-1]
+    text = (
+        f"{headline}\n\n"
+        f"{L}I train for the hard days,{R} {surname} said after the race. "
+        f"{surname} will defend the title in March 2027.\n"
+    )
+    result = extract(text)
+    assert [q.speaker for q in result.quotes] == [name]
+    assert [m.wording for m in result.milestones] == [
+        f"{name} will defend the title in March 2027."
+    ]
