@@ -57,6 +57,7 @@ vice coach captain capt capt. judge justice chief mayor minister secretary chanc
 premier commissioner sheriff officer detective general gen gen. col col. lt lt. sgt sgt.
 rev rev. reverend pastor bishop ceo chairman chairwoman chair director manager driver
 skipper striker goalkeeper defender midfielder quarterback pitcher professor doctor rabbi
+forward winger fullback full-back centre-back center-back shortstop rookie veteran
 imam ambassador spokesman spokeswoman spokesperson mp mep msp
 singer drummer guitarist bassist author co-author curator novelist poet winemaker astronaut
 """
@@ -120,6 +121,7 @@ grand prix nasdaq exchange market index street river lake mountain valley island
 airport station square bridge hall tower building republic kingdom empire federal national
 international global world north south east west northern southern eastern western central
 new forum alliance town
+athletic wanderers rangers albion harriers dynamo afc
 """
 )
 #: Words that end the name of an organisation, an outlet or a place.
@@ -445,6 +447,7 @@ class People:
         """A pronoun in a sentence most likely refers to that sentence's first person."""
         mention_starts = [m.start for m in self.mentions]
         last: Person | None = None
+        last_para = -1
         for s_start, s_end in self.sents:
             i = bisect.bisect_left(mention_starts, s_start)
             first = None
@@ -455,6 +458,12 @@ class People:
                     first, first_at = self.mentions[i].person, m.start
                     break
                 i += 1
+            para = index_of(self.paras, s_start) if self.paras else 0
+            if first is None and para != last_para:
+                # A paragraph that names nobody ("The forward made her debut in
+                # 2019 ... she was named") is about whom the story is about,
+                # not whoever the last one ended on (the coach it quoted).
+                continue
             target = first or last
             if target is None:
                 continue
@@ -477,7 +486,7 @@ class People:
                         who = first if s_start + m.start() >= first_at else last
                         if who is not None:
                             who.votes[gender] += 1
-            last = target
+            last, last_para = target, para
 
     def _unquoted(self, start: int, end: int) -> str:
         # Quotes are sorted and never overlap: only those from the one around
@@ -718,6 +727,11 @@ class People:
             if want is None or person.gender == want or (person.gender is None and not strict):
                 return person
         return None
+
+    def named_at(self, start: int, end: int) -> str | None:
+        """The first person a sentence names (a pronoun is no name)."""
+        person = self._first_in(start, end, None, antecedent=False)
+        return person.name if person is not None else None
 
     def person_at(self, start: int, end: int) -> str | None:
         """The person a sentence is about: its first named person, else whom its pronoun means."""

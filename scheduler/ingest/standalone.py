@@ -281,11 +281,14 @@ def _subject(
     m = _PERSON_DESCRIBED.match(rest)
     if m and is_person_noun(m.group("noun").lower()):
         # "the former speed skater made history": the article's subject, said
-        # by name, when the sentence names nobody else.
-        name = people.person_at(s.start, s.end)
-        full = _full_name(people, name) if name else None
+        # by name, when the sentence names nobody else. Its "her" is the
+        # described person's, not a clue to someone else.
         subject = people.subject
-        if full is None or subject is None or _full_name(people, subject.name) != full:
+        if subject is None:
+            return None
+        name = people.named_at(s.start, s.end) or subject.name
+        full = _full_name(people, name)
+        if full is None or _full_name(people, subject.name) != full:
             return None
         return [(at, at + m.end(), full)]
     m = _THE_NOUN_OPENER.match(rest)

@@ -184,3 +184,20 @@ def test_a_later_pronoun_after_two_women_is_not_guessed() -> None:
         "A fall at the Harbour Cup in May 2021 left her with a broken wrist."
     )
     assert _wordings(text)[2021] is None
+
+
+def test_a_paragraph_after_a_coachs_quote_is_about_the_player() -> None:
+    """The paragraph before ends on the coach, who is quoted saying "she":
+    neither that nor his being named last makes the next paragraph's "The
+    forward" or "she" him (nor him a woman)."""
+    text = (
+        "Kelso Town Sign Defender Ruth Abena\n\n"
+        "Kelso Town have signed Ruth Abena from Dunmore Athletic. "
+        "Abena, 23, scored four times for Dunmore, where she also captained the side.\n\n"
+        "Manager Colin Marr was pleased. “She reads the game early,” Marr said.\n\n"
+        "The defender made her league debut in 2020 with Dunmore. "
+        "In May 2024, she was named the league's player of the season."
+    )
+    wordings = _wordings(text)
+    assert wordings[2020] == "Ruth Abena made her league debut in 2020 with Dunmore."
+    assert wordings[2024] == "In May 2024, Ruth Abena was named the league's player of the season."
