@@ -350,7 +350,7 @@ def _named_before(s: Sentence, at: int, people: People, edits: list[Rewrite], fu
     return any(x < at and r and full in r for x, _, r in edits)
 
 
-#: A personal pronoun of a man or a woman, in any case but the sentence's first word.
+#: A personal pronoun of a man or a woman (a leading one is the subject, named by `_subject`).
 _GENDERED = regex.compile(r"\b(?:[Hh]e|[Ss]he|him|[Hh]is|[Hh]er|hers)\b(?!['’])")
 #: What may follow an object "her" ("left her with", "gave her a", "told her
 #: that", "her."): anything else makes it a possessive ("her first title").
