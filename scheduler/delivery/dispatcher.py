@@ -133,6 +133,10 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Channel -> time before which it is not claimed from (a 429's Retry-After).
         self._hold: dict[int, dt.datetime] = {}
+        #: Channels whose last send got no answer at all (no connection, a
+        #: timeout): one send at a time until one gets an answer, so platforms
+        #: that hang do not hold the wire's slots that other channels need.
+        self._unanswered: set[int] = set()
         self._last_upkeep = float("-inf")
         #: Events kept for `run_due`'s caller; None while the daemon pumps, so a
         #: daemon that runs for months keeps nothing per post once it is recorded.
@@ -256,7 +260,8 @@ class Dispatcher:
             if held is not None and held > now:
                 return 0
             busy = self._busy[channel_id] - freed[channel_id]
-            return self.settings.channel_concurrency - busy
+            limit = 1 if channel_id in self._unanswered else self.settings.channel_concurrency
+            return max(0, limit - busy)
 
         now = utcnow()
         return room
@@ -466,6 +471,7 @@ class Dispatcher:
             async with self._lanes().lane() as client:
                 result = await publisher.publish(client, flight.out)
         except RetryableError as exc:
+            self._answered(channel.id, exc.status_code is not None)
             unsure = maybe_delivered(exc)
             if exc.status_code == 429 or exc.retry_after:
                 # The platform asked the whole account to slow down.
@@ -484,8 +490,10 @@ class Dispatcher:
                 attempt_outcome="unsure" if unsure else None,
             )
         except UnknownOutcomeError as exc:
+            self._answered(channel.id, exc.status_code is not None)
             return attempts.Outcome(PostStatus.unknown, str(exc), exc.status_code)
         except PermanentError as exc:
+            self._answered(channel.id, True)
             return self._final(post.id, str(exc), exc, False)
         except SchedulerError as exc:  # bad channel setup: nothing was sent
             return self._final(post.id, str(exc), exc, False)
@@ -493,9 +501,17 @@ class Dispatcher:
             # A bug in an adapter: we cannot know whether anything left.
             log.exception("adapter %s crashed on post %s", channel.platform, post.id)
             return attempts.Outcome(PostStatus.unknown, f"internal error: {exc!r}")
+        self._answered(channel.id, True)
         return attempts.Outcome(
             PostStatus.sent, remote_id=result.remote_id, remote_url=result.remote_url
         )
+
+    def _answered(self, channel_id: int, answered: bool) -> None:
+        """Note whether the platform answered the channel's last send."""
+        if answered:
+            self._unanswered.discard(channel_id)
+        else:
+            self._unanswered.add(channel_id)
 
     def _final(self, post_id: int, error: str, exc: Exception, unsure: bool) -> attempts.Outcome:
         """A post that will not be tried again: `failed` only when no attempt

@@ -178,6 +178,74 @@ def test_a_hanging_channel_does_not_hold_back_another(db_url: str) -> None:
     assert sorted(by_channel[ids["stuck"]]) == ["queued", "sending", "sending"]
 
 
+def test_a_platform_that_never_answers_gets_one_send_at_a_time(sqlite_url: str) -> None:
+    """Six channels whose platform hangs would hold 24 of the wire's 20 slots
+    for as long as their sends wait to time out, again at every retry. Once a
+    channel's send got no answer, it gets one send at a time until the
+    platform answers again, and the healthy channel beside them gets through.
+    Counted where the sends start: how many of a channel's are in flight when
+    a new one starts, after its first went unanswered."""
+    from collections import Counter
+
+    from scheduler.delivery.lanes import make_lanes
+
+    sink = Sink(hang_seconds=60)
+    sink.start()
+    hanging = harness.add_channels(sqlite_url, {f"down{i}": f"{sink.base}/hang" for i in range(6)})
+    fine = harness.add_channels(sqlite_url, {"fine": f"{sink.base}/ok"})["fine"]
+    harness.add_posts(sqlite_url, list(hanging.values()), 10)
+    harness.add_posts(sqlite_url, [fine], 20)
+    cfg = settings(
+        sqlite_url, request_timeout_seconds=0.5, retry_base_seconds=0.05, max_attempts=50
+    )
+    live: Counter[int] = Counter()
+    after: dict[int, list[int]] = {c: [] for c in hanging.values()}
+    unanswered: set[int] = set()
+
+    async def scenario() -> dict[str, list[str]]:
+        engine = database.make_engine(sqlite_url)
+        async with make_lanes(cfg.request_timeout_seconds) as lanes:
+            dispatcher = Dispatcher(engine, cfg, lanes=lanes)
+            publish = dispatcher._publish
+
+            async def counted(flight, now_fn):  # type: ignore[no-untyped-def]
+                c = flight.channel_id
+                live[c] += 1
+                if c in unanswered:
+                    after[c].append(live[c])
+                try:
+                    outcome = await publish(flight, now_fn)
+                finally:
+                    live[c] -= 1
+                if "no answer from" in (outcome.error or ""):
+                    unanswered.add(c)
+                return outcome
+
+            dispatcher._publish = counted  # type: ignore[method-assign]
+            # Bounded by progress: done once the healthy channel is sent and
+            # every hanging one has started sends after its first went unanswered.
+            for _ in range(5_000):
+                await dispatcher.pump()
+                await asyncio.sleep(0.01)
+                by_channel = _statuses_by_channel(sqlite_url)
+                if by_channel[fine] == ["sent"] * 20 and all(len(a) >= 2 for a in after.values()):
+                    break
+            for task in list(dispatcher._tasks):
+                task.cancel()
+            await asyncio.gather(*dispatcher._tasks, return_exceptions=True)
+        engine.dispose()
+        return by_channel
+
+    try:
+        by_channel = asyncio.run(scenario())
+    finally:
+        sink.stop()
+    assert by_channel[fine] == ["sent"] * 20
+    assert all(len(a) >= 2 for a in after.values())
+    # Each send a hanging channel started after that was its only one in flight.
+    assert {n for a in after.values() for n in a} == {1}
+
+
 def _statuses_by_channel(url: str) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for post in posts(url):
