@@ -484,3 +484,27 @@ def test_recovery_writes_what_tells_of_unknown_posts_with_them(db_url: str) -> N
         }
     assert _post(engine, mid).status == "unknown"
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_large_enqueue_on_postgresql_leaves_the_table_analysed(pg_url: str) -> None:
+    """Statistics from before a bulk enqueue made PostgreSQL walk every queued
+    post of a channel at each upkeep; `enqueue_many` through an engine
+    analyses the table once it has written as many rows as `ANALYZE_AT`."""
+    from scheduler.planning.bulk import ANALYZE_AT, enqueue_many
+
+    ids = harness.add_channels(pg_url, {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"})
+    engine = database.make_engine(pg_url)
+    due = utcnow() + dt.timedelta(days=1)
+
+    def estimated() -> float:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE relname = 'posts'")
+            ).scalar_one()
+
+    enqueue_many(engine, ids["a"], [(f"small {i}", due) for i in range(10)])
+    assert estimated() < 10  # below the threshold: left to autovacuum
+    enqueue_many(engine, ids["b"], [(f"large {i}", due) for i in range(ANALYZE_AT)])
+    assert estimated() >= ANALYZE_AT
+    engine.dispose()
