@@ -487,7 +487,7 @@ class Exchange:
             # A post that may or may not be on the platform waits for a person
             # (`queue reconcile`, `queue retry`): said on the daemon's output
             # and in a notice, as for a send that itself ended unknown.
-            found = self._missed_events(session, post_ids, now, claims.LOST_UNSAFE, "unknown")
+            found = self._upkeep_events(session, post_ids, now, claims.LOST_UNSAFE, "unknown")
             unknown[:] = found
             if notify.wanted(self.settings):
                 notify.enqueue(
@@ -513,8 +513,8 @@ class Exchange:
                 self._by_post = claims.fewer_due_than_channels(session, now)
             events = [
                 *unknown,
-                *self._missed_events(session, [i for i in expired], now, EXPIRED),
-                *self._missed_events(session, [i for i, _grace in missed], now),
+                *self._upkeep_events(session, [i for i in expired], now, EXPIRED),
+                *self._upkeep_events(session, [i for i, _grace in missed], now),
             ]
             missed_events = events[len(unknown) :]
             if missed_events and notify.wanted(self.settings):
@@ -528,7 +528,7 @@ class Exchange:
                 )
         return events
 
-    def _missed_events(
+    def _upkeep_events(
         self,
         session: Session,
         post_ids: list[int],
@@ -546,14 +546,14 @@ class Exchange:
             chunk = post_ids[start : start + 500]
             try:
                 found.update(
-                    (row[0], tuple(row[1:])) for row in session.execute(self._missed_rows(chunk))
+                    (row[0], tuple(row[1:])) for row in session.execute(self._upkeep_rows(chunk))
                 )
             except Exception as exc:
                 if database.is_transient(exc):
                     raise
                 for post_id in chunk:
                     with contextlib.suppress(Exception):
-                        row = session.execute(self._missed_rows([post_id])).one()
+                        row = session.execute(self._upkeep_rows([post_id])).one()
                         found[post_id] = tuple(row[1:])
         events = []
         for post_id in post_ids:
@@ -562,7 +562,7 @@ class Exchange:
         return events
 
     @staticmethod
-    def _missed_rows(post_ids: list[int]) -> sa.Select[Any]:
+    def _upkeep_rows(post_ids: list[int]) -> sa.Select[Any]:
         return (
             sa.select(Post.id, Post.due_at, Post.text, Channel.name)
             .join(Channel, Channel.id == Post.channel_id)

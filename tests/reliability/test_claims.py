@@ -283,7 +283,7 @@ def test_a_missed_post_that_does_not_read_falls_back_alone(sqlite_url: str) -> N
         conn.execute(sa.text("UPDATE posts SET due_at = 'not a date' WHERE id = 2"))
     now = utcnow()
     with Session(engine) as session:
-        events = Exchange(engine, load_settings(db=sqlite_url), "me")._missed_events(
+        events = Exchange(engine, load_settings(db=sqlite_url), "me")._upkeep_events(
             session, [1, 2, 3], now
         )
     assert [(e.post_id, e.channel) for e in events] == [(1, "a"), (2, "?"), (3, "a")]
