@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -145,9 +146,17 @@ def test_no_answer_then_giving_up_is_unknown_not_failed(sqlite_url: str) -> None
     assert [a.outcome for a in attempts(sqlite_url, post.id)] == ["unsure", "failed"]
 
 
-def test_a_hanging_channel_does_not_hold_back_another(db_url: str) -> None:
+@pytest.fixture
+def hanging_sink() -> Iterator[Sink]:
+    """A sink whose `/hang` path holds each request a minute."""
     sink = Sink(hang_seconds=60)
     sink.start()
+    yield sink
+    sink.stop()
+
+
+def test_a_hanging_channel_does_not_hold_back_another(db_url: str, hanging_sink: Sink) -> None:
+    sink = hanging_sink
     ids = harness.add_channels(db_url, {"stuck": f"{sink.base}/hang", "fine": f"{sink.base}/ok"})
     harness.add_posts(db_url, [ids["stuck"]], 3)
     harness.add_posts(db_url, [ids["fine"]], 20)
@@ -157,28 +166,21 @@ def test_a_hanging_channel_does_not_hold_back_another(db_url: str) -> None:
         engine = database.make_engine(db_url)
         async with make_client(cfg.request_timeout_seconds) as client:
             dispatcher = Dispatcher(engine, cfg, client=client)
-            for _ in range(400):
-                await dispatcher.pump()
-                await asyncio.sleep(0.02)
-                by_channel = _statuses_by_channel(db_url)
-                if by_channel.get(ids["fine"]) == ["sent"] * 20:
-                    break
-            for task in list(dispatcher._tasks):
-                task.cancel()
-            await asyncio.gather(*dispatcher._tasks, return_exceptions=True)
+            by_channel = await _pump_until(
+                dispatcher, db_url, lambda by: by.get(ids["fine"]) == ["sent"] * 20, 400, 0.02
+            )
         engine.dispose()
         return by_channel
 
-    try:
-        by_channel = asyncio.run(scenario())
-    finally:
-        sink.stop()
+    by_channel = asyncio.run(scenario())
     assert by_channel[ids["fine"]] == ["sent"] * 20
     # The stuck channel used only its own two slots; its third post waits.
     assert sorted(by_channel[ids["stuck"]]) == ["queued", "sending", "sending"]
 
 
-def test_a_platform_that_never_answers_gets_one_send_at_a_time(sqlite_url: str) -> None:
+def test_a_platform_that_never_answers_gets_one_send_at_a_time(
+    sqlite_url: str, hanging_sink: Sink
+) -> None:
     """Six channels whose platform hangs would hold 24 of the wire's 20 slots
     for as long as their sends wait to time out, again at every retry. Once a
     channel's send got no answer, it gets one send at a time until the
@@ -189,8 +191,7 @@ def test_a_platform_that_never_answers_gets_one_send_at_a_time(sqlite_url: str) 
 
     from scheduler.delivery.lanes import make_lanes
 
-    sink = Sink(hang_seconds=60)
-    sink.start()
+    sink = hanging_sink
     hanging = harness.add_channels(sqlite_url, {f"down{i}": f"{sink.base}/hang" for i in range(6)})
     fine = harness.add_channels(sqlite_url, {"fine": f"{sink.base}/ok"})["fine"]
     harness.add_posts(sqlite_url, list(hanging.values()), 10)
@@ -224,26 +225,42 @@ def test_a_platform_that_never_answers_gets_one_send_at_a_time(sqlite_url: str) 
             dispatcher._publish = counted  # type: ignore[method-assign]
             # Bounded by progress: done once the healthy channel is sent and
             # every hanging one has started sends after its first went unanswered.
-            for _ in range(5_000):
-                await dispatcher.pump()
-                await asyncio.sleep(0.01)
-                by_channel = _statuses_by_channel(sqlite_url)
-                if by_channel[fine] == ["sent"] * 20 and all(len(a) >= 2 for a in after.values()):
-                    break
-            for task in list(dispatcher._tasks):
-                task.cancel()
-            await asyncio.gather(*dispatcher._tasks, return_exceptions=True)
+            by_channel = await _pump_until(
+                dispatcher,
+                sqlite_url,
+                lambda by: by[fine] == ["sent"] * 20 and all(len(a) >= 2 for a in after.values()),
+                5_000,
+                0.01,
+            )
         engine.dispose()
         return by_channel
 
-    try:
-        by_channel = asyncio.run(scenario())
-    finally:
-        sink.stop()
+    by_channel = asyncio.run(scenario())
     assert by_channel[fine] == ["sent"] * 20
     assert all(len(a) >= 2 for a in after.values())
     # Each send a hanging channel started after that was its only one in flight.
     assert {n for a in after.values() for n in a} == {1}
+
+
+async def _pump_until(
+    dispatcher: Dispatcher,
+    url: str,
+    done: Callable[[dict[int, list[str]]], bool],
+    turns: int,
+    pause: float,
+) -> dict[int, list[str]]:
+    """Pump until `done` holds for the posts' statuses by channel (or `turns`
+    run out), then cancel the sends still in flight; the last statuses."""
+    for _ in range(turns):
+        await dispatcher.pump()
+        await asyncio.sleep(pause)
+        by_channel = _statuses_by_channel(url)
+        if done(by_channel):
+            break
+    for task in list(dispatcher._tasks):
+        task.cancel()
+    await asyncio.gather(*dispatcher._tasks, return_exceptions=True)
+    return by_channel
 
 
 def _statuses_by_channel(url: str) -> dict[int, list[str]]:
