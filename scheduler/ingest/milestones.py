@@ -108,6 +108,15 @@ _COMPARISON_BEFORE = regex.compile(
     # "from £338m a year ago", "than 11,000 in 2019": an amount then its date
     r"|[£$€]?\d[\d.,]*\s*(?:%|percent|per\s+cent|[mk]|bn|million|billion|thousand)?\s+(?:in\s+)?)?$"
 )
+# "will stay open until midnight from 5 January 2027": a day something starts
+# on, not a comparison, unless an amount changed from it ("up 8% from").
+_DAY_KINDS = ("dmy", "mdy", "iso", "md")
+_STARTS_FROM = regex.compile(r"(?i)\bfrom\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?$")
+_CHANGE_FROM = regex.compile(
+    r"(?i)(?:\d[\d.,]*\s*(?:%|percent|per\s+cent|[mk]|bn|million|billion)?|\b(?:up|down|rose|risen|"
+    r"fell|fallen|grew|grown|increased?|decreased?|dropped|climbed|jumped|slipped|changed?|moved?|"
+    r"postponed|delayed|brought\s+forward))\s+(?:[\w’']+\s+){0,2}from\s+\S*\s*$"
+)
 _COMPARED = regex.compile(r"(?i)\b(?:compared\s+(?:with|to)|in\s+comparison\s+(?:with|to))\b")
 _THAN_NEAR = regex.compile(r"(?i)\bthan\b(?:\W+\w+){0,5}\W*$")
 # "about 2020 fans": a number.
@@ -565,7 +574,8 @@ def _not_an_event(kind: str, sentence: str, m: regex.Match) -> bool:
     before, after = sentence[: m.start()], sentence[m.end() :]
     if kind == "range":
         return False  # "from August 20 to 23, 2026": the first day is the date
-    if _DURATION_BEFORE.search(before) or _COMPARISON_BEFORE.search(before):
+    starts = kind in _DAY_KINDS and _STARTS_FROM.search(before) and not _CHANGE_FROM.search(before)
+    if _DURATION_BEFORE.search(before) or (_COMPARISON_BEFORE.search(before) and not starts):
         return True
     if _RESTRICTIVE_CLAUSE_BEFORE.search(before):
         return True

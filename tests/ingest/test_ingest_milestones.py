@@ -519,3 +519,21 @@ def test_the_page_date_from_a_time_in_the_article_or_its_dateline() -> None:
         "a three-year deal on Monday.</p><p>She made her debut in September 2018.</p>",
     )
     assert html_to_article(lined, "b.html").published == dt.date(2025, 5, 12)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "date"),
+    [
+        ("Harbour City FC will play at Northgate Park from 5 January 2027.", dt.date(2027, 1, 5)),
+        ("New fares apply from March 1, 2027 on every line.", dt.date(2027, 3, 1)),
+        ("No milestone: fares rose 8% from 5 January 2026.", None),
+        ("No milestone: the final was postponed from 12 March 2027.", None),
+    ],
+)
+def test_a_day_something_starts_from_is_its_date(sentence: str, date: dt.date | None) -> None:
+    """ "from 5 January 2027" is the day a thing starts, unless an amount or a
+    plan changed from it ("rose 8% from", "postponed from")."""
+    found = [
+        m.date for m in extract(f"News\n\n{sentence}", published=dt.date(2026, 12, 2)).milestones
+    ]
+    assert found == ([date] if date else [])
