@@ -511,12 +511,10 @@ class Exchange:
             missed = claims.mark_missed(session, now, self.settings.grace_seconds)
             if self.engine.dialect.name == "postgresql":
                 self._by_post = claims.fewer_due_than_channels(session, now)
-            events = [
-                *unknown,
+            missed_events = [
                 *self._upkeep_events(session, [i for i in expired], now, EXPIRED),
                 *self._upkeep_events(session, [i for i, _grace in missed], now),
             ]
-            missed_events = events[len(unknown) :]
             if missed_events and notify.wanted(self.settings):
                 notify.enqueue(
                     session,
@@ -526,7 +524,7 @@ class Exchange:
                         for e in missed_events
                     ],
                 )
-        return events
+        return [*unknown, *missed_events]
 
     def _upkeep_events(
         self,

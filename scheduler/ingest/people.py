@@ -735,9 +735,9 @@ class People:
 
     def person_at(self, start: int, end: int) -> str | None:
         """The person a sentence is about: its first named person, else whom its pronoun means."""
-        person = self._first_in(start, end, None, antecedent=False)
-        if person is not None:
-            return person.name
+        named = self.named_at(start, end)
+        if named is not None:
+            return named
         plain = self._unquoted(start, end)
         m = regex.search(r"\b(he|she|his|her)\b", plain, regex.IGNORECASE)
         if m:

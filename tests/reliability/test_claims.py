@@ -429,6 +429,19 @@ def _loops_over_posts(plan: dict) -> int:  # type: ignore[type-arg]
     return max([own, *(_loops_over_posts(p) for p in plan.get("Plans", []))])
 
 
+def _died_mid_send(url: str, count: int) -> tuple[sa.Engine, dt.datetime, list[int]]:
+    """`count` posts on a platform that does not dedupe, claimed by a daemon
+    that died after its first post's attempt had begun."""
+    ids = harness.add_channels(url, {"tg": "http://127.0.0.1:9/a"}, platform="telegram")
+    harness.add_posts(url, [ids["tg"]], count)
+    engine = database.make_engine(url)
+    then = utcnow()
+    with Session(engine) as session:
+        claimed = list(claims.claim_due(session, "dead", then, LEASE, 10))
+        attempts.start_attempt(session, claimed[0], "dead", then, LEASE)
+    return engine, then, claimed
+
+
 def test_a_post_a_dead_daemon_left_unknown_is_told(db_url: str) -> None:
     """A daemon died mid-send on a platform that does not dedupe: the upkeep
     that takes its posts back says which ones are now `unknown` (someone has
@@ -438,13 +451,7 @@ def test_a_post_a_dead_daemon_left_unknown_is_told(db_url: str) -> None:
     from scheduler.delivery.exchange import Exchange
     from scheduler.storage.models import Notification
 
-    ids = harness.add_channels(db_url, {"tg": "http://127.0.0.1:9/a"}, platform="telegram")
-    harness.add_posts(db_url, [ids["tg"]], 2)
-    engine = database.make_engine(db_url)
-    then = utcnow()
-    with Session(engine) as session:
-        mid, idle = claims.claim_due(session, "dead", then, LEASE, 10)
-        attempts.start_attempt(session, mid, "dead", then, LEASE)
+    engine, then, (mid, idle) = _died_mid_send(db_url, 2)
     settings = load_settings(db=db_url, notify_urls=["json://127.0.0.1:9/alerts"])
     events = Exchange(engine, settings, "me").upkeep(then + LEASE + dt.timedelta(seconds=1))
     assert [(e.post_id, e.status, e.channel) for e in events] == [(mid, "unknown", "tg")]
@@ -459,13 +466,7 @@ def test_a_post_a_dead_daemon_left_unknown_is_told(db_url: str) -> None:
 def test_recovery_writes_what_tells_of_unknown_posts_with_them(db_url: str) -> None:
     """What `tell` writes lands in the recovery's own transaction: if it
     fails, the posts stay as they were, to be taken back at the next try."""
-    ids = harness.add_channels(db_url, {"tg": "http://127.0.0.1:9/a"}, platform="telegram")
-    harness.add_posts(db_url, [ids["tg"]], 1)
-    engine = database.make_engine(db_url)
-    then = utcnow()
-    with Session(engine) as session:
-        (mid,) = claims.claim_due(session, "dead", then, LEASE, 10)
-        attempts.start_attempt(session, mid, "dead", then, LEASE)
+    engine, then, (mid,) = _died_mid_send(db_url, 1)
     told: list[list[int]] = []
 
     def tell(session: Session, post_ids: list[int]) -> None:
