@@ -31,6 +31,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
+from scheduler import __version__
+
 __all__ = ["CONNECTIONS", "LANES", "LANE_CONNECTIONS", "Lanes", "make_client", "make_lanes"]
 
 #: Pools a daemon's sends are spread over, and connections in each: 20 in all
@@ -43,6 +45,9 @@ LANES = 5
 LANE_CONNECTIONS = 4
 #: Connections in all, and sends on the wire at once.
 CONNECTIONS = LANES * LANE_CONNECTIONS
+#: Sent with every request (some platforms, Discord among them, refuse or
+#: throttle requests that do not say what sends them).
+USER_AGENT = f"scheduler/{__version__}"
 
 
 @functools.cache
@@ -60,7 +65,7 @@ def make_client(timeout: float = 20.0, connections: int = CONNECTIONS) -> httpx.
         timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
-        headers={"User-Agent": "scheduler/0.1"},
+        headers={"User-Agent": USER_AGENT},
     )
 
 

@@ -202,11 +202,18 @@ class PreparedRequest:
             return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode()
         return None
 
-    def to_httpx(self) -> httpx.Request:
+    def to_httpx(self, client: httpx.AsyncClient | httpx.Client | None = None) -> httpx.Request:
+        """The request for httpx; with `client`, built by it, so the client's
+        own headers (its User-Agent), cookies and timeout go with it:
+        `client.send` sends a bare `httpx.Request` as it is."""
         headers = dict(self.headers)
         body = self.body_bytes()
         if self.json is not None and self.content is None:
             headers.setdefault("Content-Type", "application/json")
+        if client is not None:
+            return client.build_request(
+                self.method, _parsed_url(self.url), headers=headers, content=body
+            )
         return httpx.Request(self.method, _parsed_url(self.url), headers=headers, content=body)
 
     def redacted(self) -> dict[str, Any]:
@@ -406,7 +413,7 @@ async def send_classified(
     retryable only where the platform dedupes it.
     """
     try:
-        response = await client.send(request.to_httpx())
+        response = await client.send(request.to_httpx(client))
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise RetryableError(
             f"cannot connect to {_host(request.url)}: {_why(exc, request)}"

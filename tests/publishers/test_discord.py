@@ -57,6 +57,23 @@ def test_posts_with_wait_true_and_no_pings(stub):
     assert result.remote_id == "7000"
 
 
+def test_sends_say_what_sends_them(stub):
+    # Discord refuses requests without a User-Agent; the daemon's client sets
+    # one, and a bare httpx.Request sent through it would go without.
+    from scheduler.delivery.lanes import USER_AGENT, make_client
+
+    discord(stub)
+
+    async def go():
+        async with make_client() as client:
+            return await adapter(stub).publish(client, outgoing("hello"))
+
+    run(go())
+    (seen,) = stub.requests
+    assert seen.headers["user-agent"] == USER_AGENT
+    assert USER_AGENT.startswith("scheduler/")
+
+
 def test_forum_thread_parts_follow_into_the_new_thread(stub):
     discord(stub, thread_channel="901")
     publisher = adapter(stub, thread_name="Match day")
