@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
-from scheduler import __version__
+from scheduler import USER_AGENT
 
 __all__ = ["CONNECTIONS", "LANES", "LANE_CONNECTIONS", "Lanes", "make_client", "make_lanes"]
 
@@ -45,9 +45,6 @@ LANES = 5
 LANE_CONNECTIONS = 4
 #: Connections in all, and sends on the wire at once.
 CONNECTIONS = LANES * LANE_CONNECTIONS
-#: Sent with every request (some platforms, Discord among them, refuse or
-#: throttle requests that do not say what sends them).
-USER_AGENT = f"scheduler/{__version__}"
 
 
 @functools.cache

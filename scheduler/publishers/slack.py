@@ -395,7 +395,7 @@ class SlackPublisher(Publisher):
             raise PermanentError("Slack channel has no webhook URL (secret not set)")
         request = PreparedRequest("POST", url, json={}, secrets=secrets)
         try:
-            response = await client.send(request.to_httpx(client))
+            response = await client.send(request.to_httpx())
         except httpx.HTTPError as exc:
             raise PermanentError(f"cannot reach Slack: {request.hide(str(exc))}") from None
         answer = response.text.strip()
