@@ -12,8 +12,8 @@ of one channel. Wall and CPU time are both printed; CPU time is less moved by
 other load on the machine.
 
 The in-flight bound: at most `channel_concurrency` (4) sends per channel and
-`max_in_flight` (100) in all, over the daemon's lanes: `LANES` (5) httpx
-clients whose pools hold `LANE_CONNECTIONS` (4) connections each, all kept
+`max_in_flight` (100) in all, over the daemon's lanes: `LANES` (10) httpx
+clients whose pools hold `LANE_CONNECTIONS` (2) connections each, all kept
 alive, 20 in all (so at most 20 to one host), and at most that many sends on the wire at once
 (`scheduler/delivery/lanes.py`). One channel runs 4 sends at a time; many
 channels claim up to 100, of which 20 are on the wire.

@@ -155,7 +155,7 @@ def test_lanes_let_through_at_most_their_connections_each_and_all_get_a_turn():
 
 
 def test_the_daemon_lanes_keep_the_per_host_total():
-    """Five pools of four: the same 20 connections in all as one pool held."""
+    """Ten pools of two: the same 20 connections in all as one pool held."""
     lanes = make_lanes()
     assert lanes.size == POOL_CONNECTIONS == len(lanes.clients) * LANE_CONNECTIONS
     for client in lanes.clients:
