@@ -509,3 +509,36 @@ def test_a_large_enqueue_on_postgresql_leaves_the_table_analysed(pg_url: str) ->
     enqueue_many(engine, ids["b"], [(f"large {i}", due) for i in range(ANALYZE_AT)])
     assert estimated() >= ANALYZE_AT
     engine.dispose()
+
+
+def test_a_channel_converted_from_the_due_look_reads_as_its_query(db_url: str) -> None:
+    """The daemon converts a channel's row from the values the due look read
+    (on SQLite); it must come out as reading the row again does, and a value
+    that no longer reads must still raise."""
+    channels = harness.add_channels(db_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(db_url, list(channels.values()), 1)
+    engine = database.make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE channels SET paused = :f, grace_seconds = 90.5, review = :t,"
+                " recurring = :r, created_at = :c"
+            ),
+            {"f": False, "t": True, "r": '{"weekly": ["mon"]}', "c": "2026-11-02 08:30:00"},
+        )
+    with engine.connect() as conn:
+        (stored,) = claims.due_channel_rows(conn, utcnow()).values()
+        converters = claims.channel_converters(conn.dialect)
+        queried = claims.channel_row(conn, stored[0], stored, None)
+        if conn.dialect.name != "sqlite":
+            assert converters is None
+        else:
+            converted = claims.channel_row(conn, stored[0], stored, converters)
+            assert converted == queried
+            assert converted["review"] is True and converted["recurring"] == {"weekly": ["mon"]}
+            assert converted["created_at"] == dt.datetime(2026, 11, 2, 8, 30, tzinfo=dt.UTC)
+            broken = list(stored)
+            broken[[k for k, _ in converters].index("options")] = "{not json"
+            with pytest.raises(ValueError):
+                claims.channel_row(conn, stored[0], broken, converters)
+    engine.dispose()
