@@ -528,6 +528,8 @@ class Exchange:
                         for e in missed_events
                     ],
                 )
+        if self.engine.dialect.name == "postgresql" and claims.refresh_statistics(self.engine):
+            log.info("analysed the posts table: its statistics were out of date")
         return [*unknown, *missed_events]
 
     def _upkeep_events(

@@ -542,3 +542,39 @@ def test_a_channel_converted_from_the_due_look_reads_as_its_query(db_url: str) -
             with pytest.raises(ValueError):
                 claims.channel_row(conn, stored[0], broken, converters)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_stale_statistics_are_refreshed_by_the_upkeep(pg_url: str) -> None:
+    """Statistics taken while every post was queued make PostgreSQL claim
+    through the due-time index and walk every sent post; once many rows have
+    changed, the daemon's upkeep analyses the table itself."""
+    channels = harness.add_channels(pg_url, {"a": "http://127.0.0.1:9/a"})
+    harness.add_posts(pg_url, list(channels.values()), 1_200)
+    engine = database.make_engine(pg_url)
+
+    def stats() -> tuple[int, object]:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+            return tuple(  # type: ignore[return-value]
+                conn.exec_driver_sql(
+                    "SELECT n_mod_since_analyze, last_analyze FROM pg_stat_user_tables"
+                    " WHERE relname = 'posts'"
+                ).one()
+            )
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE posts")
+    analysed = stats()[1]
+    assert not claims.refresh_statistics(engine)  # nothing changed since
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE posts SET status = 'sent' WHERE id <= 1100")
+    # The server's statistics arrive a moment later: wait for them by count.
+    for _ in range(200):
+        if stats()[0] >= claims.ANALYZE_CHANGES:
+            break
+        threading.Event().wait(0.05)
+    assert claims.refresh_statistics(engine)
+    changed, last = stats()
+    assert changed == 0 and last != analysed
+    engine.dispose()
