@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-#: Sent with every request the scheduler makes (some platforms, Discord among
-#: them, refuse or throttle requests that do not say what sends them).
+#: Sent with every request the scheduler makes: platforms ask clients to say
+#: what they are (Discord's API asks every client for a User-Agent).
 USER_AGENT = f"scheduler/{__version__}"

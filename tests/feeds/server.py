@@ -137,10 +137,16 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog is 5: 16 sends connecting at once on a busy
+    # machine could overflow it, and a dropped connect waits out a SYN resend.
+    request_queue_size = 64
+
+
 class Served:
     def __init__(self) -> None:
         self.site = Site()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self.site))
+        self.httpd = _Server(("127.0.0.1", 0), make_handler(self.site))
         self.httpd.daemon_threads = True
         self.site.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(

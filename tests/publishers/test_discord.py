@@ -58,7 +58,7 @@ def test_posts_with_wait_true_and_no_pings(stub):
 
 
 def test_sends_say_what_sends_them(stub):
-    # Discord refuses requests without a User-Agent; the daemon's client has
+    # Discord's API asks every client for a User-Agent; the daemon's client has
     # one, but client.send sends a bare httpx.Request without it.
     from scheduler import USER_AGENT
     from scheduler.delivery.lanes import make_client
