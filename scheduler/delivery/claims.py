@@ -229,10 +229,9 @@ def refresh_statistics(engine: Engine) -> bool:
             ),
             {"table": _posts_table().name},
         ).one_or_none()
-        if found is None or found[0] < max(ANALYZE_CHANGES, found[1] // 10):
-            conn.rollback()
-            return False
         conn.rollback()
+        if found is None or found[0] < max(ANALYZE_CHANGES, found[1] // 10):
+            return False
         try:
             with conn.begin():
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '100ms'")

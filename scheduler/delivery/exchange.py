@@ -125,8 +125,8 @@ class Exchange:
         self._publishers: dict[tuple[Any, ...], Publisher] = {}
         self._last_publisher: dict[int, tuple[Channel, str | None, Publisher]] = {}
         self._channel_rows: dict[int, tuple[tuple[Any, ...], Channel]] = {}
-        #: (`claims.channel_converters`,) once the first channel was read.
-        self._converters: tuple[claims.Converters | None] | None = None
+        #: How a channel's stored values are converted (None: read again).
+        self._converters = claims.channel_converters(engine.dialect)
         #: The channel the last claim took posts from (see `_claim`).
         self._after = 0
         #: A channel id after which the last look found no due channel.
@@ -405,9 +405,7 @@ class Exchange:
         if cached is not None and cached[0] == stored:
             return cached[1]
         try:
-            if self._converters is None:
-                self._converters = (claims.channel_converters(conn.dialect),)
-            channel = Channel(**claims.channel_row(conn, channel_id, stored, *self._converters))
+            channel = Channel(**claims.channel_row(conn, channel_id, stored, self._converters))
         except Exception as exc:
             if database.is_transient(exc):
                 raise
