@@ -28,6 +28,13 @@ from scheduler.cli import (
 )
 from scheduler.cli.common import root, run
 
+# httpx imports its own command line (click, Pygments, Rich's progress and
+# syntax: about 40 ms of CPU at every start) whenever click is installed, and
+# click is, for `click.edit`. No command runs httpx's; a None here makes that
+# import fail, which httpx allows for (its `main` then says what to install).
+# Nothing above imports httpx (the commands import it when they run).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+
 app = typer.Typer(
     name="scheduler",
     help="Turn news articles into social media posts and publish each one exactly once, on time.",

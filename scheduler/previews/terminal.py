@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.text import Text
 
 from scheduler.delivery.events import SendEvent
@@ -40,6 +38,11 @@ def print_previews(items: list[PostPreview], *, show_requests: bool = True) -> N
     if not items:
         console.print("nothing queued to preview")
         return
+    # Here, not at the top: the daemon imports this module for its line per
+    # post, and Rich's syntax pulls in Pygments (about 10 ms at every start).
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
     for item in items:
         if len(item.parts) > 1:
             body = Text()
